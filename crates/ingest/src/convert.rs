@@ -1,0 +1,373 @@
+//! Typed access to raw columns, with faults recorded per row, and assembly of lake batches.
+//!
+//! A normaliser asks a [`Columns`] for the source columns it needs as money, time or text. Values
+//! that cannot be read are recorded against their row and column; [`Columns::finish`] then drops
+//! those rows (or, with `strict`, fails on the first one) and fills absent lake columns with nulls.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use costpilot_model::money::parse_decimal;
+use costpilot_model::{lake_schema, money_type, parse_timestamp_micros, timestamp_type};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Decimal128Builder, MapBuilder, MapFieldNames,
+    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    new_null_array,
+};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::DataType;
+
+use crate::IngestError;
+use crate::raw::RawBatch;
+use crate::report::BadRow;
+
+/// Typed, fault-recording access to the columns of one raw batch.
+pub struct Columns<'a> {
+    raw: &'a RawBatch,
+    index: HashMap<String, usize>,
+    faults: BTreeMap<usize, BadRow>,
+}
+
+impl<'a> Columns<'a> {
+    /// Wraps a raw batch. Column look-ups ignore ASCII case.
+    pub fn new(raw: &'a RawBatch) -> Self {
+        let index = raw
+            .batch
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name().to_ascii_lowercase(), i))
+            .collect();
+        Self { raw, index, faults: BTreeMap::new() }
+    }
+
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.raw.batch.num_rows()
+    }
+
+    /// True when the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The raw batch being read.
+    pub fn raw(&self) -> &RawBatch {
+        self.raw
+    }
+
+    /// The named column as the file holds it, if present.
+    pub fn get(&self, name: &str) -> Option<&ArrayRef> {
+        self.index.get(&name.to_ascii_lowercase()).map(|&i| self.raw.batch.column(i))
+    }
+
+    /// The file's spelling of a column name, for messages.
+    fn spelled(&self, name: &str) -> String {
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| self.raw.batch.schema().field(i).name().clone())
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// True when the batch has the named column.
+    pub fn has(&self, name: &str) -> bool {
+        self.index.contains_key(&name.to_ascii_lowercase())
+    }
+
+    /// Records that row `i` (0-based in the batch) has a bad value in `column`. The first fault of a
+    /// row is the one reported.
+    pub fn fault(&mut self, i: usize, column: &str, reason: impl Into<String>) {
+        let row = self.raw.row_number(i);
+        let column = self.spelled(column);
+        self.faults.entry(i).or_insert_with(|| BadRow { row, column: Some(column), reason: reason.into() });
+    }
+
+    /// True when row `i` already has a fault.
+    pub fn is_faulty(&self, i: usize) -> bool {
+        self.faults.contains_key(&i)
+    }
+
+    /// The named column as text (any source type is cast), or `None` if absent.
+    pub fn string(&mut self, name: &str) -> Option<StringArray> {
+        let col = self.get(name)?.clone();
+        if let Some(s) = col.as_string_opt::<i32>() {
+            return Some(s.clone());
+        }
+        match cast(&col, &DataType::Utf8) {
+            Ok(a) => Some(a.as_string::<i32>().clone()),
+            Err(e) => {
+                for i in 0..self.len() {
+                    if col.is_valid(i) {
+                        self.fault(i, name, format!("cannot be read as text: {e}"));
+                    }
+                }
+                Some(StringArray::new_null(self.len()))
+            }
+        }
+    }
+
+    /// The named column as an exact decimal (money or quantity), or `None` if absent. Text that is
+    /// not a number is a fault on its row.
+    pub fn decimal(&mut self, name: &str) -> Option<Decimal128Array> {
+        let col = self.get(name)?.clone();
+        if let Some(text) = col.as_string_opt::<i32>() {
+            let mut b = Decimal128Builder::with_capacity(text.len());
+            for i in 0..text.len() {
+                if text.is_null(i) {
+                    b.append_null();
+                    continue;
+                }
+                match parse_decimal(text.value(i)) {
+                    Ok(v) => b.append_value(v),
+                    Err(e) => {
+                        self.fault(i, name, format!("not a number: {e}"));
+                        b.append_null();
+                    }
+                }
+            }
+            return Some(b.finish().with_data_type(money_type()));
+        }
+        let target = money_type();
+        let source = match col.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => {
+                match cast(&col, &DataType::Utf8) {
+                    Ok(text) => {
+                        let raw = RawBatch {
+                            batch: RecordBatch::try_from_iter([(name, text)]).ok()?,
+                            first_row: self.raw.first_row,
+                            malformed: Vec::new(),
+                            row_numbers: self.raw.row_numbers.clone(),
+                        };
+                        let mut inner = Columns::new(&raw);
+                        let out = inner.decimal(name);
+                        for (i, f) in inner.faults {
+                            self.faults.entry(i).or_insert(f);
+                        }
+                        return out;
+                    }
+                    Err(_) => col,
+                }
+            }
+            _ => col,
+        };
+        match cast(&source, &target) {
+            Ok(a) => {
+                // The cast turns values it cannot represent (NaN, infinity, overflow) into nulls.
+                let out = a.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>().clone();
+                for i in 0..out.len() {
+                    if out.is_null(i) && source.is_valid(i) {
+                        self.fault(i, name, "not a finite number in range".to_string());
+                    }
+                }
+                Some(out)
+            }
+            Err(e) => {
+                for i in 0..self.len() {
+                    if source.is_valid(i) {
+                        self.fault(i, name, format!("not a number: {e}"));
+                    }
+                }
+                Some(Decimal128Array::new_null(self.len()).with_data_type(target))
+            }
+        }
+    }
+
+    /// The named column as UTC microseconds, or `None` if absent. Text that is not a date/time is a
+    /// fault on its row; time without a zone is taken as UTC.
+    pub fn timestamp(&mut self, name: &str) -> Option<TimestampMicrosecondArray> {
+        let col = self.get(name)?.clone();
+        let text = match col.data_type() {
+            DataType::Utf8 => Some(col.as_string::<i32>().clone()),
+            DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) => {
+                cast(&col, &DataType::Utf8).ok().map(|a| a.as_string::<i32>().clone())
+            }
+            _ => None,
+        };
+        if let Some(text) = text {
+            let mut b = TimestampMicrosecondBuilder::with_capacity(text.len());
+            for i in 0..text.len() {
+                if text.is_null(i) {
+                    b.append_null();
+                    continue;
+                }
+                match parse_timestamp_micros(text.value(i)) {
+                    Ok(v) => b.append_value(v),
+                    Err(e) => {
+                        self.fault(i, name, format!("bad date: {e}"));
+                        b.append_null();
+                    }
+                }
+            }
+            return Some(b.finish().with_timezone("UTC"));
+        }
+        match cast(&col, &timestamp_type()) {
+            Ok(a) => Some(a.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>().clone()),
+            Err(e) => {
+                for i in 0..self.len() {
+                    if col.is_valid(i) {
+                        self.fault(i, name, format!("bad date: {e}"));
+                    }
+                }
+                Some(TimestampMicrosecondArray::new_null(self.len()).with_timezone("UTC"))
+            }
+        }
+    }
+
+    /// Finishes the batch: assembles the lake columns given (by canonical name; absent ones are
+    /// null), then drops faulty rows. With `strict`, the first faulty or malformed row (by row
+    /// number) is returned as an error instead.
+    pub fn finish(
+        self,
+        path: &Path,
+        columns: Vec<(&'static str, ArrayRef)>,
+        strict: bool,
+    ) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
+        let len = self.len();
+        let batch = lake_batch(path, columns, len)?;
+        let mut bad: Vec<BadRow> = self.raw.malformed.clone();
+        let faulty: Vec<usize> = self.faults.keys().copied().collect();
+        bad.extend(self.faults.into_values());
+        bad.sort_by_key(|b| b.row);
+        if strict && let Some(first) = bad.into_iter().next() {
+            return Err(first.into_error(path));
+        }
+        if faulty.is_empty() {
+            return Ok((batch, bad));
+        }
+        let mut keep = vec![true; len];
+        for i in faulty {
+            keep[i] = false;
+        }
+        let kept = filter_record_batch(&batch, &BooleanArray::from(keep))
+            .map_err(|e| IngestError::Internal { path: path.into(), message: e.to_string() })?;
+        Ok((kept, bad))
+    }
+}
+
+/// Builds a batch of the lake schema from columns named canonically; absent columns are null.
+/// Each given array must already have the lake type of its column.
+pub fn lake_batch(path: &Path, columns: Vec<(&'static str, ArrayRef)>, len: usize) -> Result<RecordBatch, IngestError> {
+    let schema = lake_schema();
+    let mut by_name: HashMap<&str, ArrayRef> = columns.into_iter().collect();
+    let arrays: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| by_name.remove(f.name().as_str()).unwrap_or_else(|| new_null_array(f.data_type(), len)))
+        .collect();
+    if let Some(extra) = by_name.keys().next() {
+        return Err(IngestError::Internal { path: path.into(), message: format!("{extra} is not a lake column") });
+    }
+    RecordBatch::try_new(schema, arrays).map_err(|e| IngestError::Internal { path: path.into(), message: e.to_string() })
+}
+
+/// A builder for key/value columns (Tags, x_CostCategories, x_RawTags) with the lake's map type.
+pub struct KeyValueBuilder {
+    inner: MapBuilder<StringBuilder, StringBuilder>,
+}
+
+impl Default for KeyValueBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeyValueBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        let names = MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() };
+        Self { inner: MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new()) }
+    }
+
+    /// Appends one row holding the given pairs (in the given order).
+    pub fn append<'k>(&mut self, pairs: impl IntoIterator<Item = (&'k str, Option<&'k str>)>) {
+        for (k, v) in pairs {
+            self.inner.keys().append_value(k);
+            self.inner.values().append_option(v);
+        }
+        self.inner.append(true).expect("keys and values are appended in pairs");
+    }
+
+    /// Appends a null row (no key/value data at all, as opposed to an empty set).
+    pub fn append_null(&mut self) {
+        self.inner.append(false).expect("keys and values are appended in pairs");
+    }
+
+    /// The finished column, typed as [`costpilot_model::tags_type`].
+    pub fn finish(&mut self) -> ArrayRef {
+        let map = self.inner.finish();
+        let target = costpilot_model::tags_type();
+        // The builder marks the value field nullable and the map unsorted, as the lake type does;
+        // the cast only renames nothing but guarantees the exact field metadata.
+        if map.data_type() == &target { Arc::new(map) } else { cast(&map, &target).expect("map types agree") }
+    }
+}
+
+/// A column of one repeated text value, e.g. ProviderName "AWS".
+pub fn constant_string(value: &str, len: usize) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(std::iter::repeat_n(value, len)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use costpilot_model::index_of;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    fn raw(cols: Vec<(&str, ArrayRef)>) -> RawBatch {
+        let schema = Schema::new(cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
+        let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|(_, a)| a).collect()).unwrap();
+        RawBatch { batch, first_row: 10, malformed: vec![], row_numbers: vec![] }
+    }
+
+    #[test]
+    fn bad_values_become_row_faults_and_rows_are_dropped() {
+        let r = raw(vec![
+            ("Cost", Arc::new(StringArray::from(vec![Some("1.5"), Some("abc"), None])) as ArrayRef),
+            ("When", Arc::new(StringArray::from(vec![Some("2024-09-01"), Some("2024-09-01"), Some("soon")]))),
+        ]);
+        let mut c = Columns::new(&r);
+        let cost = c.decimal("cost").unwrap();
+        let when = c.timestamp("WHEN").unwrap();
+        assert_eq!(cost.value(0), 1_500_000_000_000_000);
+        let path = Path::new("bill.csv");
+        let (batch, bad) = c
+            .finish(path, vec![("BilledCost", Arc::new(cost) as ArrayRef), ("ChargePeriodStart", Arc::new(when))], false)
+            .unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(bad.len(), 2);
+        assert_eq!(bad[0].row, 11);
+        assert_eq!(bad[0].column.as_deref(), Some("Cost"));
+        assert_eq!(bad[1].row, 12);
+        assert!(batch.column(index_of("BillingCurrency")).is_null(0));
+    }
+
+    #[test]
+    fn strict_fails_on_the_first_bad_row_naming_file_row_and_column() {
+        let r = raw(vec![("Cost", Arc::new(StringArray::from(vec![Some("1"), Some("x1")])) as ArrayRef)]);
+        let mut c = Columns::new(&r);
+        let cost = c.decimal("Cost").unwrap();
+        let err = c.finish(Path::new("bill.csv"), vec![("BilledCost", Arc::new(cost) as ArrayRef)], true).unwrap_err();
+        assert_eq!(err.to_string(), "bill.csv: row 11, column 'Cost': not a number: 'x1' is not a number");
+    }
+
+    #[test]
+    fn floats_and_other_decimals_convert() {
+        let r = raw(vec![("f", Arc::new(datafusion::arrow::array::Float64Array::from(vec![0.1, f64::NAN])) as ArrayRef)]);
+        let mut c = Columns::new(&r);
+        let d = c.decimal("f").unwrap();
+        assert_eq!(d.value(0), 100_000_000_000_000);
+        assert!(c.is_faulty(1));
+    }
+
+    #[test]
+    fn key_values_have_the_lake_type() {
+        let mut b = KeyValueBuilder::new();
+        b.append([("team", Some("web"))]);
+        b.append_null();
+        let a = b.finish();
+        assert_eq!(a.data_type(), &costpilot_model::tags_type());
+        assert_eq!(a.len(), 2);
+    }
+}

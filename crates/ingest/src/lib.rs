@@ -1,0 +1,69 @@
+//! # costpilot-ingest
+//!
+//! Readers for the billing exports clouds deliver, each turning its input into batches of the lake
+//! schema ([`costpilot_model::lake_schema`]):
+//!
+//! - AWS CUR 2.0 (Data Exports) Parquet and CSV(.gz), and legacy CUR CSV(.gz) — [`cur`];
+//! - FOCUS 1.0–1.3 CSV(.gz) and Parquet from any provider — [`focus`].
+//!
+//! [`source::discover`] finds the files under the paths a user names, honours delivery manifests,
+//! and tells formats apart by their columns. [`open`] reads one file as a stream of lake batches and
+//! keeps a [`FileReport`] of rows read, kept and skipped (with reasons). Readers never write: the
+//! lake crate stores what they produce, so a failed read leaves stored data untouched.
+
+pub mod convert;
+pub mod cur;
+pub mod error;
+pub mod focus;
+pub mod raw;
+pub mod report;
+pub mod source;
+pub mod tags;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use datafusion::arrow::array::RecordBatch;
+
+pub use error::IngestError;
+pub use report::{BadRow, FileReport};
+pub use source::{SourceFile, SourceKind, discover};
+
+/// How to read files.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Fail on the first bad row instead of skipping and counting it.
+    pub strict: bool,
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// A counter readers add consumed bytes to, for progress bars.
+    pub progress: Arc<AtomicU64>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self { strict: false, batch_rows: raw::DEFAULT_BATCH_ROWS, progress: Arc::new(AtomicU64::new(0)) }
+    }
+}
+
+impl ReadOptions {
+    /// The raw-reader options these imply (`null_word` as the format needs).
+    pub fn raw(&self, null_word: bool) -> raw::RawOptions {
+        raw::RawOptions { batch_rows: self.batch_rows, null_word, progress: self.progress.clone() }
+    }
+}
+
+/// A stream of lake batches from one file, with the running report of what was read.
+pub trait BatchReader: Iterator<Item = Result<RecordBatch, IngestError>> + Send {
+    /// Rows read, kept and skipped so far (complete once the iterator is exhausted).
+    fn report(&self) -> &FileReport;
+}
+
+/// Opens one discovered file with the reader for its format.
+pub fn open(file: &SourceFile, opts: &ReadOptions) -> Result<Box<dyn BatchReader>, IngestError> {
+    match file.kind {
+        SourceKind::Cur2 | SourceKind::CurLegacy => cur::open(file, opts),
+        SourceKind::Focus => focus::open(file, opts),
+        SourceKind::Auto => unreachable!("discover resolves every file to a concrete format"),
+    }
+}

@@ -1,0 +1,1 @@
+//! Tag keys: normalisation with provenance. (Being written.)

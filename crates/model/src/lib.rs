@@ -1,0 +1,20 @@
+//! # costpilot-model
+//!
+//! The FOCUS data model every other costpilot block speaks: the FOCUS 1.2 columns with their types,
+//! nullability and allowed values; the older (1.0/1.1 and pre-1.0) and newer (1.3) column names that
+//! map onto them; the provider-specific `x_` columns costpilot keeps beside them; and exact money
+//! and UTC time values.
+//!
+//! The lake stores exactly [`lake_schema`]. Readers in `costpilot-ingest` produce batches of that
+//! schema, the lake writes and queries them, and exports project them back to a FOCUS version.
+
+pub mod focus;
+pub mod money;
+pub mod time;
+
+pub use focus::{
+    COLUMNS, ColumnDef, ColumnKind, ColumnRole, FocusVersion, UnitKey, column, index_of,
+    lake_schema, names, resolve_column_name, tags_type,
+};
+pub use money::{MONEY_PRECISION, MONEY_SCALE, Money, MoneyError, money_type};
+pub use time::{TimeError, parse_timestamp_micros, timestamp_type};

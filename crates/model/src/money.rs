@@ -1,0 +1,191 @@
+//! Money: exact decimals with a currency.
+//!
+//! Costs are stored as `Decimal128(38, 15)`: fifteen decimals keep every digit real exports carry
+//! (the FOCUS sample has fifteen, CUR rounds to ten), and 23 integer digits leave room for any bill.
+//! Sums in SQL stay exact; nothing is ever `f32`.
+
+use std::fmt;
+
+use datafusion::arrow::datatypes::DataType;
+use serde::{Deserialize, Serialize};
+
+/// Total digits of a stored amount.
+pub const MONEY_PRECISION: u8 = 38;
+/// Decimal places of a stored amount.
+pub const MONEY_SCALE: i8 = 15;
+const SCALE_FACTOR: i128 = 1_000_000_000_000_000;
+
+/// The Arrow type of money and decimal quantity columns.
+pub fn money_type() -> DataType {
+    DataType::Decimal128(MONEY_PRECISION, MONEY_SCALE)
+}
+
+/// Why a text could not be read as a decimal amount.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    /// The text is not a number.
+    #[error("'{0}' is not a number")]
+    NotANumber(String),
+    /// The number does not fit 38 digits with 15 decimals.
+    #[error("'{0}' is out of range for a 38-digit decimal with 15 places")]
+    OutOfRange(String),
+}
+
+/// Parses a decimal text exactly (no float round trip) into units of 10^-15.
+///
+/// Accepts a sign, a fraction, and an exponent (`1.2E-5`, as CUR CSV files print small numbers).
+/// Digits beyond the fifteenth decimal are rounded half away from zero.
+pub fn parse_decimal(text: &str) -> Result<i128, MoneyError> {
+    let s = text.trim();
+    let bad = || MoneyError::NotANumber(text.to_string());
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().map_err(|_| bad())?),
+        None => (s, 0),
+    };
+    let (neg, digits) = match mantissa.as_bytes().first() {
+        Some(b'-') => (true, &mantissa[1..]),
+        Some(b'+') => (false, &mantissa[1..]),
+        _ => (false, mantissa),
+    };
+    let (int_part, frac_part) = match digits.find('.') {
+        Some(i) => (&digits[..i], &digits[i + 1..]),
+        None => (digits, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    // All digits as one integer, with the decimal point `point` places from the right.
+    let all = int_part.bytes().chain(frac_part.bytes());
+    let shift = MONEY_SCALE as i32 - frac_part.len() as i32 + exp;
+    let range = || MoneyError::OutOfRange(text.to_string());
+    let mut value: i128 = 0;
+    let mut dropped: Vec<u8> = Vec::new();
+    let total = int_part.len() + frac_part.len();
+    // Digits that fall below 10^-15 are dropped (and used for rounding).
+    let keep = if shift >= 0 { total } else { total.saturating_sub((-shift) as usize) };
+    for (i, b) in all.enumerate() {
+        if i < keep {
+            value = value.checked_mul(10).and_then(|v| v.checked_add((b - b'0') as i128)).ok_or_else(range)?;
+        } else {
+            dropped.push(b);
+        }
+    }
+    if shift > 0 {
+        for _ in 0..shift {
+            value = value.checked_mul(10).ok_or_else(range)?;
+        }
+    } else if (-shift) as usize > total {
+        // Every digit is below the smallest unit; it can only round to zero.
+        dropped.clear();
+    }
+    if dropped.first().is_some_and(|&d| d >= b'5') {
+        value = value.checked_add(1).ok_or_else(range)?;
+    }
+    Ok(if neg { -value } else { value })
+}
+
+/// Converts a float (as Parquet CUR stores costs) to units of 10^-15, rounding to nearest.
+/// `None` for NaN or infinity.
+pub fn from_f64(value: f64) -> Option<i128> {
+    if !value.is_finite() {
+        return None;
+    }
+    // Go through the shortest decimal text of the float so 0.1 becomes exactly 0.1, not
+    // 0.1000000000000000055.
+    parse_decimal(&format!("{value:e}")).ok()
+}
+
+/// Converts units of 10^-15 to a float, for statistics where exactness is not needed.
+pub fn to_f64(units: i128) -> f64 {
+    units as f64 / SCALE_FACTOR as f64
+}
+
+/// Formats units of 10^-15 with the given number of decimal places (rounded half away from zero).
+pub fn format_units(units: i128, places: u32) -> String {
+    let places = places.min(MONEY_SCALE as u32);
+    let drop = 10i128.pow(MONEY_SCALE as u32 - places);
+    let half = drop / 2;
+    let rounded = if units >= 0 { (units + half) / drop } else { (units - half) / drop };
+    let neg = rounded < 0;
+    let abs = rounded.unsigned_abs();
+    let unit = 10u128.pow(places);
+    let int = abs / unit;
+    let frac = abs % unit;
+    let sign = if neg { "-" } else { "" };
+    if places == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac:0width$}", width = places as usize)
+    }
+}
+
+/// An amount of money in one currency. Amounts in different currencies are never added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    /// The amount in units of 10^-15.
+    pub units: i128,
+    /// ISO 4217 code, e.g. "USD".
+    pub currency: String,
+}
+
+impl Money {
+    /// A money value from units of 10^-15 and a currency code.
+    pub fn new(units: i128, currency: impl Into<String>) -> Self {
+        Self { units, currency: currency.into() }
+    }
+
+    /// The amount as a float (for display and statistics only).
+    pub fn as_f64(&self) -> f64 {
+        to_f64(self.units)
+    }
+
+    /// The amount rounded to cents, as text: "1234.57".
+    pub fn cents(&self) -> String {
+        format_units(self.units, 2)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", format_units(self.units, 2), self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exactly() {
+        assert_eq!(parse_decimal("0.00000080000").unwrap(), 800_000_000);
+        assert_eq!(parse_decimal("2.000000000000000").unwrap(), 2 * SCALE_FACTOR);
+        assert_eq!(parse_decimal("-1.5").unwrap(), -1_500_000_000_000_000);
+        assert_eq!(parse_decimal("1.2E-5").unwrap(), 12_000_000_000);
+        assert_eq!(parse_decimal("3e2").unwrap(), 300 * SCALE_FACTOR);
+        assert_eq!(parse_decimal(".5").unwrap(), SCALE_FACTOR / 2);
+        assert_eq!(parse_decimal("0.0000000000000015").unwrap(), 2);
+        assert_eq!(parse_decimal("0.0000000000000014").unwrap(), 1);
+        assert_eq!(parse_decimal("1e-30").unwrap(), 0);
+        assert!(matches!(parse_decimal("12a"), Err(MoneyError::NotANumber(_))));
+        assert!(matches!(parse_decimal(""), Err(MoneyError::NotANumber(_))));
+        assert!(matches!(parse_decimal("-"), Err(MoneyError::NotANumber(_))));
+        assert!(matches!(parse_decimal("1e40"), Err(MoneyError::OutOfRange(_))));
+    }
+
+    #[test]
+    fn floats_round_trip_through_their_shortest_text() {
+        assert_eq!(from_f64(0.1), Some(SCALE_FACTOR / 10));
+        assert_eq!(from_f64(-2.5e-7), Some(-250_000_000));
+        assert_eq!(from_f64(f64::NAN), None);
+    }
+
+    #[test]
+    fn formats_cents() {
+        assert_eq!(format_units(1_234_565_000_000_000_000, 2), "1234.57");
+        assert_eq!(format_units(-5_000_000_000_000, 2), "-0.01");
+        assert_eq!(Money::new(10 * SCALE_FACTOR, "EUR").to_string(), "10.00 EUR");
+    }
+}
