@@ -230,8 +230,8 @@ impl<'a> Columns<'a> {
         let faulty: Vec<usize> = self.faults.keys().copied().collect();
         bad.extend(self.faults.into_values());
         bad.sort_by_key(|b| b.row);
-        if strict && let Some(first) = bad.into_iter().next() {
-            return Err(first.into_error(path));
+        if strict && let Some(first) = bad.first() {
+            return Err(first.clone().into_error(path));
         }
         if faulty.is_empty() {
             return Ok((batch, bad));
