@@ -63,6 +63,20 @@ pub enum IngestError {
         /// What was seen.
         detail: String,
     },
+    /// The format named with `--source` is not the one the file's columns belong to.
+    #[error("{}: read as {given} but its columns are {found} ({evidence}); pass --source {found_flag} or --source auto", path.display())]
+    FormatMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The format asked for, as a reader would say it ("CUR 2.0").
+        given: &'static str,
+        /// The format the columns belong to.
+        found: &'static str,
+        /// The `--source` value for the format found.
+        found_flag: &'static str,
+        /// Some of the columns that gave it away.
+        evidence: String,
+    },
     /// A delivery manifest and the files beside it disagree.
     #[error("{}: {message}", path.display())]
     Manifest {
