@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# bench/run.sh — the costpilot benchmark (a benchmark, not a test: CI never runs it).
+#
+#   bench/run.sh [--rows "1000000 10000000"] [--runs 5] [--no-csv] [--out bench/results.md]
+#
+# For each row count it
+#   1. generates a wide CUR 2.0 Parquet export with bench/gen_cur2.py (seeded, 128 columns) and the
+#      same rows as CSV.gz with bench/cur2_csv.py, cached under ${COSTPILOT_BENCH_DIR:-~/.cache/
+#      costpilot/bench} (regenerated only when the generator or the row count changes);
+#   2. times `costpilot ingest` of the Parquet and of the CSV.gz export into an empty data dir:
+#      whole-process wall time, median of --runs runs after one warm-up (hyperfine), and peak RSS
+#      of one more run (/usr/bin/time -v);
+#   3. times group-by queries (daily cost by account, monthly by service, daily by account and
+#      service) with `costpilot query` and with DuckDB (Python, 2 threads) over the very Parquet
+#      files of costpilot's lake, whole process both, plus DuckDB's in-process query time, and
+#      checks that both engines give the same answer.
+# It writes a Markdown report (default bench/results.md) with the machine, the method and the
+# figures. Everything runs on at most 2 cores (taskset when the machine has more).
+# Needs: cargo, python3, and (installed with apt-get when missing and running as root) hyperfine
+# and GNU time.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench_dir=${COSTPILOT_BENCH_DIR:-$HOME/.cache/costpilot/bench}
+venv=${COSTPILOT_BENCH_VENV:-$HOME/.cache/costpilot/bench-venv}
+sizes="1000000 10000000"
+runs=5
+with_csv=1
+out=$root/bench/results.md
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --rows) sizes=${2:?--rows needs a value}; shift 2 ;;
+    --runs) runs=${2:?--runs needs a value}; shift 2 ;;
+    --no-csv) with_csv=0; shift ;;
+    --out) out=${2:?--out needs a value}; shift 2 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --runs must be a positive integer" >&2; exit 2; }
+for n in $sizes; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --rows takes positive integers, got $n" >&2; exit 2; }
+done
+
+say() { printf '\n==== %s\n' "$*" >&2; }
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+say "tools"
+need_apt=()
+command -v hyperfine >/dev/null || need_apt+=(hyperfine)
+[[ -x /usr/bin/time ]] || need_apt+=(time)
+if [[ ${#need_apt[@]} -gt 0 ]]; then
+  [[ $(id -u) == 0 ]] || die "please install: ${need_apt[*]} (apt-get install -y ${need_apt[*]})"
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null; } ||
+    die "apt-get could not install ${need_apt[*]}"
+fi
+pin=()
+if [[ $(nproc) -gt 2 ]]; then
+  pin=(taskset -c "0,1")
+fi
+
+mkdir -p "$bench_dir"
+want=$(sha256sum "$root/bench/requirements.txt" | cut -d' ' -f1)
+if [[ $(cat "$venv/.costpilot-requirements" 2>/dev/null || true) != "$want" ]]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/bench/requirements.txt"
+  echo "$want" >"$venv/.costpilot-requirements"
+fi
+py=$venv/bin/python
+
+say "build costpilot (release)"
+(cd "$root" && cargo build --release -p costpilot)
+bin=${CARGO_TARGET_DIR:-$root/target}/release/costpilot
+[[ -x $bin ]] || die "no binary at $bin"
+
+# ---------------------------------------------------------------------------------------------
+# The cached export for N rows: reused only when made by the same generator with the same rows.
+ensure_inputs() {
+  local n=$1 src=$bench_dir/cur2-$1 csv=$bench_dir/cur2-$1-csv stamp
+  stamp="$(sha256sum "$root/bench/gen_cur2.py" | cut -d' ' -f1) rows=$n seed=42"
+  if [[ $(cat "$src/.complete" 2>/dev/null || true) != "$stamp" ]]; then
+    say "generate $n rows of CUR 2.0 Parquet"
+    rm -rf "$src" "$csv"
+    "$py" "$root/bench/gen_cur2.py" --rows "$n" --seed 42 --out "$src" >"$bench_dir/gen-$n.json"
+    echo "$stamp" >"$src/.complete"
+  fi
+  if [[ $with_csv == 1 && $(cat "$csv/.complete" 2>/dev/null || true) != "$stamp" ]]; then
+    say "convert $n rows to CSV.gz"
+    "$py" "$root/bench/cur2_csv.py" "$src" "$csv"
+    echo "$stamp" >"$csv/.complete"
+  fi
+}
+
+# Median seconds of a hyperfine JSON export.
+median_of() { "$py" -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["results"][0]["median"]:.3f}")' "$1"; }
+
+# Peak RSS in MB of a command, from GNU time's report.
+peak_rss_mb() {
+  local report=$1
+  shift
+  "${pin[@]}" /usr/bin/time -v -o "$report" "$@" >/dev/null 2>&1 || { cat "$report" >&2; die "failed: $*"; }
+  awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$report"
+}
+
+quote() { printf '%q ' "$@"; }
+
+ingest_rows=()
+query_rows=()
+
+# Times one ingest of folder $2 (format label $1) into $work/$3; leaves that lake in place.
+bench_ingest() {
+  local label=$1 src=$2 name=$3 n=$4 files bytes json median rss rows
+  files=$(find "$src" -name '*.parquet' -o -name '*.csv.gz' | wc -l)
+  bytes=$(find "$src" \( -name '*.parquet' -o -name '*.csv.gz' \) -printf '%s\n' | awk '{ s += $1 } END { print s }')
+  json=$work/ingest-$name.json
+  say "ingest $label, $n rows: $runs runs after a warm-up"
+  hyperfine --warmup 1 --runs "$runs" --style basic --export-json "$json" \
+    --prepare "rm -rf $(quote "$work/$name")" \
+    "$(quote "${pin[@]}" "$bin" --data-dir "$work/$name" ingest "$src")" >&2
+  median=$(median_of "$json")
+  rm -rf "$work/$name-rss"
+  rss=$(peak_rss_mb "$work/time-$name.txt" "$bin" --data-dir "$work/$name-rss" ingest "$src")
+  rm -rf "$work/$name-rss"
+  rows=$("$bin" --data-dir "$work/$name" query --sql "SELECT count(*) AS n FROM focus" --format csv | tail -n 1)
+  [[ $rows == "$n" ]] || echo "bench/run.sh: warning: the lake holds $rows rows, the export $n" >&2
+  ingest_rows+=("$(printf '| %s | %s | %s | %d | %.1f | %s | %s | %s | %s |' "$label" \
+    "$(group "$n")" "$(group "$rows")" "$files" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$median" \
+    "$(group "$(awk -v n="$n" -v s="$median" 'BEGIN { printf "%.0f", n / s }')")" \
+    "$(awk -v b="$bytes" -v s="$median" 'BEGIN { printf "%.1f", b / 1e6 / s }')" "$rss")")
+}
+
+# 1234567 -> 1,234,567
+group() { sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta' <<<"$1"; }
+
+QUERY_NAMES=(
+  "daily BilledCost by SubAccountId"
+  "monthly BilledCost by ServiceName"
+  "daily BilledCost by SubAccountId x ServiceName"
+)
+QUERY_SQL=(
+  "SELECT date_trunc('day', ChargePeriodStart) AS day, SubAccountId, BillingCurrency, SUM(BilledCost) AS cost FROM focus GROUP BY date_trunc('day', ChargePeriodStart), SubAccountId, BillingCurrency ORDER BY day, SubAccountId"
+  "SELECT date_trunc('month', ChargePeriodStart) AS month, ServiceName, BillingCurrency, SUM(BilledCost) AS cost FROM focus GROUP BY date_trunc('month', ChargePeriodStart), ServiceName, BillingCurrency ORDER BY month, ServiceName"
+  "SELECT date_trunc('day', ChargePeriodStart) AS day, SubAccountId, ServiceName, BillingCurrency, SUM(BilledCost) AS cost FROM focus GROUP BY date_trunc('day', ChargePeriodStart), SubAccountId, ServiceName, BillingCurrency ORDER BY day, SubAccountId, ServiceName"
+)
+
+bench_queries() {
+  local n=$1 lake=$work/parquet i json cp dd dd_in answer
+  for i in "${!QUERY_SQL[@]}"; do
+    local sql=${QUERY_SQL[$i]}
+    say "query, $n rows: ${QUERY_NAMES[$i]}"
+    answer=$work/answer-$i.csv
+    "$bin" --data-dir "$lake" query --sql "$sql" --format csv >"$answer"
+    "$py" "$root/bench/duckdb_bench.py" check "$lake" "$sql" "$answer" >&2 ||
+      die "costpilot and DuckDB disagree on: $sql"
+    json=$work/query-$i.json
+    hyperfine --warmup 1 --runs "$runs" --style basic --export-json "$json" \
+      -n costpilot "$(quote "${pin[@]}" "$bin" --data-dir "$lake" query --sql "$sql" --format csv)" \
+      -n duckdb "$(quote "${pin[@]}" "$py" "$root/bench/duckdb_bench.py" run "$lake" "$sql")" >&2
+    cp=$("$py" -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["results"][0]["median"]:.3f}")' "$json")
+    dd=$("$py" -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["results"][1]["median"]:.3f}")' "$json")
+    dd_in=$("${pin[@]}" "$py" "$root/bench/duckdb_bench.py" time "$lake" "$sql" "$runs")
+    query_rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$(group "$n")" "${QUERY_NAMES[$i]}" \
+      "$(($(wc -l <"$answer") - 1))" "$cp" "$dd" "$dd_in" \
+      "$(awk -v a="$cp" -v b="$dd" 'BEGIN { printf "%.2f", a / b }')")")
+  done
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for n in $sizes; do
+  ensure_inputs "$n"
+  work=$bench_dir/work-$n
+  mkdir -p "$work"
+  bench_ingest "CUR 2.0 Parquet" "$bench_dir/cur2-$n" parquet "$n"
+  if [[ $with_csv == 1 ]]; then
+    bench_ingest "CUR 2.0 CSV.gz" "$bench_dir/cur2-$n-csv" csv "$n"
+    rm -rf "$work/csv"
+  fi
+  bench_queries "$n"
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------------
+say "write $out"
+columns=$("$py" -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_cur2; print(len(gen_cur2.COLUMNS))' "$root/bench")
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with local changes)"
+{
+  echo "# costpilot benchmark"
+  echo
+  echo "Made by \`bench/run.sh\` on $(date -u +%Y-%m-%d) at commit $commit."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1); $(nproc) cores available, benchmarks limited to 2"
+  echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); OS: $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"'"'), kernel $(uname -r)"
+  echo "- $(rustc --version), release profile; $(hyperfine --version); DuckDB $("$py" -c 'import duckdb; print(duckdb.__version__)') (Python $("$py" -c 'import platform; print(platform.python_version())'))"
+  echo "- load average before / after: $load_before / $load_after"
+  echo
+  echo "## Method"
+  echo
+  echo "- Input: \`bench/gen_cur2.py\` (seed 42), a wide AWS CUR 2.0 Data Exports export with $columns columns"
+  echo "  (124 flat + the product, resource_tags, cost_category and discount maps), one billing period, hourly"
+  echo "  line items of 12 accounts (EC2, EBS, S3, RDS, Lambda, data transfer, CloudWatch; Usage, DiscountedUsage,"
+  echo "  SavingsPlanCoveredUsage/Negation, RIFee, SavingsPlanRecurringFee, Tax, Credit), snappy Parquet files of"
+  echo "  at most 1,000,000 rows under \`BILLING_PERIOD=YYYY-MM/\`. CSV.gz: the same rows written by DuckDB"
+  echo "  (\`bench/cur2_csv.py\`)."
+  echo "- Every figure is whole-process wall time (the \`costpilot\` binary from start to exit), the median of"
+  echo "  $runs runs after one warm-up run, measured with hyperfine; inputs are in the page cache. Ingest runs start"
+  echo "  from an empty data dir each time. MB are 10^6 bytes of input files. Peak RSS is GNU time's maximum"
+  echo "  resident set size of one further ingest."
+  echo "- Queries: the same SQL text through \`costpilot query --format csv\` and through DuckDB (Python, 2"
+  echo "  threads) over the very Parquet files of costpilot's lake, exposed as a view \`focus\`. Both answers are"
+  echo "  checked equal before timing. \"DuckDB whole process\" includes starting Python and importing duckdb;"
+  echo "  \"DuckDB in process\" is the query alone (median of $runs after a warm-up)."
+  echo
+  echo "## Ingest"
+  echo
+  echo "| input | rows in | rows in lake | files | input MB | median s | rows/s | MB/s | peak RSS MB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${ingest_rows[@]}"
+  echo
+  echo "## SQL over the lake vs DuckDB over the same Parquet"
+  echo
+  echo "| rows | query | groups | costpilot s | DuckDB whole process s | DuckDB in process s | costpilot / DuckDB whole |"
+  echo "|---:|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${query_rows[@]}"
+  echo
+  echo "Queries:"
+  echo
+  for i in "${!QUERY_SQL[@]}"; do
+    echo "- ${QUERY_NAMES[$i]}: \`${QUERY_SQL[$i]}\`"
+  done
+} >"$out"
+cat "$out"
