@@ -2,6 +2,7 @@
 # bench/run.sh — the costpilot benchmark (a benchmark, not a test: CI never runs it).
 #
 #   bench/run.sh [--rows "1000000 10000000"] [--runs 5] [--no-csv] [--out bench/results.md]
+#                [--inputs-only]
 #
 # For each row count it
 #   1. generates a wide CUR 2.0 Parquet export with bench/gen_cur2.py (seeded, 128 columns) and the
@@ -16,6 +17,7 @@
 #      checks that both engines give the same answer.
 # It writes a Markdown report (default bench/results.md) with the machine, the method and the
 # figures. Everything runs on at most 2 cores (taskset when the machine has more).
+# --inputs-only stops after making (or finding) the cached inputs.
 # Needs: cargo, python3, and (installed with apt-get when missing and running as root) hyperfine
 # and GNU time.
 set -euo pipefail
@@ -26,6 +28,7 @@ venv=${COSTPILOT_BENCH_VENV:-$HOME/.cache/costpilot/bench-venv}
 sizes="1000000 10000000"
 runs=5
 with_csv=1
+inputs_only=0
 out=$root/bench/results.md
 
 while [[ $# -gt 0 ]]; do
@@ -34,7 +37,8 @@ while [[ $# -gt 0 ]]; do
     --runs) runs=${2:?--runs needs a value}; shift 2 ;;
     --no-csv) with_csv=0; shift ;;
     --out) out=${2:?--out needs a value}; shift 2 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    --inputs-only) inputs_only=1; shift ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -71,11 +75,6 @@ if [[ $(cat "$venv/.costpilot-requirements" 2>/dev/null || true) != "$want" ]]; 
   echo "$want" >"$venv/.costpilot-requirements"
 fi
 py=$venv/bin/python
-
-say "build costpilot (release)"
-(cd "$root" && cargo build --release -p costpilot)
-bin=${CARGO_TARGET_DIR:-$root/target}/release/costpilot
-[[ -x $bin ]] || die "no binary at $bin"
 
 # ---------------------------------------------------------------------------------------------
 # The cached export for N rows: reused only when made by the same generator with the same rows.
@@ -169,9 +168,18 @@ bench_queries() {
   done
 }
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $sizes; do
   ensure_inputs "$n"
+done
+[[ $inputs_only == 0 ]] || exit 0
+
+say "build costpilot (release)"
+(cd "$root" && cargo build --release -p costpilot)
+bin=${CARGO_TARGET_DIR:-$root/target}/release/costpilot
+[[ -x $bin ]] || die "no binary at $bin"
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for n in $sizes; do
   work=$bench_dir/work-$n
   mkdir -p "$work"
   bench_ingest "CUR 2.0 Parquet" "$bench_dir/cur2-$n" parquet "$n"
