@@ -1,0 +1,223 @@
+//! Key/value columns of CUR files: the `product`, `resource_tags` and `cost_category` maps (an Arrow
+//! map in Parquet, a JSON object in a CSV cell) and the one-key-per-column form (`resourceTags/user:team`
+//! in legacy CUR, `resource_tags_user_team` in a flattened CUR 2.0 export), read row by row without
+//! copying text where the source allows.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+/// One row's pairs, in source order; keys and values borrow from the batch where they can.
+pub type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
+
+enum MapSource {
+    /// An Arrow map with text keys and values (cast to text when stored otherwise).
+    Map { map: MapArray, keys: StringArray, values: StringArray },
+    /// A JSON object per cell.
+    Json(StringArray),
+}
+
+/// The sources of one kind of key/value data in a batch: an optional map column and any number of
+/// one-key columns (named by their raw key).
+pub struct KeyValues {
+    map: Option<(String, MapSource)>,
+    flat: Vec<(String, StringArray)>,
+}
+
+impl KeyValues {
+    /// Reads `map` (a map or JSON-text column) and `flat` (`(raw key, column)` pairs). A map
+    /// column of another type is an error naming the column.
+    pub fn new(map: Option<(&str, &ArrayRef)>, flat: Vec<(String, StringArray)>) -> Result<Self, String> {
+        let map = match map {
+            None => None,
+            Some((name, array)) => Some((name.to_string(), map_source(name, array)?)),
+        };
+        Ok(Self { map, flat })
+    }
+
+    /// True when there is nothing to read.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_none() && self.flat.is_empty()
+    }
+
+    /// The name of the map column, for messages.
+    pub fn map_column(&self) -> Option<&str> {
+        self.map.as_ref().map(|(n, _)| n.as_str())
+    }
+
+    /// Appends row `i`'s non-empty pairs to `out` (map entries first, then one-key columns). A cell
+    /// that is not a JSON object is an error with the reason.
+    pub fn row<'s>(&'s self, i: usize, out: &mut Pairs<'s>) -> Result<(), String> {
+        if let Some((_, source)) = &self.map {
+            match source {
+                MapSource::Map { map, keys, values } => {
+                    if map.is_valid(i) {
+                        let offsets = map.value_offsets();
+                        for j in offsets[i] as usize..offsets[i + 1] as usize {
+                            if keys.is_null(j) || values.is_null(j) {
+                                continue;
+                            }
+                            let (k, v) = (keys.value(j), values.value(j));
+                            if !k.is_empty() && !v.is_empty() {
+                                out.push((Cow::Borrowed(k), Cow::Borrowed(v)));
+                            }
+                        }
+                    }
+                }
+                MapSource::Json(text) => {
+                    if text.is_valid(i) {
+                        let cell = text.value(i).trim();
+                        if !cell.is_empty() {
+                            let mut de = serde_json::Deserializer::from_str(cell);
+                            let pairs = FlatObject::deserialize_into(&mut de, out)
+                                .and_then(|()| de.end())
+                                .map_err(|e| format!("not a JSON object of text values: {e}"));
+                            pairs?;
+                        }
+                    }
+                }
+            }
+        }
+        for (key, column) in &self.flat {
+            if column.is_valid(i) {
+                let v = column.value(i);
+                if !v.is_empty() {
+                    out.push((Cow::Borrowed(key.as_str()), Cow::Borrowed(v)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn map_source(name: &str, array: &ArrayRef) -> Result<MapSource, String> {
+    let text = |a: &ArrayRef| -> Result<StringArray, String> {
+        match a.data_type() {
+            DataType::Utf8 => Ok(a.as_string::<i32>().clone()),
+            _ => cast(a, &DataType::Utf8)
+                .map(|c| c.as_string::<i32>().clone())
+                .map_err(|e| format!("column '{name}' has keys or values that are not text: {e}")),
+        }
+    };
+    match array.data_type() {
+        DataType::Map(_, _) => {
+            let map = array.as_map().clone();
+            let keys = text(map.keys())?;
+            let values = text(map.values())?;
+            Ok(MapSource::Map { map, keys, values })
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(MapSource::Json(text(array)?)),
+        other => Err(format!("column '{name}' is {other}, not a map or JSON text")),
+    }
+}
+
+/// Deserialises a flat JSON object, borrowing keys and values from the input when they have no
+/// escapes. Numbers and booleans become their text; null values are left out.
+struct FlatObject;
+
+impl FlatObject {
+    fn deserialize_into<'de, 's, D: Deserializer<'de>>(de: D, out: &mut Pairs<'s>) -> Result<(), D::Error>
+    where
+        'de: 's,
+    {
+        de.deserialize_map(ObjectVisitor { out })
+    }
+}
+
+struct ObjectVisitor<'o, 's> {
+    out: &'o mut Pairs<'s>,
+}
+
+impl<'de: 's, 's> Visitor<'de> for ObjectVisitor<'_, 's> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            let value: Option<Text<'de>> = map.next_value()?;
+            if let Some(value) = value
+                && !key.0.is_empty()
+                && !value.0.is_empty()
+            {
+                self.out.push((key.0, value.0));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON string (borrowed when possible), number or boolean, as text.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, number or boolean")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn json_cells_borrow_text_and_skip_nulls_and_empties() {
+        let cells: ArrayRef = Arc::new(StringArray::from(vec![
+            Some(r#"{"user_team":"web","user_empty":"","aws_created_by":"me","n":3,"gone":null}"#),
+            None,
+            Some("[1]"),
+            Some(r#"{"a\"b":"x"}"#),
+        ]));
+        let kv = KeyValues::new(Some(("resource_tags", &cells)), vec![]).unwrap();
+        let mut out = Pairs::new();
+        kv.row(0, &mut out).unwrap();
+        let got: Vec<(&str, &str)> = out.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        assert_eq!(got, [("user_team", "web"), ("aws_created_by", "me"), ("n", "3")]);
+        assert!(matches!(out[0].0, Cow::Borrowed(_)));
+        out.clear();
+        kv.row(1, &mut out).unwrap();
+        assert!(out.is_empty());
+        assert!(kv.row(2, &mut out).unwrap_err().starts_with("not a JSON object"));
+        out.clear();
+        kv.row(3, &mut out).unwrap();
+        assert_eq!(out[0].0, "a\"b");
+    }
+}

@@ -1,0 +1,962 @@
+//! The CUR → FOCUS mapping of one batch: each line item type gets its FOCUS charge columns and its
+//! BilledCost, EffectiveCost, ListCost and ContractedCost as docs/mapping.md tabulates them.
+//!
+//! The work is a single pass over typed Arrow arrays: text columns are compared in place, amounts
+//! are `i128` units of 10^-15, and per-row strings are only copied into the output builders.
+//! Columns that pass through unchanged (BilledCost, the periods, account ids, ...) are reused
+//! without copying.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Months};
+use costpilot_model::money::{parse_decimal, to_f64};
+use costpilot_model::{money_type, names as lake};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, Decimal128Builder, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+
+use super::Plan;
+use super::keyvalue::{KeyValues, Pairs};
+use super::names as n;
+use super::services::{category_for_name, focus_unit, name_for_code, region_name, resource_type};
+use crate::IngestError;
+use crate::convert::{Columns, KeyValueBuilder, constant_string};
+use crate::raw::RawBatch;
+use crate::report::BadRow;
+use crate::tags::{normalize_cost_category_key, normalize_tag_key};
+
+/// Units of 10^-15 in one.
+const ONE: i128 = 1_000_000_000_000_000;
+
+/// What a row is, from its `line_item_line_item_type` (and, for `Fee`, whether it buys a
+/// commitment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Usage,
+    DiscountedUsage,
+    SpCoveredUsage,
+    SpNegation,
+    SpUpfrontFee,
+    SpRecurringFee,
+    /// A `Fee` with a reservation or Savings Plan ARN: the upfront payment for a commitment.
+    CommitmentFee,
+    /// Any other `Fee` (support plans, Marketplace, domain registrations, ...).
+    Fee,
+    RiFee,
+    Tax,
+    Credit,
+    Refund,
+    /// `EdpDiscount`, `BundledDiscount`, `PrivateRateDiscount`, `SppDiscount`,
+    /// `DistributorDiscount` and any other `*Discount`.
+    Discount,
+    /// A type AWS may add later.
+    Unknown,
+}
+
+impl Kind {
+    fn of(line_item_type: &str, has_commitment_arn: bool) -> Self {
+        match line_item_type {
+            "Usage" => Self::Usage,
+            "DiscountedUsage" => Self::DiscountedUsage,
+            "SavingsPlanCoveredUsage" => Self::SpCoveredUsage,
+            "SavingsPlanNegation" => Self::SpNegation,
+            "SavingsPlanUpfrontFee" => Self::SpUpfrontFee,
+            "SavingsPlanRecurringFee" => Self::SpRecurringFee,
+            "Fee" if has_commitment_arn => Self::CommitmentFee,
+            "Fee" => Self::Fee,
+            "RIFee" => Self::RiFee,
+            "Tax" => Self::Tax,
+            "Credit" => Self::Credit,
+            "Refund" => Self::Refund,
+            t if t.ends_with("Discount") => Self::Discount,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// The CUR columns a row of this kind cannot be mapped without.
+    fn needs(self) -> &'static [&'static str] {
+        match self {
+            Self::DiscountedUsage => &[n::RI_EFFECTIVE_COST],
+            Self::SpCoveredUsage => &[n::SP_EFFECTIVE_COST],
+            Self::SpRecurringFee => &[n::SP_TOTAL_COMMITMENT, n::SP_USED_COMMITMENT],
+            Self::RiFee => &[n::RI_UNUSED_UPFRONT, n::RI_UNUSED_RECURRING],
+            _ => &[],
+        }
+    }
+
+    fn rule(self) -> &'static Rule {
+        match self {
+            Self::Usage => &USAGE,
+            Self::DiscountedUsage => &DISCOUNTED_USAGE,
+            Self::SpCoveredUsage => &SP_COVERED_USAGE,
+            Self::SpNegation => &SP_NEGATION,
+            Self::SpUpfrontFee | Self::CommitmentFee => &COMMITMENT_PURCHASE,
+            Self::SpRecurringFee | Self::RiFee => &UNUSED_COMMITMENT,
+            Self::Fee => &FEE,
+            Self::Tax => &TAX,
+            Self::Credit => &CREDIT,
+            Self::Refund | Self::Unknown => &ADJUSTMENT,
+            Self::Discount => &DISCOUNT,
+        }
+    }
+}
+
+/// Where EffectiveCost comes from.
+#[derive(Debug, Clone, Copy)]
+enum Effective {
+    Billed,
+    Zero,
+    /// `reservation_effective_cost`.
+    Reservation,
+    /// `savings_plan_savings_plan_effective_cost`.
+    SavingsPlan,
+    /// `reservation_unused_amortized_upfront_fee_for_billing_period + reservation_unused_recurring_fee`
+    /// on RIFee, `savings_plan_total_commitment_to_date - savings_plan_used_commitment` on
+    /// SavingsPlanRecurringFee.
+    UnusedCommitment,
+}
+
+/// Where ListCost and ContractedCost come from.
+#[derive(Debug, Clone, Copy)]
+enum Amount {
+    Billed,
+    Zero,
+    /// `pricing_public_on_demand_cost`, or BilledCost where that is empty or absent.
+    PublicOnDemand,
+}
+
+/// Which quantities a row has.
+#[derive(Debug, Clone, Copy)]
+enum Quantities {
+    /// PricingQuantity and ConsumedQuantity are the usage amount.
+    Consumed,
+    /// PricingQuantity is the usage amount; nothing is consumed (purchases, unused commitment).
+    Priced,
+    /// Both are 0: the row only moves cost (a Savings Plan negation).
+    Zero,
+    /// Neither applies (tax, credits, refunds, discounts).
+    None,
+}
+
+/// The FOCUS columns one kind of line item gets.
+struct Rule {
+    charge_category: &'static str,
+    charge_frequency: &'static str,
+    pricing_category: Option<&'static str>,
+    /// CommitmentDiscountStatus, set only when the row names its commitment.
+    status: Option<&'static str>,
+    effective: Effective,
+    list: Amount,
+    contracted: Amount,
+    quantities: Quantities,
+}
+
+const USAGE: Rule = Rule {
+    charge_category: "Usage",
+    charge_frequency: "Usage-Based",
+    pricing_category: Some("Standard"),
+    status: None,
+    effective: Effective::Billed,
+    list: Amount::PublicOnDemand,
+    contracted: Amount::Billed,
+    quantities: Quantities::Consumed,
+};
+const DISCOUNTED_USAGE: Rule = Rule {
+    charge_category: "Usage",
+    charge_frequency: "Usage-Based",
+    pricing_category: Some("Committed"),
+    status: Some("Used"),
+    effective: Effective::Reservation,
+    list: Amount::PublicOnDemand,
+    contracted: Amount::PublicOnDemand,
+    quantities: Quantities::Consumed,
+};
+const SP_COVERED_USAGE: Rule = Rule {
+    charge_category: "Usage",
+    charge_frequency: "Usage-Based",
+    pricing_category: Some("Committed"),
+    status: Some("Used"),
+    effective: Effective::SavingsPlan,
+    list: Amount::PublicOnDemand,
+    contracted: Amount::Billed,
+    quantities: Quantities::Consumed,
+};
+const SP_NEGATION: Rule = Rule {
+    charge_category: "Usage",
+    charge_frequency: "Usage-Based",
+    pricing_category: Some("Committed"),
+    status: Some("Used"),
+    effective: Effective::Zero,
+    list: Amount::Zero,
+    contracted: Amount::Zero,
+    quantities: Quantities::Zero,
+};
+const COMMITMENT_PURCHASE: Rule = Rule {
+    charge_category: "Purchase",
+    charge_frequency: "One-Time",
+    pricing_category: Some("Standard"),
+    status: None,
+    effective: Effective::Zero,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::Priced,
+};
+const UNUSED_COMMITMENT: Rule = Rule {
+    charge_category: "Usage",
+    charge_frequency: "Recurring",
+    pricing_category: Some("Committed"),
+    status: Some("Unused"),
+    effective: Effective::UnusedCommitment,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::Priced,
+};
+const FEE: Rule = Rule {
+    charge_category: "Usage",
+    charge_frequency: "One-Time",
+    pricing_category: Some("Standard"),
+    status: None,
+    effective: Effective::Billed,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::Consumed,
+};
+const TAX: Rule = Rule {
+    charge_category: "Tax",
+    charge_frequency: "One-Time",
+    pricing_category: None,
+    status: None,
+    effective: Effective::Billed,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::None,
+};
+const CREDIT: Rule = Rule {
+    charge_category: "Credit",
+    charge_frequency: "One-Time",
+    pricing_category: None,
+    status: None,
+    effective: Effective::Billed,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::None,
+};
+const ADJUSTMENT: Rule = Rule {
+    charge_category: "Adjustment",
+    charge_frequency: "One-Time",
+    pricing_category: None,
+    status: None,
+    effective: Effective::Billed,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::None,
+};
+const DISCOUNT: Rule = Rule {
+    charge_category: "Credit",
+    charge_frequency: "Usage-Based",
+    pricing_category: None,
+    status: None,
+    effective: Effective::Billed,
+    list: Amount::Zero,
+    contracted: Amount::Billed,
+    quantities: Quantities::None,
+};
+
+/// The commitment a row names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commitment {
+    Reservation,
+    SavingsPlan,
+}
+
+impl Commitment {
+    fn discount_type(self) -> &'static str {
+        match self {
+            Self::Reservation => "Reserved Instance",
+            Self::SavingsPlan => "Savings Plan",
+        }
+    }
+    fn category(self) -> &'static str {
+        match self {
+            Self::Reservation => "Usage",
+            Self::SavingsPlan => "Spend",
+        }
+    }
+}
+
+/// Product attributes read from a `product_*` column or, failing that, the `product` map.
+const PRODUCT_ATTRS: [(&str, &str); 8] = [
+    (n::SERVICE_NAME, "servicename"),
+    (n::PRODUCT_NAME, "product_name"),
+    (n::REGION_CODE, "region_code"),
+    (n::REGION, "region"),
+    (n::LOCATION, "location"),
+    (n::INSTANCE_TYPE, "instance_type"),
+    (n::PRODUCT_FAMILY, "product_family"),
+    (n::SKU, "sku"),
+];
+const A_SERVICE: usize = 0;
+const A_PRODUCT_NAME: usize = 1;
+const A_REGION_CODE: usize = 2;
+const A_REGION: usize = 3;
+const A_LOCATION: usize = 4;
+const A_INSTANCE_TYPE: usize = 5;
+const A_FAMILY: usize = 6;
+const A_SKU: usize = 7;
+
+/// The publisher and invoice issuer when the file does not name them.
+const AWS_ENTITY: &str = "Amazon Web Services, Inc.";
+
+/// Maps one raw batch of a CUR file to a lake batch; rows with faults are dropped and returned (or,
+/// with `strict`, the first one is the error).
+pub(crate) fn map_batch(
+    plan: &Plan,
+    raw: &RawBatch,
+    strict: bool,
+) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
+    let mut c = Columns::new(raw);
+    let rows = c.len();
+    let internal = |message: String| IngestError::Internal { path: plan.path.clone(), message };
+
+    let text =
+        |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.string(f)).map(empty_as_null);
+    let money = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.decimal(f));
+    let time = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.timestamp(f));
+    let lenient = |c: &Columns, name: &str| plan.file_name(name).and_then(|f| c.get(f)).map(lenient_decimal);
+
+    let line_type = text(&mut c, n::LINE_ITEM_TYPE);
+    let unblended = money(&mut c, n::UNBLENDED_COST);
+    let usage_start = time(&mut c, n::USAGE_START);
+    let usage_end = time(&mut c, n::USAGE_END);
+    let period_start = time(&mut c, n::BILLING_PERIOD_START);
+    let period_end = time(&mut c, n::BILLING_PERIOD_END);
+    let payer = text(&mut c, n::PAYER_ACCOUNT_ID);
+    let currency = text(&mut c, n::CURRENCY_CODE);
+    let product_code = text(&mut c, n::PRODUCT_CODE);
+    let usage_amount = money(&mut c, n::USAGE_AMOUNT);
+    let usage_type = text(&mut c, n::USAGE_TYPE);
+    let resource_id = text(&mut c, n::RESOURCE_ID);
+    let description = text(&mut c, n::DESCRIPTION);
+    let legal_entity = text(&mut c, n::LEGAL_ENTITY);
+    let invoicing_entity = text(&mut c, n::INVOICING_ENTITY);
+    let public_cost = money(&mut c, n::PUBLIC_ON_DEMAND_COST);
+    let public_rate = lenient(&c, n::PUBLIC_ON_DEMAND_RATE);
+    let unblended_rate = lenient(&c, n::UNBLENDED_RATE);
+    let pricing_unit = text(&mut c, n::PRICING_UNIT);
+    let pricing_term = text(&mut c, n::PRICING_TERM);
+    let rate_code = text(&mut c, n::RATE_CODE);
+    let sp_arn = text(&mut c, n::SP_ARN);
+    let sp_effective = money(&mut c, n::SP_EFFECTIVE_COST);
+    let sp_total = money(&mut c, n::SP_TOTAL_COMMITMENT);
+    let sp_used = money(&mut c, n::SP_USED_COMMITMENT);
+    let ri_arn = text(&mut c, n::RI_ARN);
+    let ri_effective = money(&mut c, n::RI_EFFECTIVE_COST);
+    let ri_unused_upfront = money(&mut c, n::RI_UNUSED_UPFRONT);
+    let ri_unused_recurring = money(&mut c, n::RI_UNUSED_RECURRING);
+    let ri_unused_quantity = money(&mut c, n::RI_UNUSED_QUANTITY);
+    let ri_total_units = money(&mut c, n::RI_TOTAL_RESERVED_UNITS);
+    let attr_columns: Vec<Option<StringArray>> =
+        PRODUCT_ATTRS.iter().map(|(col, _)| text(&mut c, col)).collect();
+
+    let key_values = |map: Option<&String>, flat: &[String]| {
+        let map = map.and_then(|m| c.get(m).map(|a| (m.as_str(), a)));
+        let flat = flat
+            .iter()
+            .filter_map(|f| c.get(f).map(|a| (f.clone(), text_array(a))))
+            .filter_map(|(f, a)| a.map(|a| (f, a)))
+            .collect();
+        KeyValues::new(map, flat).map_err(internal)
+    };
+    let tags = key_values(plan.tag_map.as_ref(), &plan.tag_columns)?;
+    let cost_categories = key_values(plan.cost_category_map.as_ref(), &plan.cost_category_columns)?;
+    let product = key_values(plan.product_map.as_ref(), &[])?;
+    let product_from_map = !product.is_empty() && attr_columns.iter().any(Option::is_none);
+
+    let mut units: HashMap<&str, Option<Cow<str>>> = HashMap::new();
+    if let Some(u) = &pricing_unit {
+        for v in u.iter().flatten() {
+            units.entry(v).or_insert_with(|| focus_unit(v));
+        }
+    }
+    let mut out = Outputs::new(rows);
+    let mut pairs: Pairs = Vec::new();
+    let mut attrs: [Option<Cow<str>>; PRODUCT_ATTRS.len()] = Default::default();
+    let mut period_end_cache = PeriodEnd::default();
+
+    for i in 0..rows {
+        let type_text = at(&line_type, i);
+        let ri = at(&ri_arn, i);
+        let sp = at(&sp_arn, i);
+        let kind = match type_text {
+            Some(t) => Kind::of(t, ri.is_some() || sp.is_some()),
+            None => {
+                c.fault(i, plan.spelled(n::LINE_ITEM_TYPE), "empty: every line item needs a type");
+                Kind::Unknown
+            }
+        };
+        let rule = kind.rule();
+        for need in kind.needs() {
+            if plan.file_name(need).is_none() {
+                let why = format!("absent from the file, but {} rows need it", type_text.unwrap_or_default());
+                c.fault(i, plan.spelled(need), why);
+            }
+        }
+        let billed = match num(&unblended, i) {
+            Some(v) => v,
+            None => {
+                if !c.is_faulty(i) {
+                    c.fault(i, plan.spelled(n::UNBLENDED_COST), "empty: BilledCost needs a value");
+                }
+                0
+            }
+        };
+        for (array, column, what) in [
+            (&usage_start, n::USAGE_START, "ChargePeriodStart"),
+            (&usage_end, n::USAGE_END, "ChargePeriodEnd"),
+            (&period_start, n::BILLING_PERIOD_START, "BillingPeriodStart"),
+        ] {
+            if array.as_ref().is_some_and(|a| a.is_null(i)) && !c.is_faulty(i) {
+                c.fault(i, plan.spelled(column), format!("empty: {what} needs a value"));
+            }
+        }
+        for (array, column, what) in [
+            (&payer, n::PAYER_ACCOUNT_ID, "BillingAccountId"),
+            (&currency, n::CURRENCY_CODE, "BillingCurrency"),
+        ] {
+            if at(array, i).is_none() && !c.is_faulty(i) {
+                c.fault(i, plan.spelled(column), format!("empty: {what} needs a value"));
+            }
+        }
+
+        // Product attributes: a `product_*` column wins over the `product` map.
+        pairs.clear();
+        if product_from_map && let Err(reason) = product.row(i, &mut pairs) {
+            c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
+        }
+        for (slot, (column, (_, key))) in attrs.iter_mut().zip(attr_columns.iter().zip(PRODUCT_ATTRS)) {
+            *slot = match column {
+                Some(col) => value(col, i).map(Cow::Borrowed),
+                None => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+            };
+        }
+
+        // Service.
+        let code = at(&product_code, i);
+        let service = attrs[A_SERVICE]
+            .as_deref()
+            .or_else(|| code.and_then(name_for_code))
+            .or(attrs[A_PRODUCT_NAME].as_deref())
+            .or(code);
+        match service {
+            Some(name) => {
+                let (category, subcategory) = category_for_name(name);
+                out.service_name.append_value(name);
+                out.service_category.append_value(category);
+                out.service_subcategory.append_value(subcategory);
+            }
+            None => {
+                if !c.is_faulty(i) {
+                    c.fault(
+                        i,
+                        plan.spelled(n::PRODUCT_CODE),
+                        "empty: ServiceName needs a product code or service name",
+                    );
+                }
+                out.service_name.append_null();
+                out.service_category.append_null();
+                out.service_subcategory.append_null();
+            }
+        }
+
+        // Charge columns.
+        let start = usage_start.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
+        let bp_start = period_start.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
+        let correction = matches!((start, bp_start), (Some(s), Some(b)) if s < b);
+        out.charge_class.append_option(correction.then_some("Correction"));
+        out.charge_category.append_value(rule.charge_category);
+        out.charge_frequency.append_value(rule.charge_frequency);
+        let spot = kind == Kind::Usage
+            && (at(&pricing_term, i) == Some("Spot")
+                || at(&usage_type, i).is_some_and(|u| u.contains("SpotUsage")));
+        out.pricing_category.append_option(if spot { Some("Dynamic") } else { rule.pricing_category });
+
+        // Commitment.
+        let commitment = match kind {
+            Kind::Usage | Kind::Fee => None,
+            Kind::DiscountedUsage | Kind::RiFee => ri.map(|a| (a, Commitment::Reservation)),
+            Kind::SpCoveredUsage | Kind::SpNegation | Kind::SpUpfrontFee | Kind::SpRecurringFee => {
+                sp.map(|a| (a, Commitment::SavingsPlan))
+            }
+            _ => ri.map(|a| (a, Commitment::Reservation)).or(sp.map(|a| (a, Commitment::SavingsPlan))),
+        };
+        out.cd_id.append_option(commitment.map(|(arn, _)| arn));
+        out.cd_type.append_option(commitment.map(|(_, k)| k.discount_type()));
+        out.cd_category.append_option(commitment.map(|(_, k)| k.category()));
+        out.cd_status.append_option(commitment.and(rule.status));
+
+        // Costs.
+        let zero_if_null = |a: &Option<Decimal128Array>| num(a, i).unwrap_or(0);
+        let effective = match rule.effective {
+            Effective::Billed => billed,
+            Effective::Zero => 0,
+            Effective::Reservation => zero_if_null(&ri_effective),
+            Effective::SavingsPlan => zero_if_null(&sp_effective),
+            Effective::UnusedCommitment if kind == Kind::RiFee => {
+                zero_if_null(&ri_unused_upfront) + zero_if_null(&ri_unused_recurring)
+            }
+            Effective::UnusedCommitment => zero_if_null(&sp_total) - zero_if_null(&sp_used),
+        };
+        let amount = |a: Amount| match a {
+            Amount::Billed => billed,
+            Amount::Zero => 0,
+            Amount::PublicOnDemand => num(&public_cost, i).unwrap_or(billed),
+        };
+        let list = amount(rule.list);
+        let contracted = amount(rule.contracted);
+        out.effective.append_value(effective);
+        out.list.append_value(list);
+        out.contracted.append_value(contracted);
+
+        // Quantities and units.
+        let usage = num(&usage_amount, i);
+        let (priced, consumed) = match rule.quantities {
+            Quantities::Consumed => (usage, usage),
+            Quantities::Priced => (usage, None),
+            Quantities::Zero => (Some(0), Some(0)),
+            Quantities::None => (None, None),
+        };
+        let unit = priced.map(|_| {
+            at(&pricing_unit, i).and_then(|u| units.get(u).and_then(|v| v.as_deref())).unwrap_or(match kind {
+                Kind::RiFee | Kind::SpRecurringFee | Kind::DiscountedUsage => "Hours",
+                _ => "Units",
+            })
+        });
+        out.pricing_quantity.append_option(priced);
+        out.pricing_unit.append_option(unit);
+        out.consumed_quantity.append_option(consumed);
+        out.consumed_unit.append_option(consumed.and(unit));
+        let contracted_rate = match rule.contracted {
+            Amount::PublicOnDemand => num(&public_rate, i),
+            _ => num(&unblended_rate, i),
+        };
+        out.list_unit_price.append_option(priced.and_then(|q| unit_price(num(&public_rate, i), q, list)));
+        out.contracted_unit_price
+            .append_option(priced.and_then(|q| unit_price(contracted_rate, q, contracted)));
+
+        // CommitmentDiscountQuantity / Unit (usage and purchase rows that name their commitment).
+        let cd_quantity = match (commitment, rule.charge_category) {
+            (Some((_, Commitment::SavingsPlan)), "Purchase") => Some(billed),
+            (Some((_, Commitment::SavingsPlan)), "Usage") => Some(effective),
+            (Some((_, Commitment::Reservation)), "Purchase") => num(&ri_total_units, i).or(usage),
+            (Some((_, Commitment::Reservation)), "Usage") if rule.status == Some("Unused") => {
+                num(&ri_unused_quantity, i)
+            }
+            (Some((_, Commitment::Reservation)), "Usage") => usage,
+            _ => None,
+        };
+        out.cd_quantity.append_option(cd_quantity);
+        out.cd_unit.append_option(cd_quantity.and(commitment).map(|(_, k)| match k {
+            Commitment::SavingsPlan => at(&currency, i).unwrap_or_default(),
+            Commitment::Reservation => "Hours",
+        }));
+
+        // Resource: commitment rows without a resource are about the commitment itself.
+        let resource = at(&resource_id, i).or_else(|| {
+            commitment
+                .filter(|_| rule.charge_category == "Purchase" || rule.status == Some("Unused"))
+                .map(|(a, _)| a)
+        });
+        out.resource_id.append_option(resource);
+        out.resource_type
+            .append_option(resource.and_then(|r| resource_type(r).or(attrs[A_FAMILY].as_deref())));
+
+        // Region.
+        let region = attrs[A_REGION_CODE].as_deref().or(attrs[A_REGION].as_deref());
+        out.region_id.append_option(region);
+        out.region_name
+            .append_option(region.map(|r| region_name(r).or(attrs[A_LOCATION].as_deref()).unwrap_or(r)));
+
+        // SKU (never on tax); a price id only under a SKU, as FOCUS gives each price one SKU.
+        let sku = attrs[A_SKU].as_deref().filter(|_| kind != Kind::Tax);
+        out.sku_id.append_option(sku);
+        out.sku_price_id.append_option(sku.and(at(&rate_code, i)));
+        out.instance_type.append_option(attrs[A_INSTANCE_TYPE].as_deref());
+        out.product_family.append_option(attrs[A_FAMILY].as_deref());
+
+        out.description.append_option(at(&description, i).or(at(&usage_type, i)).or(type_text));
+        out.publisher.append_value(at(&legal_entity, i).unwrap_or(AWS_ENTITY));
+        out.invoice_issuer.append_value(at(&invoicing_entity, i).unwrap_or(AWS_ENTITY));
+
+        // BillingPeriodEnd: the file's, else start + 1 month.
+        match period_end
+            .as_ref()
+            .filter(|a| a.is_valid(i))
+            .map(|a| a.value(i))
+            .or_else(|| bp_start.and_then(|s| period_end_cache.after(s)))
+        {
+            Some(end) => out.period_end.append_value(end),
+            None => out.period_end.append_null(),
+        }
+
+        // Tags and cost categories.
+        pairs.clear();
+        if let Err(reason) = tags.row(i, &mut pairs) {
+            c.fault(i, tags.map_column().unwrap_or(n::TAGS_MAP), reason);
+        }
+        append_tags(&mut out, &pairs);
+        pairs.clear();
+        if let Err(reason) = cost_categories.row(i, &mut pairs) {
+            c.fault(i, cost_categories.map_column().unwrap_or(n::COST_CATEGORY_MAP), reason);
+        }
+        if pairs.is_empty() {
+            out.cost_categories.append_null();
+        } else {
+            out.cost_categories
+                .append(pairs.iter().map(|(k, v)| (normalize_cost_category_key(k), Some(v.as_ref()))));
+        }
+    }
+
+    let mut columns = out.finish();
+    let mut pass = |name: &'static str, array: Option<ArrayRef>| {
+        if let Some(a) = array {
+            columns.push((name, a));
+        }
+    };
+    let arc = |a: Option<StringArray>| a.map(|a| Arc::new(a) as ArrayRef);
+    pass(lake::BILLED_COST, unblended.map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::CHARGE_PERIOD_START, usage_start.map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::CHARGE_PERIOD_END, usage_end.map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::BILLING_PERIOD_START, period_start.map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::BILLING_ACCOUNT_ID, arc(payer.clone()));
+    pass(lake::X_PAYER_ACCOUNT_ID, arc(payer));
+    pass(lake::BILLING_CURRENCY, arc(currency));
+    pass(lake::X_PRODUCT_CODE, arc(product_code));
+    pass(lake::X_USAGE_TYPE, arc(usage_type));
+    pass(lake::X_LINE_ITEM_TYPE, arc(line_type));
+    for (lake_name, cur2) in [
+        (lake::BILLING_ACCOUNT_NAME, n::PAYER_ACCOUNT_NAME),
+        (lake::SUB_ACCOUNT_ID, n::USAGE_ACCOUNT_ID),
+        (lake::SUB_ACCOUNT_NAME, n::USAGE_ACCOUNT_NAME),
+        (lake::AVAILABILITY_ZONE, n::AVAILABILITY_ZONE),
+        (lake::INVOICE_ID, n::INVOICE_ID),
+        (lake::X_OPERATION, n::OPERATION),
+    ] {
+        pass(lake_name, arc(text(&mut c, cur2)));
+    }
+    for (cur2, _, lake_name) in n::SPLIT {
+        let array = if *lake_name == lake::X_SPLIT_PARENT_RESOURCE_ID {
+            arc(text(&mut c, cur2))
+        } else {
+            money(&mut c, cur2).map(|a| Arc::new(a) as ArrayRef)
+        };
+        pass(lake_name, array);
+    }
+    for name in [lake::PROVIDER_NAME, lake::SERVICE_PROVIDER_NAME, lake::HOST_PROVIDER_NAME] {
+        columns.push((name, constant_string("AWS", rows)));
+    }
+    columns.push((lake::X_SOURCE_FORMAT, constant_string(plan.flavour.format(), rows)));
+    c.finish(&plan.path, columns, strict)
+}
+
+/// The output columns built row by row.
+struct Outputs {
+    charge_category: StringBuilder,
+    charge_class: StringBuilder,
+    charge_frequency: StringBuilder,
+    pricing_category: StringBuilder,
+    cd_id: StringBuilder,
+    cd_type: StringBuilder,
+    cd_category: StringBuilder,
+    cd_status: StringBuilder,
+    cd_quantity: Decimal128Builder,
+    cd_unit: StringBuilder,
+    effective: Decimal128Builder,
+    list: Decimal128Builder,
+    contracted: Decimal128Builder,
+    list_unit_price: Decimal128Builder,
+    contracted_unit_price: Decimal128Builder,
+    pricing_quantity: Decimal128Builder,
+    pricing_unit: StringBuilder,
+    consumed_quantity: Decimal128Builder,
+    consumed_unit: StringBuilder,
+    service_name: StringBuilder,
+    service_category: StringBuilder,
+    service_subcategory: StringBuilder,
+    resource_id: StringBuilder,
+    resource_type: StringBuilder,
+    region_id: StringBuilder,
+    region_name: StringBuilder,
+    sku_id: StringBuilder,
+    sku_price_id: StringBuilder,
+    instance_type: StringBuilder,
+    product_family: StringBuilder,
+    description: StringBuilder,
+    publisher: StringBuilder,
+    invoice_issuer: StringBuilder,
+    period_end: TimestampMicrosecondBuilder,
+    tags: KeyValueBuilder,
+    raw_tags: KeyValueBuilder,
+    cost_categories: KeyValueBuilder,
+}
+
+impl Outputs {
+    fn new(rows: usize) -> Self {
+        let s = |bytes: usize| StringBuilder::with_capacity(rows, rows * bytes);
+        let d = || Decimal128Builder::with_capacity(rows);
+        Self {
+            charge_category: s(6),
+            charge_class: s(0),
+            charge_frequency: s(11),
+            pricing_category: s(9),
+            cd_id: s(0),
+            cd_type: s(0),
+            cd_category: s(0),
+            cd_status: s(0),
+            cd_quantity: d(),
+            cd_unit: s(0),
+            effective: d(),
+            list: d(),
+            contracted: d(),
+            list_unit_price: d(),
+            contracted_unit_price: d(),
+            pricing_quantity: d(),
+            pricing_unit: s(5),
+            consumed_quantity: d(),
+            consumed_unit: s(5),
+            service_name: s(24),
+            service_category: s(10),
+            service_subcategory: s(16),
+            resource_id: s(16),
+            resource_type: s(8),
+            region_id: s(9),
+            region_name: s(20),
+            sku_id: s(16),
+            sku_price_id: s(38),
+            instance_type: s(8),
+            product_family: s(12),
+            description: s(48),
+            publisher: s(25),
+            invoice_issuer: s(25),
+            period_end: TimestampMicrosecondBuilder::with_capacity(rows),
+            tags: KeyValueBuilder::new(),
+            raw_tags: KeyValueBuilder::new(),
+            cost_categories: KeyValueBuilder::new(),
+        }
+    }
+
+    fn finish(mut self) -> Vec<(&'static str, ArrayRef)> {
+        let s = |b: &mut StringBuilder| Arc::new(b.finish()) as ArrayRef;
+        let d = |b: &mut Decimal128Builder| -> ArrayRef { Arc::new(b.finish().with_data_type(money_type())) };
+        vec![
+            (lake::CHARGE_CATEGORY, s(&mut self.charge_category)),
+            (lake::CHARGE_CLASS, s(&mut self.charge_class)),
+            (lake::CHARGE_FREQUENCY, s(&mut self.charge_frequency)),
+            (lake::PRICING_CATEGORY, s(&mut self.pricing_category)),
+            (lake::COMMITMENT_DISCOUNT_ID, s(&mut self.cd_id)),
+            (lake::COMMITMENT_DISCOUNT_TYPE, s(&mut self.cd_type)),
+            (lake::COMMITMENT_DISCOUNT_CATEGORY, s(&mut self.cd_category)),
+            (lake::COMMITMENT_DISCOUNT_STATUS, s(&mut self.cd_status)),
+            (lake::COMMITMENT_DISCOUNT_QUANTITY, d(&mut self.cd_quantity)),
+            (lake::COMMITMENT_DISCOUNT_UNIT, s(&mut self.cd_unit)),
+            (lake::EFFECTIVE_COST, d(&mut self.effective)),
+            (lake::LIST_COST, d(&mut self.list)),
+            (lake::CONTRACTED_COST, d(&mut self.contracted)),
+            (lake::LIST_UNIT_PRICE, d(&mut self.list_unit_price)),
+            (lake::CONTRACTED_UNIT_PRICE, d(&mut self.contracted_unit_price)),
+            (lake::PRICING_QUANTITY, d(&mut self.pricing_quantity)),
+            (lake::PRICING_UNIT, s(&mut self.pricing_unit)),
+            (lake::CONSUMED_QUANTITY, d(&mut self.consumed_quantity)),
+            (lake::CONSUMED_UNIT, s(&mut self.consumed_unit)),
+            (lake::SERVICE_NAME, s(&mut self.service_name)),
+            (lake::SERVICE_CATEGORY, s(&mut self.service_category)),
+            (lake::SERVICE_SUBCATEGORY, s(&mut self.service_subcategory)),
+            (lake::RESOURCE_ID, s(&mut self.resource_id)),
+            (lake::RESOURCE_TYPE, s(&mut self.resource_type)),
+            (lake::REGION_ID, s(&mut self.region_id)),
+            (lake::REGION_NAME, s(&mut self.region_name)),
+            (lake::SKU_ID, s(&mut self.sku_id)),
+            (lake::SKU_PRICE_ID, s(&mut self.sku_price_id)),
+            (lake::X_INSTANCE_TYPE, s(&mut self.instance_type)),
+            (lake::X_PRODUCT_FAMILY, s(&mut self.product_family)),
+            (lake::CHARGE_DESCRIPTION, s(&mut self.description)),
+            (lake::PUBLISHER_NAME, s(&mut self.publisher)),
+            (lake::INVOICE_ISSUER_NAME, s(&mut self.invoice_issuer)),
+            (lake::BILLING_PERIOD_END, Arc::new(self.period_end.finish().with_timezone("UTC"))),
+            (lake::TAGS, self.tags.finish()),
+            (lake::X_RAW_TAGS, self.raw_tags.finish()),
+            (lake::X_COST_CATEGORIES, self.cost_categories.finish()),
+        ]
+    }
+}
+
+/// Appends one row's tags: normalised keys to Tags (the first of two raw keys that normalise alike
+/// wins), raw keys to x_RawTags. A row without tags gets nulls.
+fn append_tags(out: &mut Outputs, pairs: &Pairs) {
+    if pairs.is_empty() {
+        out.tags.append_null();
+        out.raw_tags.append_null();
+        return;
+    }
+    let normalised: Vec<Cow<str>> = pairs.iter().map(|(k, _)| normalize_tag_key(k)).collect();
+    out.tags.append(normalised.iter().enumerate().filter_map(|(j, key)| {
+        let first = !normalised[..j].iter().any(|earlier| earlier == key);
+        first.then(|| (key.as_ref(), Some(pairs[j].1.as_ref())))
+    }));
+    out.raw_tags.append(pairs.iter().enumerate().filter_map(|(j, (key, value))| {
+        let first = !pairs[..j].iter().any(|(earlier, _)| earlier == key);
+        first.then(|| (key.as_ref(), Some(value.as_ref())))
+    }));
+}
+
+/// The unit price that, times `quantity`, gives `cost` as FOCUS requires: the file's rate when it
+/// does (within the validator's tolerance), else the cost divided by the quantity. `None` when no
+/// non-negative price fits.
+fn unit_price(rate: Option<i128>, quantity: i128, cost: i128) -> Option<i128> {
+    let fits = |price: i128| {
+        let (p, q, c) = (to_f64(price), to_f64(quantity), to_f64(cost));
+        (p * q - c).abs() <= 1e-9 * c.abs().max(1.0)
+    };
+    if let Some(r) = rate.filter(|&r| r >= 0 && fits(r)) {
+        return Some(r);
+    }
+    if quantity == 0 {
+        return None;
+    }
+    let derived = divide(cost, quantity);
+    (derived >= 0).then_some(derived)
+}
+
+/// `a / b` in units of 10^-15, rounded half away from zero.
+fn divide(a: i128, b: i128) -> i128 {
+    match a.checked_mul(ONE) {
+        Some(scaled) => {
+            let (q, r) = (scaled / b, scaled % b);
+            if 2 * r.abs() >= b.abs() { q + (scaled.signum() * b.signum()) } else { q }
+        }
+        None => ((to_f64(a) / to_f64(b)) * ONE as f64).round() as i128,
+    }
+}
+
+/// The month after a billing period start, remembered for the next row (a file holds one period).
+#[derive(Default, Clone, Copy)]
+struct PeriodEnd {
+    last: Option<(i64, i64)>,
+}
+
+impl PeriodEnd {
+    fn after(&mut self, start: i64) -> Option<i64> {
+        if let Some((s, e)) = self.last
+            && s == start
+        {
+            return Some(e);
+        }
+        let end =
+            DateTime::from_timestamp_micros(start)?.checked_add_months(Months::new(1))?.timestamp_micros();
+        self.last = Some((start, end));
+        Some(end)
+    }
+}
+
+/// Row `i` of a text column, or `None` when the column is absent or the cell null or empty.
+fn at(array: &Option<StringArray>, i: usize) -> Option<&str> {
+    array.as_ref().and_then(|a| value(a, i))
+}
+
+/// Row `i` of a text array, or `None` when the cell is null or empty.
+fn value(array: &StringArray, i: usize) -> Option<&str> {
+    array.is_valid(i).then(|| array.value(i)).filter(|v| !v.is_empty())
+}
+
+/// Row `i` of an amount column, or `None` when the column is absent or the cell null.
+fn num(array: &Option<Decimal128Array>, i: usize) -> Option<i128> {
+    array.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
+}
+
+/// A text column with empty strings turned into nulls (FOCUS has no empty strings); zero-copy.
+fn empty_as_null(array: StringArray) -> StringArray {
+    let offsets = array.value_offsets();
+    let has_empty = (0..array.len()).any(|i| array.is_valid(i) && offsets[i] == offsets[i + 1]);
+    if !has_empty {
+        return array;
+    }
+    let mut valid = BooleanBufferBuilder::new(array.len());
+    for i in 0..array.len() {
+        valid.append(array.is_valid(i) && offsets[i] != offsets[i + 1]);
+    }
+    let (offsets, values, _) = array.into_parts();
+    StringArray::new(offsets, values, Some(NullBuffer::new(valid.finish())))
+}
+
+/// Any column as text, or `None` when it cannot be cast.
+fn text_array(array: &ArrayRef) -> Option<StringArray> {
+    match array.data_type() {
+        DataType::Utf8 => Some(array.as_string::<i32>().clone()),
+        _ => cast(array, &DataType::Utf8).ok().map(|a| a.as_string::<i32>().clone()).map(empty_as_null),
+    }
+}
+
+/// A rate column as amounts, where a value that is not a number is simply absent: rates only guide
+/// unit prices, which are otherwise derived from costs, so they never make a row bad.
+fn lenient_decimal(array: &ArrayRef) -> Decimal128Array {
+    let parsed = match array.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => text_array(array).map(|text| {
+            text.iter().map(|v| v.and_then(|s| parse_decimal(s).ok())).collect::<Decimal128Array>()
+        }),
+        _ => cast(array, &money_type()).ok().map(|a| a.as_primitive::<Decimal128Type>().clone()),
+    };
+    parsed.unwrap_or_else(|| Decimal128Array::new_null(array.len())).with_data_type(money_type())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_prices_multiply_back_to_their_cost() {
+        // The rate fits: kept.
+        assert_eq!(
+            unit_price(Some(41_600_000_000_000), 100 * ONE, 4_160_000_000_000_000),
+            Some(41_600_000_000_000)
+        );
+        // Tiered: the rate does not fit, the average price does.
+        assert_eq!(unit_price(Some(23_000_000_000_000), 100 * ONE, 2 * ONE), Some(20_000_000_000_000));
+        // Nothing priced, nothing to derive.
+        assert_eq!(unit_price(None, 0, 0), None);
+        // Negative costs have no unit price.
+        assert_eq!(unit_price(None, ONE, -ONE), None);
+        assert_eq!(divide(ONE, 3 * ONE), 333_333_333_333_333);
+        assert_eq!(divide(2 * ONE, 3 * ONE), 666_666_666_666_667);
+    }
+
+    #[test]
+    fn kinds_cover_every_line_item_type() {
+        for (t, kind) in [
+            ("Usage", Kind::Usage),
+            ("DiscountedUsage", Kind::DiscountedUsage),
+            ("SavingsPlanCoveredUsage", Kind::SpCoveredUsage),
+            ("SavingsPlanNegation", Kind::SpNegation),
+            ("SavingsPlanUpfrontFee", Kind::SpUpfrontFee),
+            ("SavingsPlanRecurringFee", Kind::SpRecurringFee),
+            ("RIFee", Kind::RiFee),
+            ("Tax", Kind::Tax),
+            ("Credit", Kind::Credit),
+            ("Refund", Kind::Refund),
+            ("EdpDiscount", Kind::Discount),
+            ("BundledDiscount", Kind::Discount),
+            ("PrivateRateDiscount", Kind::Discount),
+            ("SppDiscount", Kind::Discount),
+            ("DistributorDiscount", Kind::Discount),
+            ("SomethingNew", Kind::Unknown),
+        ] {
+            assert_eq!(Kind::of(t, false), kind, "{t}");
+        }
+        assert_eq!(Kind::of("Fee", true), Kind::CommitmentFee);
+        assert_eq!(Kind::of("Fee", false), Kind::Fee);
+    }
+}
