@@ -1,0 +1,99 @@
+//! The lake's errors. Each names the file or the query it is about.
+
+use std::path::PathBuf;
+
+use datafusion::error::DataFusionError;
+
+/// Why a lake operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// A file system operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data directory exists but is not a folder.
+    #[error("{0}: the data directory is a file, not a folder")]
+    NotADirectory(PathBuf),
+    /// Another writer holds the lake's lock.
+    #[error("{0}: another costpilot process is writing to this lake; wait for it to finish and try again")]
+    Busy(PathBuf),
+    /// The manifest cannot be read or is from an incompatible version.
+    #[error("{path}: {message}")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A batch given to a transaction cannot be filed in the lake.
+    #[error("{path}: {message}")]
+    Input {
+        /// The source file the batch came from.
+        path: PathBuf,
+        /// What is wrong (names the row and column where it applies).
+        message: String,
+    },
+    /// Writing or reading a Parquet data file failed.
+    #[error("{path}: {message}")]
+    Parquet {
+        /// The data file.
+        path: PathBuf,
+        /// The Parquet or Arrow error.
+        message: String,
+    },
+    /// The FX configuration (fx.csv / fx.toml) is invalid.
+    #[error("{path}: {message}")]
+    Fx {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong, with the line where it applies.
+        message: String,
+    },
+    /// A query would add amounts of different currencies.
+    #[error("{0}")]
+    CurrencyMix(String),
+    /// A query failed to plan or run.
+    #[error("{0}")]
+    Query(String),
+    /// The session's snapshot refers to files that vacuum has since deleted.
+    #[error(
+        "{0}: this lake snapshot is older than the retention and its files were vacuumed; open a new session"
+    )]
+    Stale(PathBuf),
+    /// An export cannot be written.
+    #[error("{path}: {message}")]
+    Export {
+        /// The export target.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl LakeError {
+    /// An I/O error about `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
+
+/// The message of a DataFusion error without the wrapping DataFusion adds around errors raised by
+/// costpilot's own functions (for instance a missing FX rate).
+pub(crate) fn df_message(e: &DataFusionError) -> String {
+    match e.find_root() {
+        DataFusionError::Execution(m) | DataFusionError::Plan(m) => m.clone(),
+        DataFusionError::External(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl From<DataFusionError> for LakeError {
+    fn from(e: DataFusionError) -> Self {
+        Self::Query(df_message(&e))
+    }
+}

@@ -1,0 +1,199 @@
+//! The lake handle: opening, reading the manifest, starting transactions, sessions and vacuum.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::error::LakeError;
+use crate::layout;
+use crate::manifest::{Manifest, now_text};
+use crate::session::LakeSession;
+use crate::transaction::{Transaction, WriteOptions, delete_files, take_expired};
+
+/// How long files of replaced units are kept for readers of older snapshots before vacuum (or a
+/// later commit) deletes them: one hour, far longer than any query over a local lake runs.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
+
+/// A handle on the lake under `<data-dir>/lake/`.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    data_dir: PathBuf,
+    root: PathBuf,
+    retention: Duration,
+    write: WriteOptions,
+}
+
+/// What vacuum deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VacuumReport {
+    /// Retired files past the retention that were deleted.
+    pub retired_deleted: usize,
+    /// Files no manifest refers to (left by a crashed transaction) that were deleted.
+    pub orphans_deleted: usize,
+    /// Bytes freed.
+    pub bytes_freed: u64,
+    /// Retired files still within the retention, kept.
+    pub retired_kept: usize,
+}
+
+impl Lake {
+    /// Opens the lake of a data directory, creating `<data-dir>/lake/` if it is absent.
+    pub fn open(data_dir: &Path) -> Result<Lake, LakeError> {
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(LakeError::NotADirectory(data_dir.to_path_buf()));
+        }
+        let root = data_dir.join("lake");
+        if root.exists() && !root.is_dir() {
+            return Err(LakeError::NotADirectory(root));
+        }
+        layout::create_dir_durable(&root)?;
+        let lock = root.join(layout::LOCK);
+        OpenOptions::new().create(true).append(true).open(&lock).map_err(|e| LakeError::io(&lock, e))?;
+        Ok(Lake {
+            data_dir: data_dir.to_path_buf(),
+            root,
+            retention: DEFAULT_RETENTION,
+            write: WriteOptions::default(),
+        })
+    }
+
+    /// The same lake with another retention for files of replaced units.
+    pub fn with_retention(mut self, retention: Duration) -> Lake {
+        self.retention = retention;
+        self
+    }
+
+    /// The same lake with other Parquet encoding options for new data files.
+    pub fn with_write_options(mut self, options: WriteOptions) -> Lake {
+        self.write = options;
+        self
+    }
+
+    /// The data directory the lake belongs to (where `fx.csv` and `fx.toml` are looked for).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The lake folder, `<data-dir>/lake`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The committed state of the lake.
+    pub fn manifest(&self) -> Result<Manifest, LakeError> {
+        Manifest::load(&self.root)
+    }
+
+    fn lock(&self) -> Result<File, LakeError> {
+        let path = self.root.join(layout::LOCK);
+        let file =
+            OpenOptions::new().create(true).append(true).open(&path).map_err(|e| LakeError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(TryLockError::WouldBlock) => Err(LakeError::Busy(path)),
+            Err(TryLockError::Error(e)) => Err(LakeError::io(path, e)),
+        }
+    }
+
+    /// Starts the one write transaction the lake allows at a time; fails at once with
+    /// [`LakeError::Busy`] if another transaction or vacuum holds the writer lock.
+    pub fn begin(&self) -> Result<Transaction, LakeError> {
+        let lock = self.lock()?;
+        Transaction::start(&self.root, self.retention, &self.write, lock)
+    }
+
+    /// A query session over a snapshot of the current manifest (see [`LakeSession`]).
+    pub async fn session(&self) -> Result<LakeSession, LakeError> {
+        LakeSession::open(self, self.manifest()?).await
+    }
+
+    /// Deletes what no reader needs any more: retired files older than `retention`, data files no
+    /// manifest refers to and staging folders (both left by transactions that crashed), and the
+    /// folders this empties. Takes the writer lock, so it fails with [`LakeError::Busy`] while a
+    /// transaction runs.
+    pub fn vacuum(&self, retention: Duration) -> Result<VacuumReport, LakeError> {
+        let _lock = self.lock()?;
+        let mut manifest = self.manifest()?;
+        let now = Utc::now();
+        let expired = take_expired(&mut manifest, now, retention);
+        if !expired.is_empty() {
+            manifest.version += 1;
+            manifest.updated_at = Some(now_text(now));
+            manifest.store(&self.root, "vacuum")?;
+        }
+        let mut report = VacuumReport {
+            retired_deleted: delete_files(&self.root, &expired),
+            bytes_freed: expired.iter().map(|f| f.bytes).sum(),
+            retired_kept: manifest.retired().len(),
+            ..Default::default()
+        };
+        let referenced: BTreeSet<PathBuf> = manifest
+            .live_files()
+            .map(|f| f.path.as_str())
+            .chain(manifest.retired().iter().map(|f| f.path.as_str()))
+            .map(|p| layout::resolve(&self.root, p))
+            .collect();
+        let data = self.root.join(layout::DATA);
+        let mut files = Vec::new();
+        list_files(&data, &mut files)?;
+        for f in files {
+            if !referenced.contains(&f) {
+                let bytes = fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+                layout::remove_file_if_present(&f)?;
+                report.orphans_deleted += 1;
+                report.bytes_freed += bytes;
+            }
+        }
+        remove_empty_dirs(&data);
+        let staging = self.root.join(layout::STAGING);
+        if staging.exists() {
+            let mut staged = Vec::new();
+            list_files(&staging, &mut staged)?;
+            report.orphans_deleted += staged.len();
+            report.bytes_freed +=
+                staged.iter().filter_map(|f| fs::metadata(f).ok()).map(|m| m.len()).sum::<u64>();
+            fs::remove_dir_all(&staging).map_err(|e| LakeError::io(&staging, e))?;
+        }
+        for entry in fs::read_dir(&self.root).map_err(|e| LakeError::io(&self.root, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!(".{}.tmp-", layout::MANIFEST)) {
+                layout::remove_file_if_present(&entry.path())?;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Every file under `dir` (none if it does not exist).
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LakeError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(LakeError::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| LakeError::io(dir, e))?;
+        let path = entry.path();
+        if entry.file_type().map_err(|e| LakeError::io(&path, e))?.is_dir() {
+            list_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Removes the empty folders below `dir` (keeping `dir`).
+fn remove_empty_dirs(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            remove_empty_dirs(&path);
+            let _ = fs::remove_dir(&path);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Query sessions: a snapshot of the manifest as DataFusion tables.
+//!
+//! The table `focus` has every lake column over the snapshot's data files. FOCUS column names work
+//! unquoted (`SELECT sum(BilledCost) FROM focus`): identifier normalisation is off, so names are
+//! case-sensitive as FOCUS spells them, while function names stay case-insensitive (`SUM` and
+//! `sum`). When FX rates are configured (see [`crate::fx`]) the lake columns are in `focus_lake`
+//! and `focus` is a view over it adding `x_ReportingCurrency`, `x_BilledCostInReportingCurrency`
+//! and `x_EffectiveCostInReportingCurrency`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use costpilot_model::{FocusVersion, lake_schema, names};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::LakeError;
+use crate::export::{self, ExportReport};
+use crate::fx::{CONVERT_FUNCTION, FxRates};
+use crate::guard::{self, GuardContext};
+use crate::lake::Lake;
+use crate::layout;
+use crate::manifest::Manifest;
+
+/// The table every query reads.
+pub const FOCUS_TABLE: &str = "focus";
+/// The table of the lake columns alone, when `focus` is the FX view over it.
+pub const FOCUS_LAKE_TABLE: &str = "focus_lake";
+
+/// The result of a query: its schema and its rows.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// The columns.
+    pub schema: SchemaRef,
+    /// The rows, in batches.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    /// The number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// A DataFusion session over one snapshot of the lake: later commits do not change what it sees.
+pub struct LakeSession {
+    ctx: SessionContext,
+    manifest: Manifest,
+    files: Vec<PathBuf>,
+    lake_table: &'static str,
+    currencies: BTreeSet<String>,
+    fx: Option<Arc<FxRates>>,
+}
+
+impl std::fmt::Debug for LakeSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LakeSession")
+            .field("version", &self.manifest.version)
+            .field("files", &self.files.len())
+            .finish()
+    }
+}
+
+/// The configuration every lake session uses: one partition per core, FOCUS names unquoted.
+pub fn session_config() -> SessionConfig {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let mut config = SessionConfig::new().with_target_partitions(cores).with_information_schema(true);
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    config
+}
+
+impl LakeSession {
+    pub(crate) async fn open(lake: &Lake, manifest: Manifest) -> Result<LakeSession, LakeError> {
+        let ctx = SessionContext::new_with_config(session_config());
+        let files: Vec<PathBuf> =
+            manifest.live_files().map(|f| layout::resolve(lake.root(), &f.path)).collect();
+        let table = lake_table(&files)?;
+        let fx = FxRates::load(lake.data_dir())?.map(Arc::new);
+        let lake_table = match &fx {
+            None => FOCUS_TABLE,
+            Some(_) => FOCUS_LAKE_TABLE,
+        };
+        ctx.register_table(lake_table, table)?;
+        if let Some(rates) = &fx {
+            ctx.register_udf(rates.udf());
+            let convert = |c: &str| {
+                format!(
+                    "{CONVERT_FUNCTION}({c}, BillingCurrency, ChargePeriodStart) AS x_{c}InReportingCurrency"
+                )
+            };
+            let view = format!(
+                "CREATE VIEW {FOCUS_TABLE} AS SELECT *, '{}' AS x_ReportingCurrency, {}, {} FROM {FOCUS_LAKE_TABLE}",
+                rates.reporting_currency(),
+                convert(names::BILLED_COST),
+                convert(names::EFFECTIVE_COST)
+            );
+            ctx.sql(&view).await?;
+        }
+        let currencies = manifest.currencies().into_iter().map(str::to_string).collect();
+        Ok(LakeSession { ctx, manifest, files, lake_table, currencies, fx })
+    }
+
+    /// The DataFusion context, for callers that build plans themselves. Queries through it bypass
+    /// the currency guard; use [`LakeSession::sql`] for anything a person reads.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The manifest this session is a snapshot of.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The reporting currency, when FX rates are configured.
+    pub fn reporting_currency(&self) -> Option<&str> {
+        self.fx.as_deref().map(FxRates::reporting_currency)
+    }
+
+    /// Runs one read-only SQL query (no DDL, DML or SET) with the currency guard applied: a query
+    /// that would add amounts of different currencies fails with [`LakeError::CurrencyMix`].
+    pub async fn sql(&self, sql: &str) -> Result<QueryResult, LakeError> {
+        self.check_files()?;
+        let options =
+            SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let df = self.ctx.sql_with_options(sql, options).await?;
+        let plan = df.clone().into_optimized_plan()?;
+        let guard = GuardContext {
+            lake_table: self.lake_table,
+            lake_currencies: &self.currencies,
+            reporting_currency: self.reporting_currency(),
+        };
+        guard::check(&self.ctx, &plan, &guard).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok(QueryResult { schema, batches })
+    }
+
+    /// Writes the lake's rows as a FOCUS file of `version` (see [`crate::export`]).
+    pub async fn export(
+        &self,
+        version: FocusVersion,
+        out: &std::path::Path,
+    ) -> Result<ExportReport, LakeError> {
+        self.check_files()?;
+        export::export(&self.ctx, self.lake_table, version, out).await
+    }
+
+    /// Fails if vacuum has deleted a file of this snapshot: DataFusion would otherwise skip a
+    /// missing file silently and return partial sums.
+    fn check_files(&self) -> Result<(), LakeError> {
+        match self.files.iter().find(|f| !f.is_file()) {
+            Some(missing) => Err(LakeError::Stale(missing.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The table over the given Parquet files, with the lake schema (empty when there are none).
+fn lake_table(files: &[PathBuf]) -> Result<Arc<dyn TableProvider>, LakeError> {
+    if files.is_empty() {
+        return Ok(Arc::new(EmptyTable::new(lake_schema())));
+    }
+    let urls =
+        files.iter().map(|f| ListingTableUrl::parse(f.to_string_lossy())).collect::<Result<Vec<_>, _>>()?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(lake_schema());
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

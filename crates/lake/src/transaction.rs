@@ -1,0 +1,713 @@
+//! Transactions: batches are filed by unit into staging Parquet files, then one commit swaps them
+//! into the manifest.
+//!
+//! [`Transaction::write`] splits each batch by unit on the caller's thread and hands the pieces to
+//! a writer thread that encodes Parquet while the caller reads its next batch, so reading and
+//! encoding use both cores. The channel between them holds a few batches, each unit has at most
+//! one open file whose unflushed row group is capped in bytes, and at most [`MAX_OPEN_FILES`] files
+//! are open at once: memory stays bounded however large a unit is.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use costpilot_model::{UnitKey, index_of, lake_schema, names};
+use datafusion::arrow::array::{
+    Array, AsArray, Decimal128Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+};
+use datafusion::arrow::compute::{max, take_record_batch};
+use datafusion::arrow::datatypes::{Decimal128Type, TimestampMicrosecondType};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::error::LakeError;
+use crate::layout;
+use crate::manifest::{
+    FileEntry, Manifest, RetiredFile, SourceRef, UnitEntry, decimal_text, now_text, parse_time,
+};
+
+/// At most this many staging files are open at once; the least recently written is closed (and a
+/// new file started for its unit if more rows come) when a transaction spans more units.
+pub const MAX_OPEN_FILES: usize = 32;
+
+/// Batches waiting for the writer thread.
+const CHANNEL_BATCHES: usize = 4;
+
+/// The environment variable naming a failpoint (a test hook, see [`Transaction::commit`]).
+pub const FAILPOINT_ENV: &str = "COSTPILOT_FAILPOINT";
+
+/// How data files are encoded.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Parquet compression codec.
+    pub compression: Compression,
+    /// Rows per row group at most.
+    pub row_group_rows: usize,
+    /// Bytes an unflushed row group may take before it is flushed early (bounds memory per file).
+    pub row_group_bytes: usize,
+    /// Rows per data file at most; a larger unit gets several files.
+    pub file_rows: u64,
+}
+
+impl Default for WriteOptions {
+    /// Zstd level 1 (as fast to write as Snappy here and about a third smaller; see the crate
+    /// docs), row groups of 512 Ki rows or 128 MiB, files of 8 Mi rows.
+    fn default() -> Self {
+        Self {
+            compression: Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")),
+            row_group_rows: 512 * 1024,
+            row_group_bytes: 128 << 20,
+            file_rows: 8 << 20,
+        }
+    }
+}
+
+impl WriteOptions {
+    fn properties(&self) -> WriterProperties {
+        WriterProperties::builder()
+            .set_compression(self.compression)
+            .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
+            .set_max_row_group_bytes(Some(self.row_group_bytes.max(1)))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_created_by(format!("costpilot {}", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+}
+
+/// What a commit did to one unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The lake had no such unit.
+    Added,
+    /// The unit's earlier rows were replaced (its old files are retired).
+    Replaced,
+    /// The unit came from exactly the sources already recorded, so nothing changed.
+    Unchanged,
+}
+
+/// One unit a transaction touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitChange {
+    /// The unit.
+    pub key: UnitKey,
+    /// Added, replaced or unchanged.
+    pub outcome: Outcome,
+    /// Rows the transaction wrote for it.
+    pub rows: u64,
+    /// Σ BilledCost per currency of those rows, exact decimal text.
+    pub billed_cost: BTreeMap<String, String>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitReport {
+    /// The manifest version after the commit (unchanged if nothing changed).
+    pub version: u64,
+    /// Every unit the transaction wrote, sorted by key.
+    pub units: Vec<UnitChange>,
+    /// Retired files past the retention that the commit deleted.
+    pub retired_deleted: usize,
+}
+
+/// Running totals of one unit's rows in a transaction.
+#[derive(Debug, Default)]
+struct UnitStats {
+    rows: u64,
+    billed: BTreeMap<String, i128>,
+    watermark: Option<i64>,
+    missing_invoice: u64,
+}
+
+#[derive(Debug)]
+struct UnitState {
+    key: UnitKey,
+    stats: UnitStats,
+    sources: BTreeMap<String, SourceRef>,
+}
+
+/// A finished staging file.
+#[derive(Debug)]
+struct StagedFile {
+    unit: usize,
+    seq: u32,
+    path: PathBuf,
+    rows: u64,
+    bytes: u64,
+}
+
+struct Writer {
+    tx: SyncSender<(usize, RecordBatch)>,
+    thread: JoinHandle<Result<Vec<StagedFile>, LakeError>>,
+}
+
+/// A write to the lake: batches are filed by unit into staging files; nothing is visible to
+/// readers until [`Transaction::commit`]. Dropping it without committing aborts it.
+///
+/// Only one transaction (or vacuum) runs at a time per lake: [`crate::Lake::begin`] takes an
+/// exclusive lock on `lake/writer.lock` and fails at once with [`LakeError::Busy`] if another
+/// process (or another transaction in this one) holds it. The lock is released when the
+/// transaction commits, aborts or is dropped, and by the operating system if the process dies.
+pub struct Transaction {
+    root: PathBuf,
+    retention: Duration,
+    id: String,
+    staging: PathBuf,
+    units: Vec<UnitState>,
+    index: HashMap<UnitKey, usize>,
+    writer: Option<Writer>,
+    finished: bool,
+    // Declared last so it is released after the staging folder is cleaned up in `drop`.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction").field("id", &self.id).field("units", &self.units.len()).finish()
+    }
+}
+
+impl Transaction {
+    pub(crate) fn start(
+        root: &Path,
+        retention: Duration,
+        options: &WriteOptions,
+        lock: File,
+    ) -> Result<Transaction, LakeError> {
+        let now = Utc::now();
+        // Unique per process by the counter, across processes by the pid: a later transaction
+        // must never reuse a name, since its files would replace files older snapshots read.
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{}-{n}", now.format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
+        let staging = root.join(layout::STAGING).join(&id);
+        fs::create_dir_all(&staging).map_err(|e| LakeError::io(&staging, e))?;
+        let (tx, rx) = sync_channel(CHANNEL_BATCHES);
+        let thread_dir = staging.clone();
+        let props = options.properties();
+        let file_rows = options.file_rows.max(1);
+        let thread = std::thread::Builder::new()
+            .name("costpilot-lake-writer".into())
+            .spawn(move || write_loop(rx, &thread_dir, props, file_rows))
+            .map_err(|e| LakeError::io(&staging, e))?;
+        Ok(Transaction {
+            root: root.to_path_buf(),
+            retention,
+            id,
+            staging,
+            units: Vec::new(),
+            index: HashMap::new(),
+            writer: Some(Writer { tx, thread }),
+            finished: false,
+            _lock: lock,
+        })
+    }
+
+    /// The transaction's id; its data files are named `<id>-<n>.parquet`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Files a batch of [`costpilot_model::lake_schema`] rows that came from `source`.
+    ///
+    /// Rows are split by unit (ProviderName, BillingAccountId, the month of BillingPeriodStart)
+    /// and streamed into one staging Parquet file per unit. ProviderName, BillingAccountId,
+    /// BillingPeriodStart and BillingCurrency must be set on every row (the first three place the
+    /// row, the last gives its amounts a currency); a batch with a null in any of them, or not of
+    /// the lake schema, is refused whole and the transaction stays as it was.
+    pub fn write(&mut self, batch: RecordBatch, source: &SourceRef) -> Result<(), LakeError> {
+        check_schema(&batch, source)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let pieces = split_by_unit(&batch, source)?;
+        // Everything that can fail is checked before the transaction changes, so a refused batch
+        // leaves it as it was.
+        let mut prepared = Vec::with_capacity(pieces.len());
+        for (key, piece) in pieces {
+            let stats = piece_stats(&piece).ok_or_else(|| overflow(source, &key))?;
+            if let Some(&u) = self.index.get(&key) {
+                for (c, v) in &stats.billed {
+                    let total = self.units[u].stats.billed.get(c).copied().unwrap_or(0);
+                    if total.checked_add(*v).is_none() {
+                        return Err(overflow(source, &key));
+                    }
+                }
+            }
+            prepared.push((key, piece, stats));
+        }
+        let mut routed = Vec::with_capacity(prepared.len());
+        for (key, piece, stats) in prepared {
+            let unit = match self.index.get(&key) {
+                Some(&u) => u,
+                None => {
+                    self.units.push(UnitState {
+                        key: key.clone(),
+                        stats: UnitStats::default(),
+                        sources: BTreeMap::new(),
+                    });
+                    self.index.insert(key, self.units.len() - 1);
+                    self.units.len() - 1
+                }
+            };
+            let state = &mut self.units[unit];
+            merge_stats(&mut state.stats, stats);
+            state.sources.entry(source.sha256.clone()).or_insert_with(|| source.clone());
+            routed.push((unit, piece));
+        }
+        for (unit, piece) in routed {
+            self.send(unit, piece)?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, unit: usize, piece: RecordBatch) -> Result<(), LakeError> {
+        let Some(writer) = self.writer.as_ref() else {
+            return Err(LakeError::Parquet {
+                path: self.staging.clone(),
+                message: "an earlier write of this transaction failed; abort it and start again".into(),
+            });
+        };
+        if writer.tx.send((unit, piece)).is_ok() {
+            return Ok(());
+        }
+        // The writer thread stopped: it failed, and joining it gives its error.
+        match self.finish_writer() {
+            Err(e) => Err(e),
+            Ok(_) => Err(LakeError::Parquet {
+                path: self.staging.clone(),
+                message: "the Parquet writer stopped unexpectedly".into(),
+            }),
+        }
+    }
+
+    fn finish_writer(&mut self) -> Result<Vec<StagedFile>, LakeError> {
+        let Some(Writer { tx, thread }) = self.writer.take() else {
+            return Ok(Vec::new());
+        };
+        drop(tx);
+        match thread.join() {
+            Ok(result) => result,
+            Err(_) => Err(LakeError::Parquet {
+                path: self.staging.clone(),
+                message: "the Parquet writer thread panicked".into(),
+            }),
+        }
+    }
+
+    /// Makes the transaction's units visible, atomically.
+    ///
+    /// For each unit written: if the lake already has it from exactly the same source checksums,
+    /// it is left as it is (ingest is idempotent); otherwise the new files are moved into
+    /// `data/`, and the unit is added or replaces the old one, whose files become retired. All of
+    /// it becomes visible in one manifest swap (temporary file, fsync, rename, fsync of the
+    /// folder): a reader sees every unit either old or new. Retired files older than the lake's
+    /// retention are deleted after the swap.
+    ///
+    /// Test hook: with `COSTPILOT_FAILPOINT=before-manifest-swap` in the environment the process
+    /// aborts right before the swap, as a crash would, leaving the data files moved but the old
+    /// manifest in place.
+    pub fn commit(mut self) -> Result<CommitReport, LakeError> {
+        let staged = self.finish_writer()?;
+        let mut manifest = Manifest::load(&self.root)?;
+        let now = Utc::now();
+        let now_s = now_text(now);
+        let mut by_unit: BTreeMap<usize, Vec<StagedFile>> = BTreeMap::new();
+        for f in staged {
+            by_unit.entry(f.unit).or_default().push(f);
+        }
+        let mut changes = Vec::new();
+        let mut changed = false;
+        let mut order: Vec<usize> = (0..self.units.len()).collect();
+        order.sort_by(|&a, &b| self.units[a].key.cmp(&self.units[b].key));
+        for u in order {
+            let state = &self.units[u];
+            let mut files = by_unit.remove(&u).unwrap_or_default();
+            files.sort_by_key(|f| f.seq);
+            let billed: BTreeMap<String, String> =
+                state.stats.billed.iter().map(|(c, v)| (c.clone(), decimal_text(*v))).collect();
+            let same_sources = manifest.unit(&state.key).is_some_and(|old| {
+                old.source_checksums().into_iter().eq(state.sources.keys().map(String::as_str))
+            });
+            let outcome = if same_sources {
+                Outcome::Unchanged
+            } else {
+                let entry = self.install(state, &files, billed.clone(), &now_s)?;
+                changed = true;
+                match manifest.upsert(entry) {
+                    Some(old) => {
+                        manifest.retired.extend(old.files.into_iter().map(|f| RetiredFile {
+                            path: f.path,
+                            bytes: f.bytes,
+                            retired_at: now_s.clone(),
+                        }));
+                        Outcome::Replaced
+                    }
+                    None => Outcome::Added,
+                }
+            };
+            changes.push(UnitChange {
+                key: state.key.clone(),
+                outcome,
+                rows: state.stats.rows,
+                billed_cost: billed,
+            });
+        }
+        let expired = take_expired(&mut manifest, now, self.retention);
+        if changed || !expired.is_empty() {
+            manifest.version += 1;
+            manifest.updated_at = Some(now_s);
+            if std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == "before-manifest-swap") {
+                std::process::abort();
+            }
+            manifest.store(&self.root, &self.id)?;
+        }
+        let retired_deleted = delete_files(&self.root, &expired);
+        self.finished = true;
+        self.cleanup();
+        Ok(CommitReport { version: manifest.version, units: changes, retired_deleted })
+    }
+
+    /// Moves a unit's staged files into its data folder and describes the new unit.
+    fn install(
+        &self,
+        state: &UnitState,
+        files: &[StagedFile],
+        billed_cost: BTreeMap<String, String>,
+        now: &str,
+    ) -> Result<UnitEntry, LakeError> {
+        let dir_rel = layout::unit_dir(&state.key);
+        let dir = layout::resolve(&self.root, &dir_rel);
+        layout::create_dir_durable(&dir)?;
+        let mut entries = Vec::with_capacity(files.len());
+        for f in files {
+            let name = format!("{}-{}.parquet", self.id, f.seq);
+            let target = dir.join(&name);
+            if target.exists() {
+                return Err(LakeError::Parquet {
+                    path: target,
+                    message: "a data file of this name already exists; refusing to overwrite it".into(),
+                });
+            }
+            fs::rename(&f.path, &target).map_err(|e| LakeError::io(&target, e))?;
+            entries.push(FileEntry { path: format!("{dir_rel}/{name}"), rows: f.rows, bytes: f.bytes });
+        }
+        layout::sync_dir(&dir)?;
+        let stats = &state.stats;
+        Ok(UnitEntry {
+            key: state.key.clone(),
+            files: entries,
+            rows: stats.rows,
+            billed_cost,
+            sources: state.sources.values().cloned().collect(),
+            watermark: stats.watermark.map(costpilot_model::time::format_micros),
+            is_final: stats.rows > 0 && stats.missing_invoice == 0,
+            ingested_at: now.to_string(),
+            transaction: self.id.clone(),
+        })
+    }
+
+    /// Discards everything the transaction wrote; the lake stays exactly as it was.
+    pub fn abort(self) {}
+
+    fn cleanup(&mut self) {
+        let _ = self.finish_writer();
+        let _ = fs::remove_dir_all(&self.staging);
+        let staging_root = self.root.join(layout::STAGING);
+        let _ = fs::remove_dir(&staging_root);
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cleanup();
+        }
+    }
+}
+
+/// Removes retired entries older than `retention` from the manifest and returns them.
+pub(crate) fn take_expired(
+    manifest: &mut Manifest,
+    now: chrono::DateTime<Utc>,
+    retention: Duration,
+) -> Vec<RetiredFile> {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut manifest.retired)
+        .into_iter()
+        .partition(|r| parse_time(&r.retired_at).is_none_or(|t| now - t >= retention));
+    manifest.retired = kept;
+    expired
+}
+
+/// Deletes retired files (already out of the manifest) and their emptied folders; returns how
+/// many were deleted. A failure leaves an orphan for vacuum, so it is not an error here.
+pub(crate) fn delete_files(root: &Path, files: &[RetiredFile]) -> usize {
+    let data = root.join(layout::DATA);
+    let mut deleted = 0;
+    for f in files {
+        let path = layout::resolve(root, &f.path);
+        if layout::remove_file_if_present(&path).is_ok() {
+            deleted += 1;
+            if let Some(dir) = path.parent() {
+                layout::prune_empty_dirs(dir, &data);
+            }
+        }
+    }
+    deleted
+}
+
+fn check_schema(batch: &RecordBatch, source: &SourceRef) -> Result<(), LakeError> {
+    let expected = lake_schema();
+    let got = batch.schema();
+    let bad = |message: String| LakeError::Input { path: source.path.clone(), message };
+    if got.fields().len() != expected.fields().len() {
+        return Err(bad(format!(
+            "the batch has {} columns, the lake schema {}",
+            got.fields().len(),
+            expected.fields().len()
+        )));
+    }
+    for (g, e) in got.fields().iter().zip(expected.fields()) {
+        if g.name() != e.name() || !g.data_type().equals_datatype(e.data_type()) {
+            return Err(bad(format!(
+                "the batch does not have the lake schema: column {} {} where the lake has {} {}",
+                g.name(),
+                g.data_type(),
+                e.name(),
+                e.data_type()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first row (1-based) where a required column is null.
+fn first_null(array: &dyn Array) -> Option<usize> {
+    if array.null_count() == 0 {
+        return None;
+    }
+    (0..array.len()).find(|&i| array.is_null(i)).map(|i| i + 1)
+}
+
+/// The month holding `micros`: its start and end (exclusive) in µs and its "YYYY-MM" name.
+fn month_bounds(micros: i64) -> Option<(i64, i64, String)> {
+    let day = chrono::DateTime::from_timestamp_micros(micros)?.date_naive();
+    let start = NaiveDate::from_ymd_opt(day.year(), day.month(), 1)?;
+    let end = start.checked_add_months(chrono::Months::new(1))?;
+    let micros_of = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_micros());
+    Some((micros_of(start)?, micros_of(end)?, format!("{:04}-{:02}", day.year(), day.month())))
+}
+
+fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey, RecordBatch)>, LakeError> {
+    let column = |name: &str| batch.column(index_of(name));
+    for name in [
+        names::PROVIDER_NAME,
+        names::BILLING_ACCOUNT_ID,
+        names::BILLING_PERIOD_START,
+        names::BILLING_CURRENCY,
+    ] {
+        if let Some(row) = first_null(column(name).as_ref()) {
+            return Err(LakeError::Input {
+                path: source.path.clone(),
+                message: format!(
+                    "row {row} of a batch has no {name}; every lake row needs ProviderName, \
+                     BillingAccountId, BillingPeriodStart and BillingCurrency"
+                ),
+            });
+        }
+    }
+    let provider: &StringArray = column(names::PROVIDER_NAME).as_string();
+    let account: &StringArray = column(names::BILLING_ACCOUNT_ID).as_string();
+    let start: &TimestampMicrosecondArray = column(names::BILLING_PERIOD_START).as_primitive();
+
+    struct Group<'a> {
+        provider: &'a str,
+        account: &'a str,
+        from: i64,
+        to: i64,
+        period: String,
+        rows: Vec<u32>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut lookup: HashMap<(&str, &str, i64), usize> = HashMap::new();
+    let mut current: Option<usize> = None;
+    for i in 0..batch.num_rows() {
+        let (p, a, t) = (provider.value(i), account.value(i), start.value(i));
+        if let Some(g) = current {
+            let group = &mut groups[g];
+            if group.provider == p && group.account == a && t >= group.from && t < group.to {
+                group.rows.push(i as u32);
+                continue;
+            }
+        }
+        let (from, to, period) = month_bounds(t).ok_or_else(|| LakeError::Input {
+            path: source.path.clone(),
+            message: format!("row {} of a batch has a BillingPeriodStart out of range", i + 1),
+        })?;
+        let g = *lookup.entry((p, a, from)).or_insert_with(|| {
+            groups.push(Group { provider: p, account: a, from, to, period, rows: Vec::new() });
+            groups.len() - 1
+        });
+        groups[g].rows.push(i as u32);
+        current = Some(g);
+    }
+    let key = |g: &Group| UnitKey {
+        provider: g.provider.to_string(),
+        billing_account: g.account.to_string(),
+        billing_period: g.period.clone(),
+    };
+    if groups.len() == 1 {
+        return Ok(vec![(key(&groups[0]), batch.clone())]);
+    }
+    groups
+        .iter()
+        .map(|g| {
+            let indices = UInt32Array::from(g.rows.clone());
+            let piece = take_record_batch(batch, &indices).map_err(|e| LakeError::Input {
+                path: source.path.clone(),
+                message: format!("splitting the batch by unit failed: {e}"),
+            })?;
+            Ok((key(g), piece))
+        })
+        .collect()
+}
+
+/// The statistics of one unit's piece of a batch; `None` if its BilledCost sum overflows.
+fn piece_stats(piece: &RecordBatch) -> Option<UnitStats> {
+    let cost: &Decimal128Array = piece.column(index_of(names::BILLED_COST)).as_primitive::<Decimal128Type>();
+    let currency: &StringArray = piece.column(index_of(names::BILLING_CURRENCY)).as_string();
+    let end = piece.column(index_of(names::CHARGE_PERIOD_END)).as_primitive::<TimestampMicrosecondType>();
+    let invoice = piece.column(index_of(names::INVOICE_ID));
+    // Sums per currency, found through the current run's currency to avoid a map lookup per row
+    // (a piece almost always holds one currency).
+    let mut sums: Vec<(&str, i128)> = Vec::new();
+    let mut last: usize = usize::MAX;
+    for i in 0..piece.num_rows() {
+        let c = currency.value(i);
+        if last == usize::MAX || sums[last].0 != c {
+            last = match sums.iter().position(|(s, _)| *s == c) {
+                Some(p) => p,
+                None => {
+                    sums.push((c, 0));
+                    sums.len() - 1
+                }
+            };
+        }
+        if cost.is_valid(i) {
+            sums[last].1 = sums[last].1.checked_add(cost.value(i))?;
+        }
+    }
+    Some(UnitStats {
+        rows: piece.num_rows() as u64,
+        billed: sums.into_iter().map(|(c, v)| (c.to_string(), v)).collect(),
+        watermark: max(end),
+        missing_invoice: invoice.null_count() as u64,
+    })
+}
+
+/// Adds a piece's statistics to its unit's; the caller has checked the sums do not overflow.
+fn merge_stats(total: &mut UnitStats, piece: UnitStats) {
+    for (c, v) in piece.billed {
+        let t = total.billed.entry(c).or_default();
+        *t = t.saturating_add(v);
+    }
+    total.rows += piece.rows;
+    total.watermark = match (total.watermark, piece.watermark) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    total.missing_invoice += piece.missing_invoice;
+}
+
+fn overflow(source: &SourceRef, key: &UnitKey) -> LakeError {
+    LakeError::Input {
+        path: source.path.clone(),
+        message: format!("the BilledCost total of unit {key} exceeds the range of a 38-digit decimal"),
+    }
+}
+
+/// An open staging file of one unit.
+struct OpenFile {
+    seq: u32,
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+    last_used: u64,
+}
+
+fn parquet_err(path: &Path, e: impl std::fmt::Display) -> LakeError {
+    LakeError::Parquet { path: path.to_path_buf(), message: e.to_string() }
+}
+
+fn close_file(unit: usize, f: OpenFile) -> Result<StagedFile, LakeError> {
+    let file = f.writer.into_inner().map_err(|e| parquet_err(&f.path, e))?;
+    file.sync_all().map_err(|e| LakeError::io(&f.path, e))?;
+    let bytes = file.metadata().map_err(|e| LakeError::io(&f.path, e))?.len();
+    Ok(StagedFile { unit, seq: f.seq, path: f.path, rows: f.rows, bytes })
+}
+
+fn write_loop(
+    rx: Receiver<(usize, RecordBatch)>,
+    dir: &Path,
+    props: WriterProperties,
+    file_rows: u64,
+) -> Result<Vec<StagedFile>, LakeError> {
+    let schema = lake_schema();
+    let props = Arc::new(props);
+    let mut open: HashMap<usize, OpenFile> = HashMap::new();
+    let mut next_seq: HashMap<usize, u32> = HashMap::new();
+    let mut done = Vec::new();
+    let mut clock = 0u64;
+    for (unit, batch) in rx {
+        clock += 1;
+        if !open.contains_key(&unit) {
+            if open.len() >= MAX_OPEN_FILES
+                && let Some(&lru) = open.iter().min_by_key(|(_, f)| f.last_used).map(|(u, _)| u)
+                && let Some(f) = open.remove(&lru)
+            {
+                done.push(close_file(lru, f)?);
+            }
+            let seq = next_seq.entry(unit).or_default();
+            let path = dir.join(format!("u{unit}-{seq}.parquet"));
+            let file = File::create(&path).map_err(|e| LakeError::io(&path, e))?;
+            let writer = ArrowWriter::try_new(file, schema.clone(), Some((*props).clone()))
+                .map_err(|e| parquet_err(&path, e))?;
+            open.insert(unit, OpenFile { seq: *seq, path, writer, rows: 0, last_used: clock });
+            *seq += 1;
+        }
+        let f = open.get_mut(&unit).expect("opened above");
+        f.writer.write(&batch).map_err(|e| parquet_err(&f.path, e))?;
+        f.rows += batch.num_rows() as u64;
+        f.last_used = clock;
+        if f.rows >= file_rows
+            && let Some(f) = open.remove(&unit)
+        {
+            done.push(close_file(unit, f)?);
+        }
+    }
+    for (unit, f) in open {
+        done.push(close_file(unit, f)?);
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_bound_their_instants() {
+        let t = costpilot_model::parse_timestamp_micros("2024-02-29T23:59:59Z").unwrap();
+        let (from, to, name) = month_bounds(t).unwrap();
+        assert_eq!(name, "2024-02");
+        assert_eq!(costpilot_model::time::format_micros(from), "2024-02-01T00:00:00Z");
+        assert_eq!(costpilot_model::time::format_micros(to), "2024-03-01T00:00:00Z");
+    }
+}
