@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod export;
+pub mod ingest;
+pub mod lake;
+pub mod query;

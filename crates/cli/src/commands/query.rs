@@ -1,0 +1,27 @@
+//! `costpilot query`: SQL over the `focus` table.
+
+use std::path::Path;
+
+use anyhow::Result;
+use costpilot_lake::Lake;
+
+use crate::output::{Format, print_batches};
+
+/// Arguments of `costpilot query`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The SQL to run. FOCUS column names work unquoted, e.g. `SELECT sum(BilledCost) FROM focus`.
+    #[arg(long)]
+    sql: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Runs the query against a snapshot of the lake and prints the result.
+pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
+    let lake = Lake::open(data_dir)?;
+    let session = lake.session().await?;
+    let result = session.sql(&args.sql).await?;
+    print_batches(&result.batches, args.format)
+}

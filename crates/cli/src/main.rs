@@ -1,0 +1,66 @@
+//! # costpilot
+//!
+//! The `costpilot` command-line tool. It is deliberately thin: argument parsing, progress bars and
+//! output formatting live here; the work is done by the library crates (`costpilot-ingest` reads
+//! bills, `costpilot-lake` stores and queries them).
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// costpilot: cloud cost data in one clean FOCUS model, queried with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "costpilot", version, about, long_about = None)]
+struct Cli {
+    /// Where the lake and state live.
+    #[arg(long, global = true, env = "COSTPILOT_DATA_DIR", default_value = "./.costpilot")]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read billing exports (files or folders) into the lake.
+    Ingest(commands::ingest::Args),
+    /// Run SQL over the `focus` table.
+    Query(commands::query::Args),
+    /// Write the lake as a FOCUS file (.parquet or .csv).
+    Export(commands::export::Args),
+    /// Inspect or maintain the lake.
+    Lake {
+        #[command(subcommand)]
+        command: commands::lake::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => commands::ingest::run(&cli.data_dir, args),
+            Command::Query(args) => commands::query::run(&cli.data_dir, args).await,
+            Command::Export(args) => commands::export::run(&cli.data_dir, args).await,
+            Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Rendering results for people (tables) and programs (CSV, JSON).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use costpilot_model::money::format_units;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Schema};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for a terminal.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array of objects (one per row) or one JSON document.
+    Json,
+}
+
+/// Prints query batches in the chosen format. Decimals are printed exactly; in tables trailing
+/// zeros after the decimal point are trimmed for legibility.
+pub fn print_batches(batches: &[RecordBatch], format: Format) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Table => {
+            let readable: Vec<RecordBatch> = batches.iter().map(trim_decimals).collect::<Result<_>>()?;
+            writeln!(out, "{}", pretty_format_batches(&readable)?)?;
+        }
+        Format::Csv => {
+            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+            for b in batches {
+                w.write(&exact_decimals(b)?)?;
+            }
+        }
+        Format::Json => {
+            let mut w = datafusion::arrow::json::ArrayWriter::new(&mut out);
+            let converted: Vec<RecordBatch> = batches.iter().map(exact_decimals).collect::<Result<_>>()?;
+            let refs: Vec<&RecordBatch> = converted.iter().collect();
+            w.write_batches(&refs)?;
+            w.finish()?;
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                // ArrayWriter writes nothing for no rows; an empty array is still valid JSON.
+                write!(out, "[]")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints a serialisable value as pretty JSON.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value).context("encoding JSON")?);
+    Ok(())
+}
+
+fn exact_decimals(batch: &RecordBatch) -> Result<RecordBatch> {
+    map_decimals(batch, |v, scale| decimal_text(v, scale, false))
+}
+
+fn trim_decimals(batch: &RecordBatch) -> Result<RecordBatch> {
+    map_decimals(batch, |v, scale| decimal_text(v, scale, true))
+}
+
+/// Decimal text of an unscaled value. Exact; `trim` drops trailing fractional zeros.
+fn decimal_text(value: i128, scale: i8, trim: bool) -> String {
+    let text = if scale >= 0 && scale as i32 <= costpilot_model::MONEY_SCALE as i32 {
+        let units = value * 10i128.pow((costpilot_model::MONEY_SCALE - scale) as u32);
+        format_units(units, scale as u32)
+    } else {
+        // Scales beyond the model's: print the digits with the point placed by hand.
+        let neg = value < 0;
+        let digits = value.unsigned_abs().to_string();
+        let s = scale.max(0) as usize;
+        let padded = format!("{digits:0>width$}", width = s + 1);
+        let (i, f) = padded.split_at(padded.len() - s);
+        format!("{}{i}.{f}", if neg { "-" } else { "" })
+    };
+    if trim && text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+fn map_decimals(batch: &RecordBatch, f: impl Fn(i128, i8) -> String) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        if let DataType::Decimal128(_, scale) = col.data_type() {
+            let d = col.as_primitive::<Decimal128Type>();
+            let text: StringArray =
+                (0..d.len()).map(|i| d.is_valid(i).then(|| f(d.value(i), *scale))).collect();
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(Arc::new(text));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(col.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// Groups digits of an integer with commas: 1234567 → "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_print_exactly_or_trimmed() {
+        assert_eq!(decimal_text(1_500_000_000_000_000, 15, false), "1.500000000000000");
+        assert_eq!(decimal_text(1_500_000_000_000_000, 15, true), "1.5");
+        assert_eq!(decimal_text(-25, 2, true), "-0.25");
+        assert_eq!(decimal_text(12_345, 20, false), "0.00000000000000012345");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+    }
+}

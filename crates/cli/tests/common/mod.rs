@@ -1,0 +1,110 @@
+//! Helpers shared by the CLI's end-to-end tests: run the real binary, hash folders, and call the
+//! independent Python side (DuckDB, pyarrow) that expected values come from.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// A test data file under `crates/ingest/testdata`.
+pub fn testdata(rel: &str) -> PathBuf {
+    repo_root().join("crates/ingest/testdata").join(rel)
+}
+
+/// Runs `costpilot --data-dir DIR ARGS...`.
+pub fn costpilot(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_costpilot"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run costpilot")
+}
+
+/// Runs costpilot with extra environment variables.
+pub fn costpilot_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_costpilot"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run costpilot")
+}
+
+/// Runs costpilot and returns stdout, failing the test with stderr if it failed.
+pub fn ok(data_dir: &Path, args: &[&str]) -> String {
+    let out = costpilot(data_dir, args);
+    assert!(
+        out.status.success(),
+        "costpilot {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs costpilot with `--format json` appended and parses stdout.
+pub fn json(data_dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str(&ok(data_dir, &all)).expect("JSON output")
+}
+
+/// SHA-256 of every file under `dir`, by relative path: equal maps mean byte-for-byte equal trees.
+pub fn hash_tree(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("read file");
+                let rel = p.strip_prefix(dir).expect("under dir").display().to_string();
+                out.insert(rel, hex::encode(Sha256::digest(&bytes)));
+            }
+        }
+    }
+    out
+}
+
+/// The Python interpreter with pyarrow and duckdb that scripts/test sets up.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("COSTPILOT_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let fallback = PathBuf::from(home).join(".cache/costpilot/venv/bin/python");
+    assert!(
+        fallback.exists(),
+        "no Python with pyarrow and duckdb: run scripts/test (it sets COSTPILOT_PYTHON)"
+    );
+    fallback
+}
+
+/// Runs a DuckDB query in Python and returns its rows as JSON values (decimals as text).
+pub fn duckdb(sql: &str) -> Vec<Vec<serde_json::Value>> {
+    let script = r#"
+import duckdb, json, sys, decimal
+rows = duckdb.connect().execute(sys.argv[1]).fetchall()
+def enc(v):
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    return v
+print(json.dumps([[enc(v) for v in r] for r in rows], default=str))
+"#;
+    let out = Command::new(python()).arg("-c").arg(script).arg(sql).output().expect("run python");
+    assert!(out.status.success(), "duckdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON rows")
+}
