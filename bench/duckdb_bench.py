@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """DuckDB side of the query benchmark: the same SQL over the same Parquet files as costpilot.
 
-The lake's Parquet files (DATA_DIR/lake/**/*.parquet) are exposed to DuckDB as a view named
+The lake's live Parquet files (those DATA_DIR/lake/manifest.json lists) are exposed to DuckDB as a view named
 `focus`, so the SQL text run by costpilot runs unchanged here. DuckDB uses 2 threads, UTC.
 
   duckdb_bench.py run DATA_DIR SQL          run once, print the rows as CSV (timed from outside)
@@ -14,7 +14,7 @@ The lake's Parquet files (DATA_DIR/lake/**/*.parquet) are exposed to DuckDB as a
 from __future__ import annotations
 
 import csv
-import glob
+import json
 import os
 import statistics
 import sys
@@ -23,10 +23,24 @@ import time
 import duckdb
 
 
-def connect(data_dir: str) -> duckdb.DuckDBPyConnection:
-    files = sorted(glob.glob(os.path.join(data_dir, "lake", "**", "*.parquet"), recursive=True))
+def live_files(data_dir: str) -> list[str]:
+    """The Parquet files of the lake's current version, as its manifest lists them."""
+    root = os.path.join(data_dir, "lake")
+    manifest_path = os.path.join(root, "manifest.json")
+    try:
+        with open(manifest_path) as handle:
+            manifest = json.load(handle)
+    except OSError as e:
+        sys.exit(f"duckdb_bench.py: cannot read the lake manifest {manifest_path}: {e}")
+    files = [os.path.join(root, *entry["path"].split("/")) for unit in manifest.get("units", [])
+             for entry in unit.get("files", [])]
     if not files:
-        sys.exit(f"duckdb_bench.py: no Parquet files under {data_dir}/lake")
+        sys.exit(f"duckdb_bench.py: the lake under {root} holds no data files")
+    return sorted(files)
+
+
+def connect(data_dir: str) -> duckdb.DuckDBPyConnection:
+    files = live_files(data_dir)
     con = duckdb.connect()
     con.execute("SET threads = 2")
     con.execute("SET TimeZone = 'UTC'")
