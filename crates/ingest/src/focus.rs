@@ -18,8 +18,8 @@
 //! - Date/times are ISO 8601; without a zone they are UTC, as FOCUS requires.
 //! - Key/value columns (Tags, SkuPriceDetails, x_CostCategories) are JSON objects in a string, or
 //!   Parquet maps. String values are taken as they are, other JSON values keep their JSON text
-//!   (`3`, `true`, `{"a":1}`), JSON `null` is a null value. A cell that is not a JSON object is a
-//!   fault on its row, naming the column.
+//!   (`3`, `true`, `{"a":1}`), JSON `null` is a null value; pairs are stored sorted by key, whatever
+//!   the source. A cell that is not a JSON object is a fault on its row, naming the column.
 //! - Values of enumerated columns (ChargeCategory, ChargeFrequency, ...) that match an allowed
 //!   value ignoring case take its spelling (OCI writes "Usage-based"); other values are kept.
 //!
@@ -200,7 +200,12 @@ impl Plan {
         self.columns.iter().find(|(d, _)| d.name == canonical).map(|(_, s)| s.as_str())
     }
 
-    fn convert(&self, raw: &RawBatch, path: &Path, strict: bool) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
+    fn convert(
+        &self,
+        raw: &RawBatch,
+        path: &Path,
+        strict: bool,
+    ) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
         let mut c = Columns::new(raw);
         let len = c.len();
         let mut out: HashMap<&'static str, ArrayRef> = HashMap::new();
@@ -246,7 +251,10 @@ impl Plan {
         let provider_filled = coalesce(provider.as_ref(), service.as_ref());
         let service_filled = coalesce(service.as_ref(), provider.as_ref());
         let publisher_filled = coalesce(publisher.as_ref(), Some(&service_filled));
-        let src = self.source(names::SERVICE_PROVIDER_NAME).or(self.source(names::PROVIDER_NAME)).unwrap_or_default();
+        let src = self
+            .source(names::SERVICE_PROVIDER_NAME)
+            .or(self.source(names::PROVIDER_NAME))
+            .unwrap_or_default();
         for i in (0..provider_filled.len()).filter(|&i| provider_filled.is_null(i)) {
             c.fault(i, src, "is empty; FOCUS requires a provider name");
         }
@@ -266,7 +274,10 @@ fn coalesce(first: Option<&StringArray>, second: Option<&StringArray>) -> String
 }
 
 /// BillingPeriodEnd: the file's value, or BillingPeriodStart + 1 month where it has none.
-fn period_end(start: &TimestampMicrosecondArray, end: Option<&TimestampMicrosecondArray>) -> TimestampMicrosecondArray {
+fn period_end(
+    start: &TimestampMicrosecondArray,
+    end: Option<&TimestampMicrosecondArray>,
+) -> TimestampMicrosecondArray {
     let mut b = TimestampMicrosecondBuilder::with_capacity(start.len());
     for i in 0..start.len() {
         let given = end.filter(|e| e.is_valid(i)).map(|e| e.value(i));
@@ -317,8 +328,11 @@ fn key_values(c: &mut Columns<'_>, src: &str) -> Option<ArrayRef> {
                 b.append_null();
                 continue;
             }
-            let range = offsets[i] as usize..offsets[i + 1] as usize;
-            b.append(range.map(|j| (keys.value(j), values.is_valid(j).then(|| values.value(j)))));
+            let mut entries: Vec<(&str, Option<&str>)> = (offsets[i] as usize..offsets[i + 1] as usize)
+                .map(|j| (keys.value(j), values.is_valid(j).then(|| values.value(j))))
+                .collect();
+            entries.sort_by_key(|(k, _)| *k);
+            b.append(entries);
         }
         return Some(b.finish());
     }

@@ -191,8 +191,10 @@ pub const FOCUS_MARKERS: &[&str] = &[
 const MIN_MARKERS: usize = 2;
 
 /// Extensions of plain-text files that are never billing data.
-const NOT_DATA: &[&str] =
-    &["json", "sql", "yml", "yaml", "md", "txt", "log", "html", "htm", "xml", "sh", "py", "toml", "ini", "cfg", "crc"];
+const NOT_DATA: &[&str] = &[
+    "json", "sql", "yml", "yaml", "md", "txt", "log", "html", "htm", "xml", "sh", "py", "toml", "ini", "cfg",
+    "crc",
+];
 
 /// Finds the files under `paths` (files or folders) and resolves their formats.
 ///
@@ -314,11 +316,15 @@ fn is_hidden(path: &Path) -> bool {
 }
 
 fn has_extension(path: &Path, extensions: &[&str]) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 fn is_manifest_name(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.to_ascii_lowercase().ends_with("-manifest.json"))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.to_ascii_lowercase().ends_with("-manifest.json"))
 }
 
 /// Sorts a file into data, manifest or neither, from its name only for manifests and from its
@@ -365,7 +371,8 @@ fn classify(path: &Path) -> Result<Class, IngestError> {
 
 /// A path made absolute and, where it exists, free of symlinks, so two spellings of one file compare equal.
 fn normalise(path: &Path) -> PathBuf {
-    fs::canonicalize(path).unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+    fs::canonicalize(path)
+        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
 /// A manifest with the folder it governs and its listed files, normalised for comparison.
@@ -423,8 +430,10 @@ impl Deliveries {
             let missing: Vec<&PathBuf> = g.delivery.files.iter().filter(|f| !f.is_file()).collect();
             if !missing.is_empty() {
                 let id = g.delivery.id.as_deref().map(|i| format!(" {i}")).unwrap_or_default();
-                let names: Vec<String> =
-                    missing.iter().map(|f| f.strip_prefix(&g.scope).unwrap_or(f).display().to_string()).collect();
+                let names: Vec<String> = missing
+                    .iter()
+                    .map(|f| f.strip_prefix(&g.scope).unwrap_or(f).display().to_string())
+                    .collect();
                 return Err(IngestError::Manifest {
                     path: g.delivery.manifest.clone(),
                     message: format!(
@@ -500,8 +509,8 @@ fn manifests_in(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
 fn read_manifest(path: &Path) -> Result<Option<(Delivery, PathBuf)>, IngestError> {
     let bad = |message: String| IngestError::Manifest { path: path.into(), message };
     let text = fs::read_to_string(path).map_err(|e| IngestError::io(path, e))?;
-    let value: serde_json::Value =
-        serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+        .map_err(|e| bad(format!("not valid JSON: {e}")))?;
     let Some(obj) = value.as_object() else {
         return Ok(None);
     };
@@ -520,7 +529,10 @@ fn read_manifest(path: &Path) -> Result<Option<(Delivery, PathBuf)>, IngestError
     let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let scope = match layout {
         ManifestLayout::DataExports => match dir.parent() {
-            Some(meta) if dir_name.starts_with("BILLING_PERIOD=") && meta.file_name().is_some_and(|n| n == "metadata") => {
+            Some(meta)
+                if dir_name.starts_with("BILLING_PERIOD=")
+                    && meta.file_name().is_some_and(|n| n == "metadata") =>
+            {
                 meta.parent().unwrap_or(Path::new(".")).join("data").join(dir_name)
             }
             _ => dir.to_path_buf(),
@@ -530,7 +542,9 @@ fn read_manifest(path: &Path) -> Result<Option<(Delivery, PathBuf)>, IngestError
     let billing_period = match layout {
         ManifestLayout::DataExports => dir_name
             .strip_prefix("BILLING_PERIOD=")
-            .or_else(|| keys.iter().find_map(|k| k.split('/').find_map(|c| c.strip_prefix("BILLING_PERIOD="))))
+            .or_else(|| {
+                keys.iter().find_map(|k| k.split('/').find_map(|c| c.strip_prefix("BILLING_PERIOD=")))
+            })
             .map(str::to_string),
         ManifestLayout::LegacyCur => obj
             .get("billingPeriod")
@@ -716,7 +730,12 @@ mod tests {
         assert_eq!(detect(&cols(&["BilledCost", "team"])), Detected::Unknown);
         assert_eq!(detect(&cols(&["status"])), Detected::Status);
         assert_eq!(
-            detect(&cols(&["BilledCost", "BillingCurrency", "line_item_unblended_cost", "bill_payer_account_id"])),
+            detect(&cols(&[
+                "BilledCost",
+                "BillingCurrency",
+                "line_item_unblended_cost",
+                "bill_payer_account_id"
+            ])),
             Detected::Ambiguous(SourceKind::Cur2, SourceKind::Focus)
         );
     }
