@@ -322,6 +322,8 @@ impl Transaction {
         for f in staged {
             by_unit.entry(f.unit).or_default().push(f);
         }
+        // Expired before this commit retires more: files it retires wait at least one retention.
+        let expired = take_expired(&mut manifest, now, self.retention);
         let mut changes = Vec::new();
         let mut changed = false;
         let mut order: Vec<usize> = (0..self.units.len()).collect();
@@ -359,7 +361,6 @@ impl Transaction {
                 billed_cost: billed,
             });
         }
-        let expired = take_expired(&mut manifest, now, self.retention);
         if changed || !expired.is_empty() {
             manifest.version += 1;
             manifest.updated_at = Some(now_s);

@@ -1,0 +1,295 @@
+//! Transactions: units, replacement, idempotence, abort, retirement and vacuum, manifest contents.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{batch, hash_dir, ingest, row, scalar, source};
+use costpilot_lake::{Lake, LakeError, Outcome, WriteOptions};
+use costpilot_model::UnitKey;
+
+fn key(provider: &str, account: &str, period: &str) -> UnitKey {
+    UnitKey { provider: provider.into(), billing_account: account.into(), billing_period: period.into() }
+}
+
+#[tokio::test]
+async fn a_commit_adds_units_split_by_provider_account_and_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let rows = vec![
+        row("AWS", "111", "2024-09", "USD", "10.25").day(3),
+        row("AWS", "111", "2024-09", "USD", "4.75").day(30),
+        row("AWS", "222", "2024-09", "USD", "1.00"),
+        row("AWS", "111", "2024-10", "USD", "2.50"),
+        row("Microsoft", "111", "2024-09", "EUR", "7.10"),
+    ];
+    let report = ingest(&lake, "cur-a.parquet", &rows);
+    assert_eq!(report.version, 1);
+    let outcomes: Vec<(UnitKey, Outcome, u64)> = report.units.iter().map(|u| (u.key.clone(), u.outcome, u.rows)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (key("AWS", "111", "2024-09"), Outcome::Added, 2),
+            (key("AWS", "111", "2024-10"), Outcome::Added, 1),
+            (key("AWS", "222", "2024-09"), Outcome::Added, 1),
+            (key("Microsoft", "111", "2024-09"), Outcome::Added, 1),
+        ]
+    );
+    let manifest = lake.manifest().unwrap();
+    let unit = manifest.unit(&key("AWS", "111", "2024-09")).unwrap();
+    assert_eq!(unit.rows, 2);
+    assert_eq!(unit.billed_cost.get("USD").map(String::as_str), Some("15.00"));
+    assert_eq!(unit.files.len(), 1);
+    assert!(unit.files[0].path.starts_with("data/provider=AWS/account=111/period=2024-09/"));
+    assert!(dir.path().join("lake").join(&unit.files[0].path).is_file());
+    assert_eq!(manifest.billed_cost().get("EUR").map(String::as_str), Some("7.10"));
+    assert_eq!(manifest.billed_cost().get("USD").map(String::as_str), Some("18.50"));
+
+    let session = lake.session().await.unwrap();
+    assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "5");
+    assert_eq!(
+        scalar(&session, "SELECT sum(BilledCost) FROM focus WHERE BillingAccountId = '111' AND BillingCurrency = 'USD'").await,
+        "17.500000000000000"
+    );
+}
+
+#[tokio::test]
+async fn the_manifest_records_watermark_final_and_totals_per_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let rows = vec![
+        row("AWS", "111", "2024-09", "USD", "0.000000000000001").day(2).invoice("INV-1"),
+        row("AWS", "111", "2024-09", "USD", "99.999999999999999").day(17).invoice("INV-1"),
+        row("AWS", "111", "2024-09", "JPY", "-3.5").day(9).invoice("INV-2"),
+        row("AWS", "222", "2024-09", "USD", "1").day(28).invoice("INV-3"),
+        row("AWS", "222", "2024-09", "USD", "2").day(29),
+    ];
+    ingest(&lake, "cur.csv", &rows);
+    let manifest = lake.manifest().unwrap();
+    let a = manifest.unit(&key("AWS", "111", "2024-09")).unwrap();
+    // 0.000000000000001 + 99.999999999999999 = 100 exactly; the JPY row stays apart.
+    assert_eq!(a.billed_cost.get("USD").map(String::as_str), Some("100.00"));
+    assert_eq!(a.billed_cost.get("JPY").map(String::as_str), Some("-3.50"));
+    // The latest ChargePeriodEnd: the charge of the 17th ends on the 18th.
+    assert_eq!(a.watermark.as_deref(), Some("2024-09-18T00:00:00Z"));
+    assert!(a.is_final, "every row has an InvoiceId");
+    assert_eq!(a.sources.len(), 1);
+    assert_eq!(a.sources[0].sha256, source("cur.csv").sha256);
+    let b = manifest.unit(&key("AWS", "222", "2024-09")).unwrap();
+    assert!(!b.is_final, "one row has no InvoiceId yet");
+    assert_eq!(b.watermark.as_deref(), Some("2024-09-30T00:00:00Z"));
+    assert!(chrono::DateTime::parse_from_rfc3339(&b.ingested_at).is_ok());
+
+    let text = std::fs::read_to_string(dir.path().join("lake/manifest.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let unit = &json["units"][0];
+    assert_eq!(unit["final"], serde_json::json!(true));
+    assert_eq!(unit["billed_cost"]["USD"], serde_json::json!("100.00"));
+    assert_eq!(unit["key"]["billing_period"], serde_json::json!("2024-09"));
+    assert!(manifest.already_ingested(&[source("cur.csv").sha256]));
+    assert!(!manifest.already_ingested(&[source("cur.csv").sha256, source("other").sha256]));
+    assert!(!manifest.already_ingested(&[]));
+}
+
+#[tokio::test]
+async fn re_ingesting_a_unit_replaces_it_and_leaves_other_payers_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    ingest(&lake, "payer-1-v1", &[row("AWS", "111", "2024-09", "USD", "10"), row("AWS", "111", "2024-09", "USD", "5")]);
+    ingest(&lake, "payer-2-v1", &[row("AWS", "222", "2024-09", "USD", "100")]);
+    // A restatement of payer 1 with one line fewer and a corrected amount.
+    let report = ingest(&lake, "payer-1-v2", &[row("AWS", "111", "2024-09", "USD", "12")]);
+    assert_eq!(report.units.len(), 1);
+    assert_eq!(report.units[0].outcome, Outcome::Replaced);
+    let manifest = lake.manifest().unwrap();
+    assert_eq!(manifest.version, 3);
+    assert_eq!(manifest.unit(&key("AWS", "111", "2024-09")).unwrap().billed_cost["USD"], "12.00");
+    assert_eq!(manifest.unit(&key("AWS", "222", "2024-09")).unwrap().billed_cost["USD"], "100.00");
+    let session = lake.session().await.unwrap();
+    assert_eq!(
+        scalar(&session, "SELECT sum(BilledCost) FROM focus").await,
+        "112.000000000000000",
+        "12 for payer 1 (replaced) + 100 for payer 2 (kept)"
+    );
+    assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "2");
+}
+
+#[tokio::test]
+async fn committing_the_same_sources_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let rows = vec![row("AWS", "111", "2024-09", "USD", "10"), row("AWS", "111", "2024-10", "USD", "3")];
+    ingest(&lake, "cur.parquet", &rows);
+    let before = hash_dir(dir.path());
+    let report = ingest(&lake, "cur.parquet", &rows);
+    assert!(report.units.iter().all(|u| u.outcome == Outcome::Unchanged), "{report:?}");
+    assert_eq!(report.version, 1);
+    assert_eq!(hash_dir(dir.path()), before, "an idempotent commit leaves the lake byte-for-byte");
+}
+
+#[tokio::test]
+async fn an_aborted_or_dropped_transaction_leaves_the_lake_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    ingest(&lake, "v1", &[row("AWS", "111", "2024-09", "USD", "10")]);
+    let before = hash_dir(dir.path());
+
+    let mut txn = lake.begin().unwrap();
+    txn.write(batch(&[row("AWS", "111", "2024-09", "USD", "99"), row("AWS", "333", "2024-09", "USD", "1")]), &source("v2"))
+        .unwrap();
+    txn.abort();
+    assert_eq!(hash_dir(dir.path()), before);
+
+    {
+        let mut txn = lake.begin().unwrap();
+        txn.write(batch(&[row("AWS", "111", "2024-09", "USD", "99")]), &source("v3")).unwrap();
+    }
+    assert_eq!(hash_dir(dir.path()), before, "dropping without commit aborts");
+    let session = lake.session().await.unwrap();
+    assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "10.000000000000000");
+}
+
+#[tokio::test]
+async fn a_refused_batch_names_the_file_row_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let good = batch(&[row("AWS", "111", "2024-09", "USD", "1"), row("AWS", "111", "2024-09", "USD", "2")]);
+    let mut columns = good.columns().to_vec();
+    let account = costpilot_model::index_of("BillingAccountId");
+    columns[account] = std::sync::Arc::new(datafusion::arrow::array::StringArray::from(vec![Some("111"), None]));
+    let bad = datafusion::arrow::array::RecordBatch::try_new(good.schema(), columns).unwrap();
+    let mut txn = lake.begin().unwrap();
+    let err = txn.write(bad, &source("bad.csv")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bad.csv: row 2 of a batch has no BillingAccountId; every lake row needs ProviderName, \
+         BillingAccountId, BillingPeriodStart and BillingCurrency"
+    );
+    let projected = good.project(&[0, 1]).unwrap();
+    let err = txn.write(projected, &source("narrow.csv")).unwrap_err();
+    assert!(err.to_string().starts_with("narrow.csv: the batch has 2 columns, the lake schema"), "{err}");
+    // The transaction is still usable after a refused batch.
+    txn.write(good, &source("good.csv")).unwrap();
+    let report = txn.commit().unwrap();
+    assert_eq!(report.units[0].rows, 2);
+}
+
+#[test]
+fn one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let txn = lake.begin().unwrap();
+    let err = lake.begin().unwrap_err();
+    assert!(matches!(err, LakeError::Busy(_)), "{err}");
+    assert!(err.to_string().contains("another costpilot process is writing to this lake"));
+    assert!(matches!(lake.vacuum(Duration::ZERO), Err(LakeError::Busy(_))));
+    drop(txn);
+    lake.begin().unwrap().commit().unwrap();
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let err = Lake::open(&file).unwrap_err();
+    assert_eq!(err.to_string(), format!("{}: the data directory is a file, not a folder", file.display()));
+}
+
+#[tokio::test]
+async fn retired_files_survive_until_vacuum_past_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    ingest(&lake, "v1", &[row("AWS", "111", "2024-09", "USD", "10")]);
+    let old_file = dir.path().join("lake").join(&lake.manifest().unwrap().units()[0].files[0].path);
+    let old_session = lake.session().await.unwrap();
+    ingest(&lake, "v2", &[row("AWS", "111", "2024-09", "USD", "20")]);
+    let manifest = lake.manifest().unwrap();
+    assert_eq!(manifest.retired().len(), 1);
+    assert!(old_file.is_file(), "a replaced unit's file stays for readers of older snapshots");
+    // The older snapshot still reads its own files.
+    assert_eq!(scalar(&old_session, "SELECT sum(BilledCost) FROM focus").await, "10.000000000000000");
+
+    let report = lake.vacuum(Duration::from_secs(3600)).unwrap();
+    assert_eq!((report.retired_deleted, report.retired_kept), (0, 1));
+    assert!(old_file.is_file());
+
+    let report = lake.vacuum(Duration::ZERO).unwrap();
+    assert_eq!((report.retired_deleted, report.retired_kept), (1, 0));
+    assert!(!old_file.exists());
+    assert!(lake.manifest().unwrap().retired().is_empty());
+    // The old snapshot now says it is stale instead of summing what is left.
+    let err = old_session.sql("SELECT sum(BilledCost) FROM focus").await.unwrap_err();
+    assert!(matches!(err, LakeError::Stale(_)), "{err}");
+    let session = lake.session().await.unwrap();
+    assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "20.000000000000000");
+}
+
+#[tokio::test]
+async fn later_commits_delete_retired_files_past_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap().with_retention(Duration::ZERO);
+    ingest(&lake, "v1", &[row("AWS", "111", "2024-09", "USD", "10")]);
+    let first = dir.path().join("lake").join(&lake.manifest().unwrap().units()[0].files[0].path);
+    ingest(&lake, "v2", &[row("AWS", "111", "2024-09", "USD", "20")]);
+    assert!(first.is_file(), "retired by this commit, deleted only by a later one");
+    let report = ingest(&lake, "other", &[row("AWS", "222", "2024-09", "USD", "1")]);
+    assert_eq!(report.retired_deleted, 1);
+    assert!(!first.exists());
+}
+
+#[tokio::test]
+async fn large_units_roll_over_files_and_many_units_stay_within_open_file_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WriteOptions { row_group_rows: 7, file_rows: 10, ..Default::default() };
+    let lake = Lake::open(dir.path()).unwrap().with_write_options(options);
+    let mut txn = lake.begin().unwrap();
+    // 45 accounts (more than the open-file limit), 25 rows each, over 5 batches.
+    for b in 0..5 {
+        let rows: Vec<_> = (0..45)
+            .flat_map(|a| (0..5).map(move |i| row("AWS", &format!("acct-{a:02}"), "2024-09", "USD", &format!("{}.01", b * 5 + i))))
+            .collect();
+        txn.write(batch(&rows), &source("big")).unwrap();
+    }
+    let report = txn.commit().unwrap();
+    assert_eq!(report.units.len(), 45);
+    let manifest = lake.manifest().unwrap();
+    for unit in manifest.units() {
+        assert_eq!(unit.rows, 25);
+        assert_eq!(unit.files.iter().map(|f| f.rows).sum::<u64>(), 25);
+        assert!(unit.files.len() >= 3, "25 rows in files of at most 10: {:?}", unit.files);
+        // Σ (k + 0.01) for k = 0..25 = 300 + 0.25.
+        assert_eq!(unit.billed_cost["USD"], "300.25");
+    }
+    let session = lake.session().await.unwrap();
+    assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "1125");
+    assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "13511.250000000000000");
+}
+
+#[tokio::test]
+async fn vacuum_deletes_orphans_and_staging_left_by_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    ingest(&lake, "v1", &[row("AWS", "111", "2024-09", "USD", "10")]);
+    let before = hash_dir(dir.path());
+    let orphan_dir = dir.path().join("lake/data/provider=AWS/account=999/period=2024-09");
+    std::fs::create_dir_all(&orphan_dir).unwrap();
+    std::fs::write(orphan_dir.join("crashed-0.parquet"), b"PAR1").unwrap();
+    std::fs::create_dir_all(dir.path().join("lake/staging/crashed")).unwrap();
+    std::fs::write(dir.path().join("lake/staging/crashed/u0-0.parquet"), b"PAR1").unwrap();
+    let report = lake.vacuum(Duration::from_secs(3600)).unwrap();
+    assert_eq!(report.orphans_deleted, 2);
+    assert_eq!(hash_dir(dir.path()), before);
+}
+
+#[tokio::test]
+async fn an_empty_lake_has_an_empty_focus_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    assert_eq!(lake.manifest().unwrap().version, 0);
+    let session = lake.session().await.unwrap();
+    let result = session.sql("SELECT ProviderName, sum(BilledCost) FROM focus GROUP BY ProviderName").await.unwrap();
+    assert_eq!(result.num_rows(), 0);
+    assert_eq!(result.schema.field(0).name(), "ProviderName");
+    assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "0");
+}
