@@ -16,7 +16,7 @@ pub type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
 
 enum MapSource {
     /// An Arrow map with text keys and values (cast to text when stored otherwise).
-    Map { map: MapArray, keys: StringArray, values: StringArray },
+    Map { map: Box<MapArray>, keys: StringArray, values: StringArray },
     /// A JSON object per cell.
     Json(StringArray),
 }
@@ -108,7 +108,7 @@ fn map_source(name: &str, array: &ArrayRef) -> Result<MapSource, String> {
             let map = array.as_map().clone();
             let keys = text(map.keys())?;
             let values = text(map.values())?;
-            Ok(MapSource::Map { map, keys, values })
+            Ok(MapSource::Map { map: Box::new(map), keys, values })
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(MapSource::Json(text(array)?)),
         other => Err(format!("column '{name}' is {other}, not a map or JSON text")),

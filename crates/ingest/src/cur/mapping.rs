@@ -376,7 +376,7 @@ pub(crate) fn map_batch(
     let tags = key_values(plan.tag_map.as_ref(), &plan.tag_columns)?;
     let cost_categories = key_values(plan.cost_category_map.as_ref(), &plan.cost_category_columns)?;
     let product = key_values(plan.product_map.as_ref(), &[])?;
-    let product_from_map = !product.is_empty() && attr_columns.iter().any(Option::is_none);
+    let product_from_map = !product.is_empty();
 
     let mut units: HashMap<&str, Option<Cow<str>>> = HashMap::new();
     if let Some(u) = &pricing_unit {
@@ -440,10 +440,11 @@ pub(crate) fn map_batch(
             c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
         }
         for (slot, (column, (_, key))) in attrs.iter_mut().zip(attr_columns.iter().zip(PRODUCT_ATTRS)) {
-            *slot = match column {
-                Some(col) => value(col, i).map(Cow::Borrowed),
-                None => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
-            };
+            *slot = column
+                .as_ref()
+                .and_then(|col| value(col, i))
+                .map(Cow::Borrowed)
+                .or_else(|| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()));
         }
 
         // Service.
@@ -541,9 +542,10 @@ pub(crate) fn map_batch(
         out.pricing_unit.append_option(unit);
         out.consumed_quantity.append_option(consumed);
         out.consumed_unit.append_option(consumed.and(unit));
+        // A negative unblended rate (a negation) prices nothing; the public rate stands in for it.
         let contracted_rate = match rule.contracted {
             Amount::PublicOnDemand => num(&public_rate, i),
-            _ => num(&unblended_rate, i),
+            _ => num(&unblended_rate, i).filter(|r| *r >= 0).or(num(&public_rate, i)),
         };
         out.list_unit_price.append_option(priced.and_then(|q| unit_price(num(&public_rate, i), q, list)));
         out.contracted_unit_price
