@@ -291,11 +291,7 @@ fn next_csv(path: &Path, schema: &SchemaRef, st: &mut CsvState) -> Option<Result
             });
             continue;
         }
-        let text = match std::str::from_utf8(st.record.as_slice()) {
-            Ok(_) => true,
-            Err(_) => false,
-        };
-        if !text {
+        if std::str::from_utf8(st.record.as_slice()).is_err() {
             malformed.push(BadRow { row, column: None, reason: "is not valid UTF-8".into() });
             continue;
         }
