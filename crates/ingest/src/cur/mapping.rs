@@ -310,8 +310,24 @@ const A_INSTANCE_TYPE: usize = 5;
 const A_FAMILY: usize = 6;
 const A_SKU: usize = 7;
 
-/// The publisher and invoice issuer when the file does not name them.
+/// The publisher when the file does not name one.
 const AWS_ENTITY: &str = "Amazon Web Services, Inc.";
+
+/// InvoiceIssuerName: "AWS" (the ProviderName) when an Amazon entity issues the invoice, whichever
+/// regional entity it is; FOCUS reads an issuer other than the provider as a third party collecting
+/// the payment, whose charges must then bill 0. Any other issuer is kept as named.
+fn invoice_issuer(entity: Option<&str>) -> &str {
+    let amazon = |e: &str| {
+        let lower = e.trim_start().as_bytes();
+        lower.len() >= 3
+            && (lower[..3].eq_ignore_ascii_case(b"aws")
+                || lower.len() >= 6 && lower[..6].eq_ignore_ascii_case(b"amazon"))
+    };
+    match entity {
+        Some(e) if !amazon(e) => e,
+        _ => "AWS",
+    }
+}
 
 /// Maps one raw batch of a CUR file to a lake batch; rows with faults are dropped and returned (or,
 /// with `strict`, the first one is the error).
@@ -593,7 +609,7 @@ pub(crate) fn map_batch(
 
         out.description.append_option(at(&description, i).or(at(&usage_type, i)).or(type_text));
         out.publisher.append_value(at(&legal_entity, i).unwrap_or(AWS_ENTITY));
-        out.invoice_issuer.append_value(at(&invoicing_entity, i).unwrap_or(AWS_ENTITY));
+        out.invoice_issuer.append_value(invoice_issuer(at(&invoicing_entity, i)));
 
         // BillingPeriodEnd: the file's, else start + 1 month.
         match period_end
@@ -934,6 +950,15 @@ mod tests {
         assert_eq!(unit_price(None, ONE, -ONE), None);
         assert_eq!(divide(ONE, 3 * ONE), 333_333_333_333_333);
         assert_eq!(divide(2 * ONE, 3 * ONE), 666_666_666_666_667);
+    }
+
+    #[test]
+    fn amazon_entities_issue_invoices_as_aws() {
+        assert_eq!(invoice_issuer(Some("Amazon Web Services EMEA SARL")), "AWS");
+        assert_eq!(invoice_issuer(Some("Amazon Internet Services Private Limited")), "AWS");
+        assert_eq!(invoice_issuer(Some("AWS Marketplace")), "AWS");
+        assert_eq!(invoice_issuer(None), "AWS");
+        assert_eq!(invoice_issuer(Some("Example Reseller GmbH")), "Example Reseller GmbH");
     }
 
     #[test]
