@@ -263,7 +263,9 @@ fn costs_keep_the_documented_invariants() {
         .iter()
         .filter(|r| {
             let t = r["line_item_line_item_type"].as_str();
-            t == "SavingsPlanUpfrontFee" || (t == "Fee" && !r["reservation_reservation_a_r_n"].is_empty())
+            let arn = !r["reservation_reservation_a_r_n"].is_empty()
+                || !r["savings_plan_savings_plan_a_r_n"].is_empty();
+            t == "SavingsPlanUpfrontFee" || (t == "Fee" && arn)
         })
         .map(|r| amount(r, "line_item_unblended_cost"))
         .sum();
