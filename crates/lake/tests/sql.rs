@@ -47,8 +47,7 @@ async fn refusal(session: &LakeSession, sql: &str) -> String {
     }
 }
 
-const REFUSED: &str =
-    "refusing to add BilledCost across currencies (EUR, USD): group by BillingCurrency or filter to one currency";
+const REFUSED: &str = "refusing to add BilledCost across currencies (EUR, USD): group by BillingCurrency or filter to one currency";
 
 #[tokio::test]
 async fn focus_names_work_unquoted_and_functions_in_any_case() {
@@ -67,7 +66,10 @@ async fn focus_names_work_unquoted_and_functions_in_any_case() {
             vec!["Amazon S3", "5.500000000000000", "5.500000000000000", "1"],
         ]
     );
-    let result = session.sql("SELECT SUM(BilledCost) AS Total FROM focus WHERE BillingCurrency = 'EUR'").await.unwrap();
+    let result = session
+        .sql("SELECT SUM(BilledCost) AS Total FROM focus WHERE BillingCurrency = 'EUR'")
+        .await
+        .unwrap();
     assert_eq!(result.schema.field(0).name(), "Total", "aliases keep their case");
     assert_eq!(value_text(result.batches[0].column(0), 0), "21.250000000000000");
 }
@@ -77,7 +79,10 @@ async fn a_sum_across_currencies_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let session = mixed_lake(dir.path()).session().await.unwrap();
     assert_eq!(refusal(&session, "SELECT sum(BilledCost) FROM focus").await, REFUSED);
-    assert_eq!(refusal(&session, "SELECT ServiceName, avg(BilledCost) FROM focus GROUP BY ServiceName").await, REFUSED);
+    assert_eq!(
+        refusal(&session, "SELECT ServiceName, avg(BilledCost) FROM focus GROUP BY ServiceName").await,
+        REFUSED
+    );
     assert_eq!(
         refusal(&session, "SELECT sum(BilledCost + ListCost) FROM focus").await,
         "refusing to add BilledCost and ListCost across currencies (EUR, USD): group by BillingCurrency or \
@@ -107,12 +112,22 @@ async fn sums_within_one_currency_are_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let session = mixed_lake(dir.path()).session().await.unwrap();
     assert_eq!(
-        rows(&session, "SELECT BillingCurrency, sum(BilledCost) FROM focus GROUP BY BillingCurrency ORDER BY 1").await,
+        rows(
+            &session,
+            "SELECT BillingCurrency, sum(BilledCost) FROM focus GROUP BY BillingCurrency ORDER BY 1"
+        )
+        .await,
         vec![vec!["EUR", "21.250000000000000"], vec!["USD", "18.500000000000000"]]
     );
-    assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus WHERE BillingCurrency = 'EUR'").await, "21.250000000000000");
+    assert_eq!(
+        scalar(&session, "SELECT sum(BilledCost) FROM focus WHERE BillingCurrency = 'EUR'").await,
+        "21.250000000000000"
+    );
     // Filtered on another column whose rows happen to hold one currency: checked at run time.
-    assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus WHERE ProviderName = 'AWS'").await, "18.500000000000000");
+    assert_eq!(
+        scalar(&session, "SELECT sum(BilledCost) FROM focus WHERE ProviderName = 'AWS'").await,
+        "18.500000000000000"
+    );
     assert_eq!(
         rows(&session, "SELECT cur, sum(c) FROM (SELECT BillingCurrency AS cur, BilledCost AS c FROM focus) GROUP BY cur ORDER BY cur")
             .await,
@@ -138,7 +153,11 @@ async fn sums_within_one_currency_are_allowed() {
     );
     // A query a filter makes single-currency through a subquery.
     assert_eq!(
-        scalar(&session, "SELECT sum(b) FROM (SELECT BilledCost AS b FROM focus WHERE BillingCurrency = 'USD') AS usd").await,
+        scalar(
+            &session,
+            "SELECT sum(b) FROM (SELECT BilledCost AS b FROM focus WHERE BillingCurrency = 'USD') AS usd"
+        )
+        .await,
         "18.500000000000000"
     );
 }
@@ -148,14 +167,21 @@ async fn the_guard_is_conservative_where_it_cannot_prove_one_currency() {
     let dir = tempfile::tempdir().unwrap();
     let session = mixed_lake(dir.path()).session().await.unwrap();
     // A computed key is not taken as a currency key, even when it would separate currencies.
-    assert_eq!(refusal(&session, "SELECT lower(BillingCurrency), sum(BilledCost) FROM focus GROUP BY 1").await, REFUSED);
+    assert_eq!(
+        refusal(&session, "SELECT lower(BillingCurrency), sum(BilledCost) FROM focus GROUP BY 1").await,
+        REFUSED
+    );
 }
 
 #[tokio::test]
 async fn sql_is_read_only() {
     let dir = tempfile::tempdir().unwrap();
     let session = mixed_lake(dir.path()).session().await.unwrap();
-    for sql in ["CREATE TABLE t AS SELECT * FROM focus", "INSERT INTO focus SELECT * FROM focus", "SET datafusion.execution.batch_size = 1"] {
+    for sql in [
+        "CREATE TABLE t AS SELECT * FROM focus",
+        "INSERT INTO focus SELECT * FROM focus",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
         let err = session.sql(sql).await.unwrap_err();
         assert!(matches!(err, LakeError::Query(_)), "{sql}: {err}");
     }
@@ -165,7 +191,11 @@ async fn sql_is_read_only() {
 async fn a_single_currency_lake_sums_freely() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path()).unwrap();
-    ingest(&lake, "a", &[row("AWS", "111", "2024-09", "USD", "1.10"), row("AWS", "222", "2024-10", "USD", "2.20")]);
+    ingest(
+        &lake,
+        "a",
+        &[row("AWS", "111", "2024-09", "USD", "1.10"), row("AWS", "222", "2024-10", "USD", "2.20")],
+    );
     let session = lake.session().await.unwrap();
     assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "3.300000000000000");
 }
@@ -201,7 +231,11 @@ async fn fx_columns_convert_at_the_rate_in_force_on_the_charge_date() {
     );
     // 18.50 + 22.00 + 1.50 = 42.00; effective: 8.00 + 5.50 + 3.00 + 22.00 + 1.50 = 40.00.
     assert_eq!(
-        rows(&session, "SELECT sum(x_BilledCostInReportingCurrency), sum(x_EffectiveCostInReportingCurrency) FROM focus").await,
+        rows(
+            &session,
+            "SELECT sum(x_BilledCostInReportingCurrency), sum(x_EffectiveCostInReportingCurrency) FROM focus"
+        )
+        .await,
         vec![vec!["42.000000000000000", "40.000000000000000"]]
     );
     assert_eq!(
@@ -229,7 +263,11 @@ async fn a_missing_rate_names_the_currency_and_the_date() {
         )
     );
     assert_eq!(
-        scalar(&session, "SELECT sum(x_BilledCostInReportingCurrency) FROM focus WHERE BillingPeriodStart >= '2024-09-01'").await,
+        scalar(
+            &session,
+            "SELECT sum(x_BilledCostInReportingCurrency) FROM focus WHERE BillingPeriodStart >= '2024-09-01'"
+        )
+        .await,
         "42.000000000000000"
     );
 }
@@ -240,9 +278,16 @@ async fn bad_fx_configuration_is_reported_with_its_line() {
     let lake = mixed_lake(dir.path());
     write_fx(dir.path(), "date,from_currency,to_currency,rate\n2024-09-01,EUR,USD,abc\n", None);
     let err = lake.session().await.unwrap_err();
-    assert_eq!(err.to_string(), format!("{}: line 2: rate: 'abc' is not a number", dir.path().join("fx.csv").display()));
+    assert_eq!(
+        err.to_string(),
+        format!("{}: line 2: rate: 'abc' is not a number", dir.path().join("fx.csv").display())
+    );
 
-    write_fx(dir.path(), "date,from_currency,to_currency,rate\n2024-09-01,EUR,USD,1.1\n2024-09-01,USD,GBP,0.8\n", None);
+    write_fx(
+        dir.path(),
+        "date,from_currency,to_currency,rate\n2024-09-01,EUR,USD,1.1\n2024-09-01,USD,GBP,0.8\n",
+        None,
+    );
     let err = lake.session().await.unwrap_err();
     assert!(err.to_string().contains("rates into several currencies (GBP, USD)"), "{err}");
 

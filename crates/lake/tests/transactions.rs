@@ -25,7 +25,8 @@ async fn a_commit_adds_units_split_by_provider_account_and_month() {
     ];
     let report = ingest(&lake, "cur-a.parquet", &rows);
     assert_eq!(report.version, 1);
-    let outcomes: Vec<(UnitKey, Outcome, u64)> = report.units.iter().map(|u| (u.key.clone(), u.outcome, u.rows)).collect();
+    let outcomes: Vec<(UnitKey, Outcome, u64)> =
+        report.units.iter().map(|u| (u.key.clone(), u.outcome, u.rows)).collect();
     assert_eq!(
         outcomes,
         vec![
@@ -48,7 +49,11 @@ async fn a_commit_adds_units_split_by_provider_account_and_month() {
     let session = lake.session().await.unwrap();
     assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "5");
     assert_eq!(
-        scalar(&session, "SELECT sum(BilledCost) FROM focus WHERE BillingAccountId = '111' AND BillingCurrency = 'USD'").await,
+        scalar(
+            &session,
+            "SELECT sum(BilledCost) FROM focus WHERE BillingAccountId = '111' AND BillingCurrency = 'USD'"
+        )
+        .await,
         "17.500000000000000"
     );
 }
@@ -95,7 +100,11 @@ async fn the_manifest_records_watermark_final_and_totals_per_currency() {
 async fn re_ingesting_a_unit_replaces_it_and_leaves_other_payers_alone() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path()).unwrap();
-    ingest(&lake, "payer-1-v1", &[row("AWS", "111", "2024-09", "USD", "10"), row("AWS", "111", "2024-09", "USD", "5")]);
+    ingest(
+        &lake,
+        "payer-1-v1",
+        &[row("AWS", "111", "2024-09", "USD", "10"), row("AWS", "111", "2024-09", "USD", "5")],
+    );
     ingest(&lake, "payer-2-v1", &[row("AWS", "222", "2024-09", "USD", "100")]);
     // A restatement of payer 1 with one line fewer and a corrected amount.
     let report = ingest(&lake, "payer-1-v2", &[row("AWS", "111", "2024-09", "USD", "12")]);
@@ -135,8 +144,11 @@ async fn an_aborted_or_dropped_transaction_leaves_the_lake_byte_for_byte() {
     let before = hash_dir(dir.path());
 
     let mut txn = lake.begin().unwrap();
-    txn.write(batch(&[row("AWS", "111", "2024-09", "USD", "99"), row("AWS", "333", "2024-09", "USD", "1")]), &source("v2"))
-        .unwrap();
+    txn.write(
+        batch(&[row("AWS", "111", "2024-09", "USD", "99"), row("AWS", "333", "2024-09", "USD", "1")]),
+        &source("v2"),
+    )
+    .unwrap();
     txn.abort();
     assert_eq!(hash_dir(dir.path()), before);
 
@@ -156,7 +168,8 @@ async fn a_refused_batch_names_the_file_row_and_column() {
     let good = batch(&[row("AWS", "111", "2024-09", "USD", "1"), row("AWS", "111", "2024-09", "USD", "2")]);
     let mut columns = good.columns().to_vec();
     let account = costpilot_model::index_of("BillingAccountId");
-    columns[account] = std::sync::Arc::new(datafusion::arrow::array::StringArray::from(vec![Some("111"), None]));
+    columns[account] =
+        std::sync::Arc::new(datafusion::arrow::array::StringArray::from(vec![Some("111"), None]));
     let bad = datafusion::arrow::array::RecordBatch::try_new(good.schema(), columns).unwrap();
     let mut txn = lake.begin().unwrap();
     let err = txn.write(bad, &source("bad.csv")).unwrap_err();
@@ -247,7 +260,11 @@ async fn large_units_roll_over_files_and_many_units_stay_within_open_file_limits
     // 45 accounts (more than the open-file limit), 25 rows each, over 5 batches.
     for b in 0..5 {
         let rows: Vec<_> = (0..45)
-            .flat_map(|a| (0..5).map(move |i| row("AWS", &format!("acct-{a:02}"), "2024-09", "USD", &format!("{}.01", b * 5 + i))))
+            .flat_map(|a| {
+                (0..5).map(move |i| {
+                    row("AWS", &format!("acct-{a:02}"), "2024-09", "USD", &format!("{}.01", b * 5 + i))
+                })
+            })
             .collect();
         txn.write(batch(&rows), &source("big")).unwrap();
     }
@@ -288,7 +305,8 @@ async fn an_empty_lake_has_an_empty_focus_table() {
     let lake = Lake::open(dir.path()).unwrap();
     assert_eq!(lake.manifest().unwrap().version, 0);
     let session = lake.session().await.unwrap();
-    let result = session.sql("SELECT ProviderName, sum(BilledCost) FROM focus GROUP BY ProviderName").await.unwrap();
+    let result =
+        session.sql("SELECT ProviderName, sum(BilledCost) FROM focus GROUP BY ProviderName").await.unwrap();
     assert_eq!(result.num_rows(), 0);
     assert_eq!(result.schema.field(0).name(), "ProviderName");
     assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "0");

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use costpilot_lake::{Lake, LakeSession, SourceRef};
 use costpilot_model::money::parse_decimal;
 use costpilot_model::{index_of, lake_schema, money_type, parse_timestamp_micros, tags_type};
-use costpilot_lake::{Lake, LakeSession, SourceRef};
 use datafusion::arrow::array::{
     Array, ArrayRef, Decimal128Array, MapBuilder, MapFieldNames, RecordBatch, StringArray, StringBuilder,
     TimestampMicrosecondArray, new_null_array,
@@ -102,7 +102,8 @@ fn money(values: impl IntoIterator<Item = String>) -> ArrayRef {
 pub fn batch(rows: &[Row]) -> RecordBatch {
     let schema = lake_schema();
     let n = rows.len();
-    let mut columns: Vec<ArrayRef> = schema.fields().iter().map(|f| new_null_array(f.data_type(), n)).collect();
+    let mut columns: Vec<ArrayRef> =
+        schema.fields().iter().map(|f| new_null_array(f.data_type(), n)).collect();
     let mut set = |name: &str, a: ArrayRef| columns[index_of(name)] = a;
     let text = |f: &dyn Fn(&Row) -> String| strings(rows.iter().map(|r| Some(f(r))));
     set("ProviderName", text(&|r| r.provider.clone()));
