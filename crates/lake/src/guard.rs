@@ -137,10 +137,15 @@ pub(crate) async fn check(
                 currencies.extend(guard.lake_currencies.iter().cloned());
                 continue;
             }
-            if !seen.contains_key(&s) {
-                seen.insert(s, currencies_of(ctx, scan).await?);
-            }
-            currencies.extend(seen[&s].iter().cloned());
+            let found = match seen.get(&s) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = currencies_of(ctx, scan).await?;
+                    seen.insert(s, found.clone());
+                    found
+                }
+            };
+            currencies.extend(found);
         }
         if currencies.len() > 1 {
             return Err(LakeError::CurrencyMix(message(need, &currencies, guard.reporting_currency)));
