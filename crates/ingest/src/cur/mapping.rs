@@ -402,6 +402,7 @@ pub(crate) fn map_batch(
     }
     let mut out = Outputs::new(rows);
     let mut pairs: Pairs = Vec::new();
+    let mut tag_keys: Vec<Cow<str>> = Vec::new();
     let mut attrs: [Option<Cow<str>>; PRODUCT_ATTRS.len()] = Default::default();
     let mut period_end_cache = PeriodEnd::default();
 
@@ -627,7 +628,7 @@ pub(crate) fn map_batch(
         if let Err(reason) = tags.row(i, &mut pairs) {
             c.fault(i, tags.map_column().unwrap_or(n::TAGS_MAP), reason);
         }
-        append_tags(&mut out, &pairs);
+        append_tags(&mut out, &pairs, &mut tag_keys);
         pairs.clear();
         if let Err(reason) = cost_categories.row(i, &mut pairs) {
             c.fault(i, cost_categories.map_column().unwrap_or(n::COST_CATEGORY_MAP), reason);
@@ -815,13 +816,17 @@ impl Outputs {
 
 /// Appends one row's tags: normalised keys to Tags (the first of two raw keys that normalise alike
 /// wins), raw keys to x_RawTags. A row without tags gets nulls.
-fn append_tags(out: &mut Outputs, pairs: &Pairs) {
+fn append_tags<'s>(out: &mut Outputs, pairs: &Pairs<'s>, normalised: &mut Vec<Cow<'s, str>>) {
     if pairs.is_empty() {
         out.tags.append_null();
         out.raw_tags.append_null();
         return;
     }
-    let normalised: Vec<Cow<str>> = pairs.iter().map(|(k, _)| normalize_tag_key(k)).collect();
+    normalised.clear();
+    normalised.extend(pairs.iter().map(|(k, _)| match k {
+        Cow::Borrowed(k) => normalize_tag_key(k),
+        Cow::Owned(k) => Cow::Owned(normalize_tag_key(k).into_owned()),
+    }));
     out.tags.append(normalised.iter().enumerate().filter_map(|(j, key)| {
         let first = !normalised[..j].iter().any(|earlier| earlier == key);
         first.then(|| (key.as_ref(), Some(pairs[j].1.as_ref())))
