@@ -126,27 +126,49 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
                 println!("the lake is empty: ingest a billing export with `costpilot ingest <path>`");
                 return Ok(());
             }
-            println!(
-                "{:<10} {:<16} {:<8} {:>12} {:>24} {:<22} {}",
-                "provider", "billing account", "period", "rows", "BilledCost", "watermark", "final"
-            );
-            for u in &info.units {
-                let cost = u
-                    .billed_cost
-                    .iter()
-                    .map(|(c, v)| format!("{} {c}", cents(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                println!(
-                    "{:<10} {:<16} {:<8} {:>12} {:>24} {:<22} {}",
-                    u.provider,
-                    u.billing_account,
-                    u.billing_period,
-                    thousands(u.rows),
-                    cost,
-                    u.watermark.as_deref().unwrap_or("-"),
-                    if u.is_final { "final" } else { "estimated" }
-                );
+            let rows: Vec<[String; 7]> = info
+                .units
+                .iter()
+                .map(|u| {
+                    let cost = u
+                        .billed_cost
+                        .iter()
+                        .map(|(c, v)| format!("{} {c}", cents(v)))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    [
+                        u.provider.clone(),
+                        u.billing_account.clone(),
+                        u.billing_period.clone(),
+                        thousands(u.rows),
+                        cost,
+                        u.watermark.clone().unwrap_or_else(|| "-".into()),
+                        if u.is_final { "final" } else { "estimated" }.to_string(),
+                    ]
+                })
+                .collect();
+            let header = ["provider", "billing account", "period", "rows", "BilledCost", "watermark", "bill"];
+            let mut widths = header.map(str::len);
+            for r in &rows {
+                for (w, cell) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let line = |cells: [&str; 7]| {
+                let mut out = String::new();
+                for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+                    // Counts and money read best right-aligned.
+                    if i == 3 || i == 4 {
+                        out.push_str(&format!("{cell:>w$}  "));
+                    } else {
+                        out.push_str(&format!("{cell:<w$}  "));
+                    }
+                }
+                out.trim_end().to_string()
+            };
+            println!("{}", line(header));
+            for r in &rows {
+                println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]].map(String::as_str)));
             }
             let totals = info
                 .billed_cost
