@@ -95,7 +95,9 @@ ensure_inputs() {
 }
 
 # Median seconds of a hyperfine JSON export.
-median_of() { "$py" -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["results"][0]["median"]:.3f}")' "$1"; }
+median_of() {
+  "$py" -c 'import json, sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"])' "$1" "${2:-0}"
+}
 
 # Peak RSS in MB of a command, from GNU time's report.
 peak_rss_mb() {
@@ -159,8 +161,8 @@ bench_queries() {
     hyperfine --warmup 1 --runs "$runs" --style basic --export-json "$json" \
       -n costpilot "$(quote "${pin[@]}" "$bin" --data-dir "$lake" query --sql "$sql" --format csv)" \
       -n duckdb "$(quote "${pin[@]}" "$py" "$root/bench/duckdb_bench.py" run "$lake" "$sql")" >&2
-    cp=$("$py" -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["results"][0]["median"]:.3f}")' "$json")
-    dd=$("$py" -c 'import json,sys; print(f"{json.load(open(sys.argv[1]))["results"][1]["median"]:.3f}")' "$json")
+    cp=$(median_of "$json" 0)
+    dd=$(median_of "$json" 1)
     dd_in=$("${pin[@]}" "$py" "$root/bench/duckdb_bench.py" time "$lake" "$sql" "$runs")
     query_rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$(group "$n")" "${QUERY_NAMES[$i]}" \
       "$(($(wc -l <"$answer") - 1))" "$cp" "$dd" "$dd_in" \
