@@ -205,7 +205,7 @@ git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with 
   echo
   echo "## Machine"
   echo
-  echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1); $(nproc) cores available, benchmarks limited to 2"
+  echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1) (family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p')$(lscpu | sed -n 's/^Hypervisor vendor: */, guest of /p')); $(nproc) cores available, benchmarks limited to 2"
   echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); OS: $(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release), kernel $(uname -r)"
   echo "- $(rustc --version), release profile; $(hyperfine --version); DuckDB $("$py" -c 'import duckdb; print(duckdb.__version__)') (Python $("$py" -c 'import platform; print(platform.python_version())'))"
   echo "- load average before / after: $load_before / $load_after"
