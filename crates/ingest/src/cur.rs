@@ -16,12 +16,13 @@ pub mod services;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::raw::{Container, RawReader};
-use crate::report::FileReport;
+use crate::raw::{Container, RawBatch, RawReader};
+use crate::report::{BadRow, FileReport};
 use crate::tags::{is_cost_category_column, is_tag_column};
 use crate::{BatchReader, IngestError, ReadOptions, SourceFile, SourceKind};
 
@@ -59,13 +60,28 @@ pub fn open(file: &SourceFile, opts: &ReadOptions) -> Result<Box<dyn BatchReader
 }
 
 /// Reads one CUR file as lake batches.
+///
+/// Decoding the file and mapping its rows run on two threads of their own, each a batch ahead of
+/// its consumer (bounded channels keep memory flat), so that a caller writing the batches out uses
+/// a third: on a 2-core machine the decode, the mapping and the caller's work overlap.
 pub struct CurReader {
-    raw: RawReader,
-    plan: Plan,
+    mapped: Receiver<Mapped>,
     report: FileReport,
-    strict: bool,
     done: bool,
 }
+
+/// One mapped batch and what reading it found.
+struct Mapped {
+    /// The lake batch, or the error that ends the file.
+    result: Result<RecordBatch, IngestError>,
+    /// Data rows read for it.
+    rows_read: u64,
+    /// Rows skipped, with reasons.
+    bad: Vec<BadRow>,
+}
+
+/// Raw batches decoded ahead of the mapping, and mapped batches ahead of the caller.
+const AHEAD: usize = 1;
 
 impl CurReader {
     /// Opens `path` (a `container` file of the given flavour), checking that it has every required
@@ -91,13 +107,49 @@ impl CurReader {
                 (raw, plan)
             }
         };
-        Ok(Self {
-            raw,
-            plan,
-            report: FileReport::new(path, flavour.format(), bytes),
-            strict: opts.strict,
-            done: false,
-        })
+        let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch, IngestError>>(AHEAD);
+        let (mapped_tx, mapped_rx) = sync_channel::<Mapped>(AHEAD);
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(work)
+                .map(drop)
+                .map_err(|e| IngestError::io(path, e))
+        };
+        // Each thread stops when its consumer goes away (a send fails) or its input ends.
+        spawn(
+            "cur-decode",
+            Box::new(move || {
+                for raw in raw {
+                    if raw_tx.send(raw).is_err() {
+                        break;
+                    }
+                }
+            }),
+        )?;
+        let strict = opts.strict;
+        spawn(
+            "cur-map",
+            Box::new(move || {
+                for raw in raw_rx {
+                    let mapped = match raw {
+                        Err(e) => Mapped { result: Err(e), rows_read: 0, bad: Vec::new() },
+                        Ok(raw) => {
+                            let rows_read = (raw.batch.num_rows() + raw.malformed.len()) as u64;
+                            match mapping::map_batch(&plan, &raw, strict) {
+                                Ok((batch, bad)) => Mapped { result: Ok(batch), rows_read, bad },
+                                Err(e) => Mapped { result: Err(e), rows_read, bad: Vec::new() },
+                            }
+                        }
+                    };
+                    let last = mapped.result.is_err();
+                    if mapped_tx.send(mapped).is_err() || last {
+                        break;
+                    }
+                }
+            }),
+        )?;
+        Ok(Self { mapped: mapped_rx, report: FileReport::new(path, flavour.format(), bytes), done: false })
     }
 }
 
@@ -113,17 +165,14 @@ impl Iterator for CurReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            let raw = match self.raw.next()? {
-                Ok(raw) => raw,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
+            let Ok(mapped) = self.mapped.recv() else {
+                self.done = true;
+                break;
             };
-            self.report.rows_read += (raw.batch.num_rows() + raw.malformed.len()) as u64;
-            match mapping::map_batch(&self.plan, &raw, self.strict) {
-                Ok((batch, bad)) => {
-                    self.report.skip(bad);
+            self.report.rows_read += mapped.rows_read;
+            self.report.skip(mapped.bad);
+            match mapped.result {
+                Ok(batch) => {
                     self.report.rows_kept += batch.num_rows() as u64;
                     if batch.num_rows() > 0 {
                         return Some(Ok(batch));

@@ -49,6 +49,63 @@ impl KeyValues {
         self.map.as_ref().map(|(n, _)| n.as_str())
     }
 
+    /// Looks up `keys` in row `i` of the map column, filling the still-empty `slots` (one per key);
+    /// `scratch` is room for a parsed JSON cell. A cell that is not a JSON object is an error.
+    pub fn find<'s>(
+        &'s self,
+        i: usize,
+        keys: &[&str],
+        slots: &mut [Option<Cow<'s, str>>],
+        scratch: &mut Pairs<'s>,
+    ) -> Result<(), String> {
+        match self.map.as_ref().map(|(_, s)| s) {
+            Some(MapSource::Map { map, keys: ks, values }) => {
+                if map.is_valid(i) {
+                    let offsets = map.value_offsets();
+                    for j in offsets[i] as usize..offsets[i + 1] as usize {
+                        if ks.is_null(j) || values.is_null(j) {
+                            continue;
+                        }
+                        let k = ks.value(j);
+                        if let Some(slot) = keys.iter().position(|w| *w == k).map(|p| &mut slots[p])
+                            && slot.is_none()
+                        {
+                            let v = values.value(j);
+                            if !v.is_empty() {
+                                *slot = Some(Cow::Borrowed(v));
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Some(MapSource::Json(_)) => {
+                scratch.clear();
+                self.row(i, scratch)?;
+                for (k, v) in scratch.drain(..) {
+                    if let Some(slot) = keys.iter().position(|w| *w == k).map(|p| &mut slots[p])
+                        && slot.is_none()
+                    {
+                        *slot = Some(v);
+                    }
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The map column itself when it is the only source and every entry is usable as it is (no
+    /// null or empty key or value), so that batches can reuse it instead of copying it row by row.
+    pub fn plain_map(&self) -> Option<&MapArray> {
+        let Some((_, MapSource::Map { map, keys, values })) = &self.map else { return None };
+        let usable = |a: &StringArray| {
+            let offsets = a.value_offsets();
+            a.null_count() == 0 && offsets.windows(2).all(|w| w[1] > w[0])
+        };
+        (self.flat.is_empty() && usable(keys) && usable(values)).then_some(map.as_ref())
+    }
+
     /// Appends row `i`'s non-empty pairs to `out` (map entries first, then one-key columns). A cell
     /// that is not a JSON object is an error with the reason.
     pub fn row<'s>(&'s self, i: usize, out: &mut Pairs<'s>) -> Result<(), String> {

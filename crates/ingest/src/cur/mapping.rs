@@ -7,24 +7,23 @@
 //! without copying.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Months};
 use costpilot_model::money::{parse_decimal, to_f64};
-use costpilot_model::{money_type, names as lake};
+use costpilot_model::{money_type, names as lake, tags_type};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, Decimal128Builder, RecordBatch,
-    StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, Decimal128Builder, MapArray,
+    RecordBatch, StringArray, StringBuilder, StructArray, TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 
 use super::Plan;
 use super::keyvalue::{KeyValues, Pairs};
 use super::names as n;
-use super::services::{category_for_name, focus_unit, name_for_code, region_name, resource_type};
+use super::services::{FastMap, category_for_name, focus_unit, name_for_code, region_name, resource_type};
 use crate::IngestError;
 use crate::convert::{Columns, KeyValueBuilder, constant_string};
 use crate::raw::RawBatch;
@@ -60,6 +59,24 @@ enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    const ALL: [Kind; 14] = [
+        Self::Usage,
+        Self::DiscountedUsage,
+        Self::SpCoveredUsage,
+        Self::SpNegation,
+        Self::SpUpfrontFee,
+        Self::SpRecurringFee,
+        Self::CommitmentFee,
+        Self::Fee,
+        Self::RiFee,
+        Self::Tax,
+        Self::Credit,
+        Self::Refund,
+        Self::Discount,
+        Self::Unknown,
+    ];
+
     fn of(line_item_type: &str, has_commitment_arn: bool) -> Self {
         match line_item_type {
             "Usage" => Self::Usage,
@@ -382,27 +399,50 @@ pub(crate) fn map_batch(
 
     let key_values = |map: Option<&String>, flat: &[String]| {
         let map = map.and_then(|m| c.get(m).map(|a| (m.as_str(), a)));
-        let flat = flat
-            .iter()
-            .filter_map(|f| c.get(f).map(|a| (f.clone(), text_array(a))))
-            .filter_map(|(f, a)| a.map(|a| (f, a)))
-            .collect();
+        let flat =
+            flat.iter().filter_map(|f| c.get(f).and_then(text_array).map(|a| (f.clone(), a))).collect();
         KeyValues::new(map, flat).map_err(internal)
     };
     let tags = key_values(plan.tag_map.as_ref(), &plan.tag_columns)?;
     let cost_categories = key_values(plan.cost_category_map.as_ref(), &plan.cost_category_columns)?;
     let product = key_values(plan.product_map.as_ref(), &[])?;
-    let product_from_map = !product.is_empty();
 
-    let mut units: HashMap<&str, Option<Cow<str>>> = HashMap::new();
+    // A product attribute is a `product_*` column or a key of the `product` map, never both (CUR 2.0
+    // moves every attribute of its static schema out of the map), so the source is chosen per file.
+    let map_attrs: Vec<usize> = if product.is_empty() {
+        Vec::new()
+    } else {
+        (0..PRODUCT_ATTRS.len()).filter(|&a| attr_columns[a].is_none()).collect()
+    };
+    let map_keys: Vec<&str> = map_attrs.iter().map(|&a| PRODUCT_ATTRS[a].1).collect();
+    let from_map = |attr: usize| map_attrs.contains(&attr);
+    // Whether the file can cost each kind of row (see `Kind::needs`), decided once.
+    let missing_need = |kind: Kind| kind.needs().iter().copied().find(|need| plan.file_name(need).is_none());
+    let missing: Vec<Option<&str>> = Kind::ALL.iter().map(|&k| missing_need(k)).collect();
+
+    let mut units: FastMap<&str, Option<Cow<str>>> = FastMap::default();
     if let Some(u) = &pricing_unit {
         for v in u.iter().flatten() {
-            units.entry(v).or_insert_with(|| focus_unit(v));
+            if !units.contains_key(v) {
+                units.insert(v, focus_unit(v));
+            }
         }
     }
+
+    // Tags straight from a clean Parquet map are built column-wise; anything else row by row.
+    let fast_tags = tags.plain_map().and_then(tag_columns_from_map);
+    let fast_cost_categories = cost_categories.plain_map().and_then(cost_categories_from_map);
+
     let mut out = Outputs::new(rows);
+    let mut built = Built::new(rows, from_map(A_INSTANCE_TYPE), from_map(A_FAMILY), from_map(A_SKU));
+    let region_from_map = attr_columns[A_REGION_CODE].is_none() && !map_keys.is_empty();
+    let mut region_ids = region_from_map.then(|| StringBuilder::with_capacity(rows, rows * 10));
+    let mut tax = BooleanBufferBuilder::new(rows);
+    let mut no_price = BooleanBufferBuilder::new(rows);
+    let mut resource_fallback: Vec<(usize, &str)> = Vec::new();
     let mut pairs: Pairs = Vec::new();
     let mut tag_keys: Vec<Cow<str>> = Vec::new();
+    let mut found: Vec<Option<Cow<str>>> = vec![None; map_keys.len()];
     let mut attrs: [Option<Cow<str>>; PRODUCT_ATTRS.len()] = Default::default();
     let mut period_end_cache = PeriodEnd::default();
 
@@ -418,11 +458,9 @@ pub(crate) fn map_batch(
             }
         };
         let rule = kind.rule();
-        for need in kind.needs() {
-            if plan.file_name(need).is_none() {
-                let why = format!("absent from the file, but {} rows need it", type_text.unwrap_or_default());
-                c.fault(i, plan.spelled(need), why);
-            }
+        if let Some(need) = missing[kind as usize] {
+            let why = format!("absent from the file, but {} rows need it", type_text.unwrap_or_default());
+            c.fault(i, plan.spelled(need), why);
         }
         let billed = match num(&unblended, i) {
             Some(v) => v,
@@ -451,17 +489,18 @@ pub(crate) fn map_batch(
             }
         }
 
-        // Product attributes: a `product_*` column wins over the `product` map.
-        pairs.clear();
-        if product_from_map && let Err(reason) = product.row(i, &mut pairs) {
-            c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
+        // Product attributes.
+        for (slot, column) in attrs.iter_mut().zip(&attr_columns) {
+            *slot = column.as_ref().and_then(|col| value(col, i)).map(Cow::Borrowed);
         }
-        for (slot, (column, (_, key))) in attrs.iter_mut().zip(attr_columns.iter().zip(PRODUCT_ATTRS)) {
-            *slot = column
-                .as_ref()
-                .and_then(|col| value(col, i))
-                .map(Cow::Borrowed)
-                .or_else(|| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()));
+        if !map_keys.is_empty() {
+            found.iter_mut().for_each(|f| *f = None);
+            if let Err(reason) = product.find(i, &map_keys, &mut found, &mut pairs) {
+                c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
+            }
+            for (&a, value) in map_attrs.iter().zip(found.iter_mut()) {
+                attrs[a] = value.take();
+            }
         }
 
         // Service.
@@ -513,10 +552,20 @@ pub(crate) fn map_batch(
             }
             _ => ri.map(|a| (a, Commitment::Reservation)).or(sp.map(|a| (a, Commitment::SavingsPlan))),
         };
-        out.cd_id.append_option(commitment.map(|(arn, _)| arn));
-        out.cd_type.append_option(commitment.map(|(_, k)| k.discount_type()));
-        out.cd_category.append_option(commitment.map(|(_, k)| k.category()));
-        out.cd_status.append_option(commitment.and(rule.status));
+        match commitment {
+            Some((arn, k)) => {
+                out.cd_id.append_value(arn);
+                out.cd_type.append_value(k.discount_type());
+                out.cd_category.append_value(k.category());
+                out.cd_status.append_option(rule.status);
+            }
+            None => {
+                out.cd_id.append_null();
+                out.cd_type.append_null();
+                out.cd_category.append_null();
+                out.cd_status.append_null();
+            }
+        }
 
         // Costs.
         let zero_if_null = |a: &Option<Decimal128Array>| num(a, i).unwrap_or(0);
@@ -586,31 +635,30 @@ pub(crate) fn map_batch(
         }));
 
         // Resource: commitment rows without a resource are about the commitment itself.
-        let resource = at(&resource_id, i).or_else(|| {
-            commitment
-                .filter(|_| rule.charge_category == "Purchase" || rule.status == Some("Unused"))
-                .map(|(a, _)| a)
-        });
-        out.resource_id.append_option(resource);
+        let mut resource = at(&resource_id, i);
+        if resource.is_none()
+            && let Some((arn, _)) =
+                commitment.filter(|_| rule.charge_category == "Purchase" || rule.status == Some("Unused"))
+        {
+            resource_fallback.push((i, arn));
+            resource = Some(arn);
+        }
         out.resource_type
             .append_option(resource.and_then(|r| resource_type(r).or(attrs[A_FAMILY].as_deref())));
 
         // Region.
         let region = attrs[A_REGION_CODE].as_deref().or(attrs[A_REGION].as_deref());
-        out.region_id.append_option(region);
+        if let Some(b) = region_ids.as_mut() {
+            b.append_option(region);
+        }
         out.region_name
             .append_option(region.map(|r| region_name(r).or(attrs[A_LOCATION].as_deref()).unwrap_or(r)));
 
         // SKU (never on tax); a price id only under a SKU, as FOCUS gives each price one SKU.
-        let sku = attrs[A_SKU].as_deref().filter(|_| kind != Kind::Tax);
-        out.sku_id.append_option(sku);
-        out.sku_price_id.append_option(sku.and(at(&rate_code, i)));
-        out.instance_type.append_option(attrs[A_INSTANCE_TYPE].as_deref());
-        out.product_family.append_option(attrs[A_FAMILY].as_deref());
-
-        out.description.append_option(at(&description, i).or(at(&usage_type, i)).or(type_text));
-        out.publisher.append_value(at(&legal_entity, i).unwrap_or(AWS_ENTITY));
-        out.invoice_issuer.append_value(invoice_issuer(at(&invoicing_entity, i)));
+        let is_tax = kind == Kind::Tax;
+        tax.append(is_tax);
+        no_price.append(is_tax || attrs[A_SKU].is_none());
+        built.push(&attrs, is_tax);
 
         // BillingPeriodEnd: the file's, else start + 1 month.
         match period_end
@@ -624,30 +672,57 @@ pub(crate) fn map_batch(
         }
 
         // Tags and cost categories.
-        pairs.clear();
-        if let Err(reason) = tags.row(i, &mut pairs) {
-            c.fault(i, tags.map_column().unwrap_or(n::TAGS_MAP), reason);
+        if fast_tags.is_none() {
+            pairs.clear();
+            if let Err(reason) = tags.row(i, &mut pairs) {
+                c.fault(i, tags.map_column().unwrap_or(n::TAGS_MAP), reason);
+            }
+            append_tags(&mut out, &pairs, &mut tag_keys);
         }
-        append_tags(&mut out, &pairs, &mut tag_keys);
-        pairs.clear();
-        if let Err(reason) = cost_categories.row(i, &mut pairs) {
-            c.fault(i, cost_categories.map_column().unwrap_or(n::COST_CATEGORY_MAP), reason);
-        }
-        if pairs.is_empty() {
-            out.cost_categories.append_null();
-        } else {
-            out.cost_categories
-                .append(pairs.iter().map(|(k, v)| (normalize_cost_category_key(k), Some(v.as_ref()))));
+        if fast_cost_categories.is_none() {
+            pairs.clear();
+            if let Err(reason) = cost_categories.row(i, &mut pairs) {
+                c.fault(i, cost_categories.map_column().unwrap_or(n::COST_CATEGORY_MAP), reason);
+            }
+            if pairs.is_empty() {
+                out.cost_categories.append_null();
+            } else {
+                out.cost_categories
+                    .append(pairs.iter().map(|(k, v)| (normalize_cost_category_key(k), Some(v.as_ref()))));
+            }
         }
     }
 
-    let mut columns = out.finish();
+    let mut columns = out.finish(fast_tags, fast_cost_categories);
     let mut pass = |name: &'static str, array: Option<ArrayRef>| {
         if let Some(a) = array {
             columns.push((name, a));
         }
     };
     let arc = |a: Option<StringArray>| a.map(|a| Arc::new(a) as ArrayRef);
+    let tax = tax.finish();
+    let no_price = no_price.finish();
+
+    // Columns derived from one source column reuse it, changing at most its nulls.
+    let (instance_type, family, sku) = built.finish();
+    pass(lake::X_INSTANCE_TYPE, instance_type.or_else(|| arc(attr_columns[A_INSTANCE_TYPE].clone())));
+    pass(lake::X_PRODUCT_FAMILY, family.or_else(|| arc(attr_columns[A_FAMILY].clone())));
+    pass(lake::SKU_ID, sku.or_else(|| attr_columns[A_SKU].as_ref().map(|a| without(a, &tax))));
+    pass(lake::SKU_PRICE_ID, rate_code.as_ref().map(|a| without(a, &no_price)));
+    pass(
+        lake::REGION_ID,
+        region_ids
+            .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+            .or_else(|| arc(attr_columns[A_REGION_CODE].clone())),
+    );
+    pass(lake::RESOURCE_ID, Some(with_rows(resource_id.as_ref(), rows, &resource_fallback)));
+    pass(
+        lake::CHARGE_DESCRIPTION,
+        Some(coalesce(description.as_ref(), rows, |i| at(&usage_type, i).or(at(&line_type, i)))),
+    );
+    pass(lake::PUBLISHER_NAME, Some(coalesce(legal_entity.as_ref(), rows, |_| Some(AWS_ENTITY))));
+    pass(lake::INVOICE_ISSUER_NAME, Some(invoice_issuers(invoicing_entity.as_ref(), rows)));
+
     pass(lake::BILLED_COST, unblended.map(|a| Arc::new(a) as ArrayRef));
     pass(lake::CHARGE_PERIOD_START, usage_start.map(|a| Arc::new(a) as ArrayRef));
     pass(lake::CHARGE_PERIOD_END, usage_end.map(|a| Arc::new(a) as ArrayRef));
@@ -683,6 +758,156 @@ pub(crate) fn map_batch(
     c.finish(&plan.path, columns, strict)
 }
 
+/// Product attribute columns built row by row when they come from the `product` map (a `product_*`
+/// column is reused as it is instead).
+struct Built {
+    instance_type: Option<StringBuilder>,
+    family: Option<StringBuilder>,
+    sku: Option<StringBuilder>,
+}
+
+impl Built {
+    fn new(rows: usize, instance_type: bool, family: bool, sku: bool) -> Self {
+        let b = |on: bool| on.then(|| StringBuilder::with_capacity(rows, rows * 16));
+        Self { instance_type: b(instance_type), family: b(family), sku: b(sku) }
+    }
+
+    fn push(&mut self, attrs: &[Option<Cow<str>>], is_tax: bool) {
+        if let Some(b) = self.instance_type.as_mut() {
+            b.append_option(attrs[A_INSTANCE_TYPE].as_deref());
+        }
+        if let Some(b) = self.family.as_mut() {
+            b.append_option(attrs[A_FAMILY].as_deref());
+        }
+        if let Some(b) = self.sku.as_mut() {
+            b.append_option(attrs[A_SKU].as_deref().filter(|_| !is_tax));
+        }
+    }
+
+    fn finish(self) -> (Option<ArrayRef>, Option<ArrayRef>, Option<ArrayRef>) {
+        let f = |b: Option<StringBuilder>| b.map(|mut b| Arc::new(b.finish()) as ArrayRef);
+        (f(self.instance_type), f(self.family), f(self.sku))
+    }
+}
+
+/// `array` with nulls where `drop` is set; the values are shared, not copied.
+fn without(array: &StringArray, drop: &BooleanBuffer) -> ArrayRef {
+    let keep = NullBuffer::new(!drop);
+    let nulls = NullBuffer::union(array.nulls(), Some(&keep));
+    let (offsets, values, _) = array.clone().into_parts();
+    Arc::new(StringArray::new(offsets, values, nulls))
+}
+
+/// `primary`, with `extra` values filling some of its null rows (given in row order); the primary
+/// array itself when there are none.
+fn with_rows(primary: Option<&StringArray>, rows: usize, extra: &[(usize, &str)]) -> ArrayRef {
+    if extra.is_empty() {
+        return match primary {
+            Some(a) => Arc::new(a.clone()),
+            None => Arc::new(StringArray::new_null(rows)),
+        };
+    }
+    let mut b =
+        StringBuilder::with_capacity(rows, primary.map_or(0, |a| a.value_data().len()) + extra.len() * 64);
+    let mut next = extra.iter().peekable();
+    for i in 0..rows {
+        match next.peek() {
+            Some((row, v)) if *row == i => {
+                b.append_value(v);
+                next.next();
+            }
+            _ => b.append_option(primary.and_then(|a| value(a, i))),
+        }
+    }
+    Arc::new(b.finish())
+}
+
+/// `primary` where it has a value, else `fallback(row)`; the primary array itself when it has no
+/// nulls.
+fn coalesce<'a>(
+    primary: Option<&'a StringArray>,
+    rows: usize,
+    fallback: impl Fn(usize) -> Option<&'a str>,
+) -> ArrayRef {
+    if let Some(a) = primary
+        && a.null_count() == 0
+    {
+        return Arc::new(a.clone());
+    }
+    let mut b = StringBuilder::with_capacity(rows, rows * 24);
+    for i in 0..rows {
+        b.append_option(primary.and_then(|a| value(a, i)).or_else(|| fallback(i)));
+    }
+    Arc::new(b.finish())
+}
+
+/// InvoiceIssuerName for every row: one constant column in the usual case of a bill from AWS.
+fn invoice_issuers(entities: Option<&StringArray>, rows: usize) -> ArrayRef {
+    let Some(entities) = entities else { return constant_string("AWS", rows) };
+    if (0..rows).all(|i| invoice_issuer(value(entities, i)) == "AWS") {
+        return constant_string("AWS", rows);
+    }
+    Arc::new((0..rows).map(|i| Some(invoice_issuer(value(entities, i)))).collect::<StringArray>())
+}
+
+/// Tags and x_RawTags from a map whose entries are all usable (see `KeyValues::plain_map`): the
+/// raw map is x_RawTags as it is, Tags is the same map with normalised keys. Rows without tags are
+/// null in both. `None` when two keys of a row normalise alike (the row-by-row path handles it).
+fn tag_columns_from_map(map: &MapArray) -> Option<(ArrayRef, ArrayRef)> {
+    let keys = map.keys().as_string::<i32>();
+    let offsets = map.value_offsets();
+    let mut normalised = StringBuilder::with_capacity(keys.len(), keys.value_data().len());
+    for i in 0..map.len() {
+        let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
+        for j in from..to {
+            let key = normalize_tag_key(keys.value(j));
+            let row_keys = &normalised.offsets_slice()[from..];
+            let values = normalised.values_slice();
+            let clash = row_keys.windows(2).any(|w| values[w[0] as usize..w[1] as usize] == *key.as_bytes());
+            if clash {
+                return None;
+            }
+            normalised.append_value(key);
+        }
+    }
+    let raw = relabel(map, None)?;
+    let tags = relabel(map, Some(Arc::new(normalised.finish())))?;
+    Some((tags, raw))
+}
+
+/// x_CostCategories from a map whose entries are all usable: the map as it is, with rows without
+/// categories null.
+fn cost_categories_from_map(map: &MapArray) -> Option<ArrayRef> {
+    let keys = map.keys().as_string::<i32>();
+    let plain =
+        (0..keys.len()).all(|j| normalize_cost_category_key(keys.value(j)).len() == keys.value(j).len());
+    if plain { relabel(map, None) } else { None }
+}
+
+/// `map` with the lake's map type (its field names), optionally new keys, and rows without entries
+/// made null; values and offsets are shared, not copied.
+fn relabel(map: &MapArray, keys: Option<ArrayRef>) -> Option<ArrayRef> {
+    let DataType::Map(entries_field, _) = tags_type() else { return None };
+    let DataType::Struct(fields) = entries_field.data_type() else { return None };
+    let keys = keys.unwrap_or_else(|| map.keys().clone());
+    let values = map.values().clone();
+    if keys.data_type() != &DataType::Utf8 || values.data_type() != &DataType::Utf8 {
+        return None;
+    }
+    let entries = StructArray::try_new(fields.clone(), vec![keys, values], None).ok()?;
+    let offsets = map.value_offsets();
+    let present: BooleanBuffer =
+        (0..map.len()).map(|i| map.is_valid(i) && offsets[i + 1] > offsets[i]).collect();
+    let relabelled = MapArray::try_new(
+        entries_field,
+        map.offsets().clone(),
+        entries,
+        Some(NullBuffer::new(present)),
+        false,
+    );
+    relabelled.ok().map(|m| Arc::new(m) as ArrayRef)
+}
+
 /// The output columns built row by row.
 struct Outputs {
     charge_category: StringBuilder,
@@ -707,17 +932,8 @@ struct Outputs {
     service_name: StringBuilder,
     service_category: StringBuilder,
     service_subcategory: StringBuilder,
-    resource_id: StringBuilder,
     resource_type: StringBuilder,
-    region_id: StringBuilder,
     region_name: StringBuilder,
-    sku_id: StringBuilder,
-    sku_price_id: StringBuilder,
-    instance_type: StringBuilder,
-    product_family: StringBuilder,
-    description: StringBuilder,
-    publisher: StringBuilder,
-    invoice_issuer: StringBuilder,
     period_end: TimestampMicrosecondBuilder,
     tags: KeyValueBuilder,
     raw_tags: KeyValueBuilder,
@@ -729,39 +945,30 @@ impl Outputs {
         let s = |bytes: usize| StringBuilder::with_capacity(rows, rows * bytes);
         let d = || Decimal128Builder::with_capacity(rows);
         Self {
-            charge_category: s(6),
-            charge_class: s(0),
+            charge_category: s(8),
+            charge_class: s(1),
             charge_frequency: s(11),
             pricing_category: s(9),
-            cd_id: s(0),
-            cd_type: s(0),
-            cd_category: s(0),
-            cd_status: s(0),
+            cd_id: s(16),
+            cd_type: s(8),
+            cd_category: s(4),
+            cd_status: s(4),
             cd_quantity: d(),
-            cd_unit: s(0),
+            cd_unit: s(2),
             effective: d(),
             list: d(),
             contracted: d(),
             list_unit_price: d(),
             contracted_unit_price: d(),
             pricing_quantity: d(),
-            pricing_unit: s(5),
+            pricing_unit: s(8),
             consumed_quantity: d(),
-            consumed_unit: s(5),
-            service_name: s(24),
-            service_category: s(10),
-            service_subcategory: s(16),
-            resource_id: s(16),
-            resource_type: s(8),
-            region_id: s(9),
-            region_name: s(20),
-            sku_id: s(16),
-            sku_price_id: s(38),
-            instance_type: s(8),
-            product_family: s(12),
-            description: s(48),
-            publisher: s(25),
-            invoice_issuer: s(25),
+            consumed_unit: s(8),
+            service_name: s(32),
+            service_category: s(12),
+            service_subcategory: s(18),
+            resource_type: s(10),
+            region_name: s(24),
             period_end: TimestampMicrosecondBuilder::with_capacity(rows),
             tags: KeyValueBuilder::new(),
             raw_tags: KeyValueBuilder::new(),
@@ -769,9 +976,15 @@ impl Outputs {
         }
     }
 
-    fn finish(mut self) -> Vec<(&'static str, ArrayRef)> {
+    fn finish(
+        mut self,
+        fast_tags: Option<(ArrayRef, ArrayRef)>,
+        fast_cost_categories: Option<ArrayRef>,
+    ) -> Vec<(&'static str, ArrayRef)> {
         let s = |b: &mut StringBuilder| Arc::new(b.finish()) as ArrayRef;
         let d = |b: &mut Decimal128Builder| -> ArrayRef { Arc::new(b.finish().with_data_type(money_type())) };
+        let (tags, raw_tags) = fast_tags.unwrap_or_else(|| (self.tags.finish(), self.raw_tags.finish()));
+        let cost_categories = fast_cost_categories.unwrap_or_else(|| self.cost_categories.finish());
         vec![
             (lake::CHARGE_CATEGORY, s(&mut self.charge_category)),
             (lake::CHARGE_CLASS, s(&mut self.charge_class)),
@@ -795,21 +1008,12 @@ impl Outputs {
             (lake::SERVICE_NAME, s(&mut self.service_name)),
             (lake::SERVICE_CATEGORY, s(&mut self.service_category)),
             (lake::SERVICE_SUBCATEGORY, s(&mut self.service_subcategory)),
-            (lake::RESOURCE_ID, s(&mut self.resource_id)),
             (lake::RESOURCE_TYPE, s(&mut self.resource_type)),
-            (lake::REGION_ID, s(&mut self.region_id)),
             (lake::REGION_NAME, s(&mut self.region_name)),
-            (lake::SKU_ID, s(&mut self.sku_id)),
-            (lake::SKU_PRICE_ID, s(&mut self.sku_price_id)),
-            (lake::X_INSTANCE_TYPE, s(&mut self.instance_type)),
-            (lake::X_PRODUCT_FAMILY, s(&mut self.product_family)),
-            (lake::CHARGE_DESCRIPTION, s(&mut self.description)),
-            (lake::PUBLISHER_NAME, s(&mut self.publisher)),
-            (lake::INVOICE_ISSUER_NAME, s(&mut self.invoice_issuer)),
             (lake::BILLING_PERIOD_END, Arc::new(self.period_end.finish().with_timezone("UTC"))),
-            (lake::TAGS, self.tags.finish()),
-            (lake::X_RAW_TAGS, self.raw_tags.finish()),
-            (lake::X_COST_CATEGORIES, self.cost_categories.finish()),
+            (lake::TAGS, tags),
+            (lake::X_RAW_TAGS, raw_tags),
+            (lake::X_COST_CATEGORIES, cost_categories),
         ]
     }
 }
@@ -924,12 +1128,48 @@ fn text_array(array: &ArrayRef) -> Option<StringArray> {
     }
 }
 
+/// A plain decimal (`-0.0416`, `3`) in units of 10^-15, or `None` for anything else (exponents,
+/// more than 15 decimals, signs, spaces), which [`parse_decimal`] then reads: rates repeat in every
+/// row, so the common spelling gets a quick path.
+fn plain_decimal(text: &str) -> Option<i128> {
+    let (neg, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        bytes => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 39 {
+        return None;
+    }
+    let (mut value, mut integer, mut decimals): (i128, u32, Option<u32>) = (0, 0, None);
+    for &b in digits {
+        match (b, decimals.as_mut()) {
+            (b'0'..=b'9', d) => {
+                value = value * 10 + i128::from(b - b'0');
+                match d {
+                    Some(d) => *d += 1,
+                    None => integer += 1,
+                }
+            }
+            (b'.', None) => decimals = Some(0),
+            _ => return None,
+        }
+    }
+    let places = decimals.unwrap_or(0);
+    // 38 digits, 15 of them decimals, as the lake stores amounts.
+    if places > 15 || integer > 23 || integer + places == 0 {
+        return None;
+    }
+    let value = value * 10i128.pow(15 - places);
+    Some(if neg { -value } else { value })
+}
+
 /// A rate column as amounts, where a value that is not a number is simply absent: rates only guide
 /// unit prices, which are otherwise derived from costs, so they never make a row bad.
 fn lenient_decimal(array: &ArrayRef) -> Decimal128Array {
     let parsed = match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => text_array(array).map(|text| {
-            text.iter().map(|v| v.and_then(|s| parse_decimal(s).ok())).collect::<Decimal128Array>()
+            text.iter()
+                .map(|v| v.and_then(|s| plain_decimal(s).or_else(|| parse_decimal(s).ok())))
+                .collect::<Decimal128Array>()
         }),
         _ => cast(array, &money_type()).ok().map(|a| a.as_primitive::<Decimal128Type>().clone()),
     };
@@ -955,6 +1195,18 @@ mod tests {
         assert_eq!(unit_price(None, ONE, -ONE), None);
         assert_eq!(divide(ONE, 3 * ONE), 333_333_333_333_333);
         assert_eq!(divide(2 * ONE, 3 * ONE), 666_666_666_666_667);
+    }
+
+    #[test]
+    fn plain_decimals_read_like_parse_decimal() {
+        for text in
+            ["0.0416", "-0.096", "3", "0.0000166667", "123456789012345.123456789012345", "0.", "10.50"]
+        {
+            assert_eq!(plain_decimal(text), parse_decimal(text).ok(), "{text}");
+        }
+        for text in ["1e-5", "0.1234567890123456", " 1", "+1", ".", "-", "", "1.2.3", "abc"] {
+            assert_eq!(plain_decimal(text), None, "{text}");
+        }
     }
 
     #[test]

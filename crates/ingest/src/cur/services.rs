@@ -3,7 +3,41 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
+
+/// An FNV-style hash: lookups by short text run once per row, where std's SipHash costs more than
+/// the work. Not for untrusted keys (the keys here are AWS's names and codes).
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // FNV-1a over 8-byte words rather than bytes: the keys are names and codes of a few dozen
+        // bytes, and a word step keeps the hash a handful of multiplications.
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+            h = (h ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+        }
+        for b in chunks.remainder() {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A hash map keyed by text, hashed with [`Fnv`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// One AWS service as CUR names it, with its FOCUS 1.2 ServiceCategory and ServiceSubcategory.
 #[derive(Debug, Clone, Copy)]
@@ -136,13 +170,13 @@ pub const SERVICES: &[Service] = &[
 /// ServiceCategory and ServiceSubcategory of a service FOCUS has no better place for.
 pub const OTHER: (&str, &str) = ("Other", "Other (Other)");
 
-fn by_code() -> &'static HashMap<&'static str, &'static Service> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static Service>> = OnceLock::new();
+fn by_code() -> &'static FastMap<&'static str, &'static Service> {
+    static INDEX: OnceLock<FastMap<&'static str, &'static Service>> = OnceLock::new();
     INDEX.get_or_init(|| SERVICES.iter().map(|s| (s.code, s)).collect())
 }
 
-fn by_name() -> &'static HashMap<&'static str, &'static Service> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static Service>> = OnceLock::new();
+fn by_name() -> &'static FastMap<&'static str, &'static Service> {
+    static INDEX: OnceLock<FastMap<&'static str, &'static Service>> = OnceLock::new();
     INDEX.get_or_init(|| SERVICES.iter().map(|s| (s.name, s)).collect())
 }
 
@@ -199,7 +233,8 @@ const REGIONS: &[(&str, &str)] = &[
 
 /// The display name of an AWS region code, e.g. "US East (N. Virginia)" for "us-east-1".
 pub fn region_name(code: &str) -> Option<&'static str> {
-    REGIONS.binary_search_by(|(c, _)| c.cmp(&code)).ok().map(|i| REGIONS[i].1)
+    static INDEX: OnceLock<FastMap<&'static str, &'static str>> = OnceLock::new();
+    INDEX.get_or_init(|| REGIONS.iter().copied().collect()).get(code).copied()
 }
 
 /// Time words AWS puts in pricing units, and the plural FOCUS spells them with.
