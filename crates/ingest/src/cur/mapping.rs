@@ -13,11 +13,11 @@ use chrono::{DateTime, Months};
 use costpilot_model::money::{parse_decimal, to_f64};
 use costpilot_model::{money_type, names as lake, tags_type};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, Decimal128Builder, MapArray,
-    RecordBatch, StringArray, StringBuilder, StructArray, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, MapArray, RecordBatch, StringArray,
+    StringBuilder, StructArray, TimestampMicrosecondArray, UInt8Array, UInt32Array,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
 
 use super::Plan;
@@ -348,6 +348,10 @@ fn invoice_issuer(entity: Option<&str>) -> &str {
 
 /// Maps one raw batch of a CUR file to a lake batch; rows with faults are dropped and returned (or,
 /// with `strict`, the first one is the error).
+///
+/// The work is column by column: one pass classifies every row (its [`Kind`] and commitment), then
+/// each output column is made in a pass of its own from the arrays it needs, enumerations by
+/// `take` from per-kind tables, repeated names through a per-batch interner.
 pub(crate) fn map_batch(
     plan: &Plan,
     raw: &RawBatch,
@@ -356,383 +360,42 @@ pub(crate) fn map_batch(
     let mut c = Columns::new(raw);
     let rows = c.len();
     let internal = |message: String| IngestError::Internal { path: plan.path.clone(), message };
+    let input = Input::read(plan, &mut c);
+    let class = classify(plan, &input, &mut c);
 
-    let text =
-        |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.string(f)).map(empty_as_null);
-    let money = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.decimal(f));
-    let time = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.timestamp(f));
-    let lenient = |c: &Columns, name: &str| plan.file_name(name).and_then(|f| c.get(f)).map(lenient_decimal);
+    let mut columns: Vec<(&'static str, ArrayRef)> = Vec::with_capacity(96);
+    charge_columns(&input, &class, &mut columns).map_err(internal)?;
+    cost_columns(&input, &class, &mut columns);
+    product_columns(plan, &input, &class, &mut c, &mut columns).map_err(internal)?;
+    key_value_columns(plan, &mut c, &mut columns).map_err(internal)?;
 
-    let line_type = text(&mut c, n::LINE_ITEM_TYPE);
-    let unblended = money(&mut c, n::UNBLENDED_COST);
-    let usage_start = time(&mut c, n::USAGE_START);
-    let usage_end = time(&mut c, n::USAGE_END);
-    let period_start = time(&mut c, n::BILLING_PERIOD_START);
-    let period_end = time(&mut c, n::BILLING_PERIOD_END);
-    let payer = text(&mut c, n::PAYER_ACCOUNT_ID);
-    let currency = text(&mut c, n::CURRENCY_CODE);
-    let product_code = text(&mut c, n::PRODUCT_CODE);
-    let usage_amount = money(&mut c, n::USAGE_AMOUNT);
-    let usage_type = text(&mut c, n::USAGE_TYPE);
-    let resource_id = text(&mut c, n::RESOURCE_ID);
-    let description = text(&mut c, n::DESCRIPTION);
-    let legal_entity = text(&mut c, n::LEGAL_ENTITY);
-    let invoicing_entity = text(&mut c, n::INVOICING_ENTITY);
-    let public_cost = money(&mut c, n::PUBLIC_ON_DEMAND_COST);
-    let public_rate = lenient(&c, n::PUBLIC_ON_DEMAND_RATE);
-    let unblended_rate = lenient(&c, n::UNBLENDED_RATE);
-    let pricing_unit = text(&mut c, n::PRICING_UNIT);
-    let pricing_term = text(&mut c, n::PRICING_TERM);
-    let rate_code = text(&mut c, n::RATE_CODE);
-    let sp_arn = text(&mut c, n::SP_ARN);
-    let sp_effective = money(&mut c, n::SP_EFFECTIVE_COST);
-    let sp_total = money(&mut c, n::SP_TOTAL_COMMITMENT);
-    let sp_used = money(&mut c, n::SP_USED_COMMITMENT);
-    let ri_arn = text(&mut c, n::RI_ARN);
-    let ri_effective = money(&mut c, n::RI_EFFECTIVE_COST);
-    let ri_unused_upfront = money(&mut c, n::RI_UNUSED_UPFRONT);
-    let ri_unused_recurring = money(&mut c, n::RI_UNUSED_RECURRING);
-    let ri_unused_quantity = money(&mut c, n::RI_UNUSED_QUANTITY);
-    let ri_total_units = money(&mut c, n::RI_TOTAL_RESERVED_UNITS);
-    let attr_columns: Vec<Option<StringArray>> =
-        PRODUCT_ATTRS.iter().map(|(col, _)| text(&mut c, col)).collect();
-
-    let key_values = |map: Option<&String>, flat: &[String]| {
-        let map = map.and_then(|m| c.get(m).map(|a| (m.as_str(), a)));
-        let flat =
-            flat.iter().filter_map(|f| c.get(f).and_then(text_array).map(|a| (f.clone(), a))).collect();
-        KeyValues::new(map, flat).map_err(internal)
-    };
-    let tags = key_values(plan.tag_map.as_ref(), &plan.tag_columns)?;
-    let cost_categories = key_values(plan.cost_category_map.as_ref(), &plan.cost_category_columns)?;
-    let product = key_values(plan.product_map.as_ref(), &[])?;
-
-    // A product attribute is a `product_*` column or a key of the `product` map, never both (CUR 2.0
-    // moves every attribute of its static schema out of the map), so the source is chosen per file.
-    let map_attrs: Vec<usize> = if product.is_empty() {
-        Vec::new()
-    } else {
-        (0..PRODUCT_ATTRS.len()).filter(|&a| attr_columns[a].is_none()).collect()
-    };
-    let map_keys: Vec<&str> = map_attrs.iter().map(|&a| PRODUCT_ATTRS[a].1).collect();
-    let from_map = |attr: usize| map_attrs.contains(&attr);
-    // Whether the file can cost each kind of row (see `Kind::needs`), decided once.
-    let missing_need = |kind: Kind| kind.needs().iter().copied().find(|need| plan.file_name(need).is_none());
-    let missing: Vec<Option<&str>> = Kind::ALL.iter().map(|&k| missing_need(k)).collect();
-
-    let mut units: FastMap<&str, Option<Cow<str>>> = FastMap::default();
-    if let Some(u) = &pricing_unit {
-        for v in u.iter().flatten() {
-            if !units.contains_key(v) {
-                units.insert(v, focus_unit(v));
-            }
-        }
-    }
-
-    // Tags straight from a clean Parquet map are built column-wise; anything else row by row.
-    let fast_tags = tags.plain_map().and_then(tag_columns_from_map);
-    let fast_cost_categories = cost_categories.plain_map().and_then(cost_categories_from_map);
-
-    let mut out = Outputs::new(rows);
-    let mut built = Built::new(rows, from_map(A_INSTANCE_TYPE), from_map(A_FAMILY), from_map(A_SKU));
-    let region_from_map = attr_columns[A_REGION_CODE].is_none() && !map_keys.is_empty();
-    let mut region_ids = region_from_map.then(|| StringBuilder::with_capacity(rows, rows * 10));
-    let mut tax = BooleanBufferBuilder::new(rows);
-    let mut no_price = BooleanBufferBuilder::new(rows);
-    let mut resource_fallback: Vec<(usize, &str)> = Vec::new();
-    let mut pairs: Pairs = Vec::new();
-    let mut tag_keys: Vec<Cow<str>> = Vec::new();
-    let mut found: Vec<Option<Cow<str>>> = vec![None; map_keys.len()];
-    let mut attrs: [Option<Cow<str>>; PRODUCT_ATTRS.len()] = Default::default();
-    let mut period_end_cache = PeriodEnd::default();
-
-    for i in 0..rows {
-        let type_text = at(&line_type, i);
-        let ri = at(&ri_arn, i);
-        let sp = at(&sp_arn, i);
-        let kind = match type_text {
-            Some(t) => Kind::of(t, ri.is_some() || sp.is_some()),
-            None => {
-                c.fault(i, plan.spelled(n::LINE_ITEM_TYPE), "empty: every line item needs a type");
-                Kind::Unknown
-            }
-        };
-        let rule = kind.rule();
-        if let Some(need) = missing[kind as usize] {
-            let why = format!("absent from the file, but {} rows need it", type_text.unwrap_or_default());
-            c.fault(i, plan.spelled(need), why);
-        }
-        let billed = match num(&unblended, i) {
-            Some(v) => v,
-            None => {
-                if !c.is_faulty(i) {
-                    c.fault(i, plan.spelled(n::UNBLENDED_COST), "empty: BilledCost needs a value");
-                }
-                0
-            }
-        };
-        for (array, column, what) in [
-            (&usage_start, n::USAGE_START, "ChargePeriodStart"),
-            (&usage_end, n::USAGE_END, "ChargePeriodEnd"),
-            (&period_start, n::BILLING_PERIOD_START, "BillingPeriodStart"),
-        ] {
-            if array.as_ref().is_some_and(|a| a.is_null(i)) && !c.is_faulty(i) {
-                c.fault(i, plan.spelled(column), format!("empty: {what} needs a value"));
-            }
-        }
-        for (array, column, what) in [
-            (&payer, n::PAYER_ACCOUNT_ID, "BillingAccountId"),
-            (&currency, n::CURRENCY_CODE, "BillingCurrency"),
-        ] {
-            if at(array, i).is_none() && !c.is_faulty(i) {
-                c.fault(i, plan.spelled(column), format!("empty: {what} needs a value"));
-            }
-        }
-
-        // Product attributes.
-        for (slot, column) in attrs.iter_mut().zip(&attr_columns) {
-            *slot = column.as_ref().and_then(|col| value(col, i)).map(Cow::Borrowed);
-        }
-        if !map_keys.is_empty() {
-            found.iter_mut().for_each(|f| *f = None);
-            if let Err(reason) = product.find(i, &map_keys, &mut found, &mut pairs) {
-                c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
-            }
-            for (&a, value) in map_attrs.iter().zip(found.iter_mut()) {
-                attrs[a] = value.take();
-            }
-        }
-
-        // Service.
-        let code = at(&product_code, i);
-        let service = attrs[A_SERVICE]
-            .as_deref()
-            .or_else(|| code.and_then(name_for_code))
-            .or(attrs[A_PRODUCT_NAME].as_deref())
-            .or(code);
-        match service {
-            Some(name) => {
-                let (category, subcategory) = category_for_name(name);
-                out.service_name.append_value(name);
-                out.service_category.append_value(category);
-                out.service_subcategory.append_value(subcategory);
-            }
-            None => {
-                if !c.is_faulty(i) {
-                    c.fault(
-                        i,
-                        plan.spelled(n::PRODUCT_CODE),
-                        "empty: ServiceName needs a product code or service name",
-                    );
-                }
-                out.service_name.append_null();
-                out.service_category.append_null();
-                out.service_subcategory.append_null();
-            }
-        }
-
-        // Charge columns.
-        let start = usage_start.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
-        let bp_start = period_start.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
-        let correction = matches!((start, bp_start), (Some(s), Some(b)) if s < b);
-        out.charge_class.append_option(correction.then_some("Correction"));
-        out.charge_category.append_value(rule.charge_category);
-        out.charge_frequency.append_value(rule.charge_frequency);
-        let spot = kind == Kind::Usage
-            && (at(&pricing_term, i) == Some("Spot")
-                || at(&usage_type, i).is_some_and(|u| u.contains("SpotUsage")));
-        out.pricing_category.append_option(if spot { Some("Dynamic") } else { rule.pricing_category });
-
-        // Commitment.
-        let commitment = match kind {
-            Kind::Usage | Kind::Fee => None,
-            Kind::DiscountedUsage | Kind::RiFee => ri.map(|a| (a, Commitment::Reservation)),
-            Kind::SpCoveredUsage | Kind::SpNegation | Kind::SpUpfrontFee | Kind::SpRecurringFee => {
-                sp.map(|a| (a, Commitment::SavingsPlan))
-            }
-            _ => ri.map(|a| (a, Commitment::Reservation)).or(sp.map(|a| (a, Commitment::SavingsPlan))),
-        };
-        match commitment {
-            Some((arn, k)) => {
-                out.cd_id.append_value(arn);
-                out.cd_type.append_value(k.discount_type());
-                out.cd_category.append_value(k.category());
-                out.cd_status.append_option(rule.status);
-            }
-            None => {
-                out.cd_id.append_null();
-                out.cd_type.append_null();
-                out.cd_category.append_null();
-                out.cd_status.append_null();
-            }
-        }
-
-        // Costs.
-        let zero_if_null = |a: &Option<Decimal128Array>| num(a, i).unwrap_or(0);
-        let effective = match rule.effective {
-            Effective::Billed => billed,
-            Effective::Zero => 0,
-            Effective::Reservation => zero_if_null(&ri_effective),
-            Effective::SavingsPlan => zero_if_null(&sp_effective),
-            Effective::UnusedCommitment if kind == Kind::RiFee => {
-                zero_if_null(&ri_unused_upfront) + zero_if_null(&ri_unused_recurring)
-            }
-            Effective::UnusedCommitment => zero_if_null(&sp_total) - zero_if_null(&sp_used),
-        };
-        let amount = |a: Amount| match a {
-            Amount::Billed => billed,
-            Amount::Zero => 0,
-            Amount::PublicOnDemand => num(&public_cost, i).unwrap_or(billed),
-        };
-        let list = amount(rule.list);
-        let contracted = amount(rule.contracted);
-        out.effective.append_value(effective);
-        out.list.append_value(list);
-        out.contracted.append_value(contracted);
-
-        // Quantities and units.
-        let usage = num(&usage_amount, i);
-        let (priced, consumed) = match rule.quantities {
-            Quantities::Consumed => (usage, usage),
-            Quantities::Priced => (usage, None),
-            Quantities::Zero => (Some(0), Some(0)),
-            Quantities::None => (None, None),
-        };
-        let unit = priced.map(|_| {
-            at(&pricing_unit, i).and_then(|u| units.get(u).and_then(|v| v.as_deref())).unwrap_or(match kind {
-                Kind::RiFee | Kind::SpRecurringFee | Kind::DiscountedUsage => "Hours",
-                _ => "Units",
-            })
-        });
-        out.pricing_quantity.append_option(priced);
-        out.pricing_unit.append_option(unit);
-        out.consumed_quantity.append_option(consumed);
-        out.consumed_unit.append_option(consumed.and(unit));
-        // A negative unblended rate (a negation) prices nothing; the public rate stands in for it.
-        let contracted_rate = match rule.contracted {
-            Amount::PublicOnDemand => num(&public_rate, i),
-            _ => num(&unblended_rate, i).filter(|r| *r >= 0).or(num(&public_rate, i)),
-        };
-        out.list_unit_price.append_option(priced.and_then(|q| unit_price(num(&public_rate, i), q, list)));
-        out.contracted_unit_price
-            .append_option(priced.and_then(|q| unit_price(contracted_rate, q, contracted)));
-
-        // CommitmentDiscountQuantity / Unit (usage and purchase rows that name their commitment).
-        let cd_quantity = match (commitment, rule.charge_category) {
-            (Some((_, Commitment::SavingsPlan)), "Purchase") => Some(billed),
-            (Some((_, Commitment::SavingsPlan)), "Usage") => Some(effective),
-            (Some((_, Commitment::Reservation)), "Purchase") => num(&ri_total_units, i).or(usage),
-            (Some((_, Commitment::Reservation)), "Usage") if rule.status == Some("Unused") => {
-                num(&ri_unused_quantity, i)
-            }
-            (Some((_, Commitment::Reservation)), "Usage") => usage,
-            _ => None,
-        };
-        out.cd_quantity.append_option(cd_quantity);
-        out.cd_unit.append_option(cd_quantity.and(commitment).map(|(_, k)| match k {
-            Commitment::SavingsPlan => at(&currency, i).unwrap_or_default(),
-            Commitment::Reservation => "Hours",
-        }));
-
-        // Resource: commitment rows without a resource are about the commitment itself.
-        let mut resource = at(&resource_id, i);
-        if resource.is_none()
-            && let Some((arn, _)) =
-                commitment.filter(|_| rule.charge_category == "Purchase" || rule.status == Some("Unused"))
-        {
-            resource_fallback.push((i, arn));
-            resource = Some(arn);
-        }
-        out.resource_type
-            .append_option(resource.and_then(|r| resource_type(r).or(attrs[A_FAMILY].as_deref())));
-
-        // Region.
-        let region = attrs[A_REGION_CODE].as_deref().or(attrs[A_REGION].as_deref());
-        if let Some(b) = region_ids.as_mut() {
-            b.append_option(region);
-        }
-        out.region_name
-            .append_option(region.map(|r| region_name(r).or(attrs[A_LOCATION].as_deref()).unwrap_or(r)));
-
-        // SKU (never on tax); a price id only under a SKU, as FOCUS gives each price one SKU.
-        let is_tax = kind == Kind::Tax;
-        tax.append(is_tax);
-        no_price.append(is_tax || attrs[A_SKU].is_none());
-        built.push(&attrs, is_tax);
-
-        // BillingPeriodEnd: the file's, else start + 1 month.
-        match period_end
-            .as_ref()
-            .filter(|a| a.is_valid(i))
-            .map(|a| a.value(i))
-            .or_else(|| bp_start.and_then(|s| period_end_cache.after(s)))
-        {
-            Some(end) => out.period_end.append_value(end),
-            None => out.period_end.append_null(),
-        }
-
-        // Tags and cost categories.
-        if fast_tags.is_none() {
-            pairs.clear();
-            if let Err(reason) = tags.row(i, &mut pairs) {
-                c.fault(i, tags.map_column().unwrap_or(n::TAGS_MAP), reason);
-            }
-            append_tags(&mut out, &pairs, &mut tag_keys);
-        }
-        if fast_cost_categories.is_none() {
-            pairs.clear();
-            if let Err(reason) = cost_categories.row(i, &mut pairs) {
-                c.fault(i, cost_categories.map_column().unwrap_or(n::COST_CATEGORY_MAP), reason);
-            }
-            if pairs.is_empty() {
-                out.cost_categories.append_null();
-            } else {
-                out.cost_categories
-                    .append(pairs.iter().map(|(k, v)| (normalize_cost_category_key(k), Some(v.as_ref()))));
-            }
-        }
-    }
-
-    let mut columns = out.finish(fast_tags, fast_cost_categories);
+    let arc = |a: &Option<StringArray>| a.clone().map(|a| Arc::new(a) as ArrayRef);
     let mut pass = |name: &'static str, array: Option<ArrayRef>| {
         if let Some(a) = array {
             columns.push((name, a));
         }
     };
-    let arc = |a: Option<StringArray>| a.map(|a| Arc::new(a) as ArrayRef);
-    let tax = tax.finish();
-    let no_price = no_price.finish();
-
-    // Columns derived from one source column reuse it, changing at most its nulls.
-    let (instance_type, family, sku) = built.finish();
-    pass(lake::X_INSTANCE_TYPE, instance_type.or_else(|| arc(attr_columns[A_INSTANCE_TYPE].clone())));
-    pass(lake::X_PRODUCT_FAMILY, family.or_else(|| arc(attr_columns[A_FAMILY].clone())));
-    pass(lake::SKU_ID, sku.or_else(|| attr_columns[A_SKU].as_ref().map(|a| without(a, &tax))));
-    pass(lake::SKU_PRICE_ID, rate_code.as_ref().map(|a| without(a, &no_price)));
-    pass(
-        lake::REGION_ID,
-        region_ids
-            .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-            .or_else(|| arc(attr_columns[A_REGION_CODE].clone())),
-    );
-    pass(lake::RESOURCE_ID, Some(with_rows(resource_id.as_ref(), rows, &resource_fallback)));
     pass(
         lake::CHARGE_DESCRIPTION,
-        Some(coalesce(description.as_ref(), rows, |i| at(&usage_type, i).or(at(&line_type, i)))),
+        Some(coalesce(input.description.as_ref(), rows, |i| {
+            at(&input.usage_type, i).or(at(&input.line_type, i))
+        })),
     );
-    pass(lake::PUBLISHER_NAME, Some(coalesce(legal_entity.as_ref(), rows, |_| Some(AWS_ENTITY))));
-    pass(lake::INVOICE_ISSUER_NAME, Some(invoice_issuers(invoicing_entity.as_ref(), rows)));
-
-    pass(lake::BILLED_COST, unblended.map(|a| Arc::new(a) as ArrayRef));
-    pass(lake::CHARGE_PERIOD_START, usage_start.map(|a| Arc::new(a) as ArrayRef));
-    pass(lake::CHARGE_PERIOD_END, usage_end.map(|a| Arc::new(a) as ArrayRef));
-    pass(lake::BILLING_PERIOD_START, period_start.map(|a| Arc::new(a) as ArrayRef));
-    pass(lake::BILLING_ACCOUNT_ID, arc(payer.clone()));
-    pass(lake::X_PAYER_ACCOUNT_ID, arc(payer));
-    pass(lake::BILLING_CURRENCY, arc(currency));
-    pass(lake::X_PRODUCT_CODE, arc(product_code));
-    pass(lake::X_USAGE_TYPE, arc(usage_type));
-    pass(lake::X_LINE_ITEM_TYPE, arc(line_type));
+    pass(lake::PUBLISHER_NAME, Some(coalesce(input.legal_entity.as_ref(), rows, |_| Some(AWS_ENTITY))));
+    pass(lake::INVOICE_ISSUER_NAME, Some(invoice_issuers(input.invoicing_entity.as_ref(), rows)));
+    pass(lake::BILLING_PERIOD_END, Some(period_ends(&input, rows)));
+    pass(lake::BILLED_COST, input.unblended.clone().map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::CHARGE_PERIOD_START, input.usage_start.clone().map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::CHARGE_PERIOD_END, input.usage_end.clone().map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::BILLING_PERIOD_START, input.period_start.clone().map(|a| Arc::new(a) as ArrayRef));
+    pass(lake::BILLING_ACCOUNT_ID, arc(&input.payer));
+    pass(lake::X_PAYER_ACCOUNT_ID, arc(&input.payer));
+    pass(lake::BILLING_CURRENCY, arc(&input.currency));
+    pass(lake::X_PRODUCT_CODE, arc(&input.product_code));
+    pass(lake::X_USAGE_TYPE, arc(&input.usage_type));
+    pass(lake::X_LINE_ITEM_TYPE, arc(&input.line_type));
+    let text =
+        |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.string(f)).map(empty_as_null);
     for (lake_name, cur2) in [
         (lake::BILLING_ACCOUNT_NAME, n::PAYER_ACCOUNT_NAME),
         (lake::SUB_ACCOUNT_ID, n::USAGE_ACCOUNT_ID),
@@ -741,13 +404,13 @@ pub(crate) fn map_batch(
         (lake::INVOICE_ID, n::INVOICE_ID),
         (lake::X_OPERATION, n::OPERATION),
     ] {
-        pass(lake_name, arc(text(&mut c, cur2)));
+        pass(lake_name, arc(&text(&mut c, cur2)));
     }
     for (cur2, _, lake_name) in n::SPLIT {
         let array = if *lake_name == lake::X_SPLIT_PARENT_RESOURCE_ID {
-            arc(text(&mut c, cur2))
+            arc(&text(&mut c, cur2))
         } else {
-            money(&mut c, cur2).map(|a| Arc::new(a) as ArrayRef)
+            plan.file_name(cur2).and_then(|f| c.decimal(f)).map(|a| Arc::new(a) as ArrayRef)
         };
         pass(lake_name, array);
     }
@@ -758,36 +421,595 @@ pub(crate) fn map_batch(
     c.finish(&plan.path, columns, strict)
 }
 
-/// Product attribute columns built row by row when they come from the `product` map (a `product_*`
-/// column is reused as it is instead).
-struct Built {
-    instance_type: Option<StringBuilder>,
-    family: Option<StringBuilder>,
-    sku: Option<StringBuilder>,
+/// The source columns of one batch the mapping reads, typed; `None` for those the file lacks.
+struct Input {
+    line_type: Option<StringArray>,
+    unblended: Option<Decimal128Array>,
+    usage_start: Option<TimestampMicrosecondArray>,
+    usage_end: Option<TimestampMicrosecondArray>,
+    period_start: Option<TimestampMicrosecondArray>,
+    period_end: Option<TimestampMicrosecondArray>,
+    payer: Option<StringArray>,
+    currency: Option<StringArray>,
+    product_code: Option<StringArray>,
+    usage_amount: Option<Decimal128Array>,
+    usage_type: Option<StringArray>,
+    resource_id: Option<StringArray>,
+    description: Option<StringArray>,
+    legal_entity: Option<StringArray>,
+    invoicing_entity: Option<StringArray>,
+    public_cost: Option<Decimal128Array>,
+    public_rate: Option<Decimal128Array>,
+    unblended_rate: Option<Decimal128Array>,
+    pricing_unit: Option<StringArray>,
+    pricing_term: Option<StringArray>,
+    rate_code: Option<StringArray>,
+    sp_arn: Option<StringArray>,
+    sp_effective: Option<Decimal128Array>,
+    sp_total: Option<Decimal128Array>,
+    sp_used: Option<Decimal128Array>,
+    ri_arn: Option<StringArray>,
+    ri_effective: Option<Decimal128Array>,
+    ri_unused_upfront: Option<Decimal128Array>,
+    ri_unused_recurring: Option<Decimal128Array>,
+    ri_unused_quantity: Option<Decimal128Array>,
+    ri_total_units: Option<Decimal128Array>,
+    /// The `product_*` columns of [`PRODUCT_ATTRS`] the file has.
+    attrs: Vec<Option<StringArray>>,
 }
 
-impl Built {
-    fn new(rows: usize, instance_type: bool, family: bool, sku: bool) -> Self {
-        let b = |on: bool| on.then(|| StringBuilder::with_capacity(rows, rows * 16));
-        Self { instance_type: b(instance_type), family: b(family), sku: b(sku) }
+impl Input {
+    fn read(plan: &Plan, c: &mut Columns) -> Self {
+        let text =
+            |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.string(f)).map(empty_as_null);
+        let money = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.decimal(f));
+        let time = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.timestamp(f));
+        let lenient =
+            |c: &Columns, name: &str| plan.file_name(name).and_then(|f| c.get(f)).map(lenient_decimal);
+        Self {
+            line_type: text(c, n::LINE_ITEM_TYPE),
+            unblended: money(c, n::UNBLENDED_COST),
+            usage_start: time(c, n::USAGE_START),
+            usage_end: time(c, n::USAGE_END),
+            period_start: time(c, n::BILLING_PERIOD_START),
+            period_end: time(c, n::BILLING_PERIOD_END),
+            payer: text(c, n::PAYER_ACCOUNT_ID),
+            currency: text(c, n::CURRENCY_CODE),
+            product_code: text(c, n::PRODUCT_CODE),
+            usage_amount: money(c, n::USAGE_AMOUNT),
+            usage_type: text(c, n::USAGE_TYPE),
+            resource_id: text(c, n::RESOURCE_ID),
+            description: text(c, n::DESCRIPTION),
+            legal_entity: text(c, n::LEGAL_ENTITY),
+            invoicing_entity: text(c, n::INVOICING_ENTITY),
+            public_cost: money(c, n::PUBLIC_ON_DEMAND_COST),
+            public_rate: lenient(c, n::PUBLIC_ON_DEMAND_RATE),
+            unblended_rate: lenient(c, n::UNBLENDED_RATE),
+            pricing_unit: text(c, n::PRICING_UNIT),
+            pricing_term: text(c, n::PRICING_TERM),
+            rate_code: text(c, n::RATE_CODE),
+            sp_arn: text(c, n::SP_ARN),
+            sp_effective: money(c, n::SP_EFFECTIVE_COST),
+            sp_total: money(c, n::SP_TOTAL_COMMITMENT),
+            sp_used: money(c, n::SP_USED_COMMITMENT),
+            ri_arn: text(c, n::RI_ARN),
+            ri_effective: money(c, n::RI_EFFECTIVE_COST),
+            ri_unused_upfront: money(c, n::RI_UNUSED_UPFRONT),
+            ri_unused_recurring: money(c, n::RI_UNUSED_RECURRING),
+            ri_unused_quantity: money(c, n::RI_UNUSED_QUANTITY),
+            ri_total_units: money(c, n::RI_TOTAL_RESERVED_UNITS),
+            attrs: PRODUCT_ATTRS.iter().map(|(col, _)| text(c, col)).collect(),
+        }
+    }
+}
+
+/// What every row of a batch is.
+struct Class {
+    /// The row's kind (`Kind as u8`).
+    kinds: Vec<u8>,
+    /// The commitment the row names: 0 none, 1 a reservation, 2 a Savings Plan.
+    commitments: Vec<u8>,
+    /// 1 for Spot usage.
+    spot: Vec<u8>,
+}
+
+const NO_COMMITMENT: u8 = 0;
+const RESERVATION: u8 = 1;
+const SAVINGS_PLAN: u8 = 2;
+
+/// Classifies every row and records the faults that make a row unmappable.
+fn classify(plan: &Plan, input: &Input, c: &mut Columns) -> Class {
+    let rows = c.len();
+    let missing: Vec<Option<&str>> = Kind::ALL
+        .iter()
+        .map(|k| k.needs().iter().copied().find(|need| plan.file_name(need).is_none()))
+        .collect();
+    let mut kinds = Vec::with_capacity(rows);
+    let mut commitments = Vec::with_capacity(rows);
+    let mut spot = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let ri = at(&input.ri_arn, i).is_some();
+        let sp = at(&input.sp_arn, i).is_some();
+        let type_text = at(&input.line_type, i);
+        let kind = match type_text {
+            Some(t) => Kind::of(t, ri || sp),
+            None => {
+                c.fault(i, plan.spelled(n::LINE_ITEM_TYPE), "empty: every line item needs a type");
+                Kind::Unknown
+            }
+        };
+        if let Some(need) = missing[kind as usize] {
+            let why = format!("absent from the file, but {} rows need it", type_text.unwrap_or_default());
+            c.fault(i, plan.spelled(need), why);
+        }
+        let commitment = match kind {
+            Kind::Usage | Kind::Fee => NO_COMMITMENT,
+            Kind::DiscountedUsage | Kind::RiFee if ri => RESERVATION,
+            Kind::SpCoveredUsage | Kind::SpNegation | Kind::SpUpfrontFee | Kind::SpRecurringFee if sp => {
+                SAVINGS_PLAN
+            }
+            Kind::DiscountedUsage
+            | Kind::RiFee
+            | Kind::SpCoveredUsage
+            | Kind::SpNegation
+            | Kind::SpUpfrontFee => NO_COMMITMENT,
+            Kind::SpRecurringFee => NO_COMMITMENT,
+            _ if ri => RESERVATION,
+            _ if sp => SAVINGS_PLAN,
+            _ => NO_COMMITMENT,
+        };
+        let is_spot = kind == Kind::Usage
+            && (at(&input.pricing_term, i) == Some("Spot")
+                || at(&input.usage_type, i).is_some_and(|u| u.contains("SpotUsage")));
+        kinds.push(kind as u8);
+        commitments.push(commitment);
+        spot.push(u8::from(is_spot));
+    }
+    // Values FOCUS cannot do without.
+    let required: [(Option<&dyn Array>, &str, &str); 6] = [
+        (input.unblended.as_ref().map(|a| a as &dyn Array), n::UNBLENDED_COST, "BilledCost"),
+        (input.usage_start.as_ref().map(|a| a as &dyn Array), n::USAGE_START, "ChargePeriodStart"),
+        (input.usage_end.as_ref().map(|a| a as &dyn Array), n::USAGE_END, "ChargePeriodEnd"),
+        (input.period_start.as_ref().map(|a| a as &dyn Array), n::BILLING_PERIOD_START, "BillingPeriodStart"),
+        (input.payer.as_ref().map(|a| a as &dyn Array), n::PAYER_ACCOUNT_ID, "BillingAccountId"),
+        (input.currency.as_ref().map(|a| a as &dyn Array), n::CURRENCY_CODE, "BillingCurrency"),
+    ];
+    for (array, column, what) in required {
+        let Some(array) = array.filter(|a| a.null_count() > 0) else { continue };
+        for i in (0..rows).filter(|&i| array.is_null(i)) {
+            if !c.is_faulty(i) {
+                c.fault(i, plan.spelled(column), format!("empty: {what} needs a value"));
+            }
+        }
+    }
+    Class { kinds, commitments, spot }
+}
+
+/// `take` of a small table by per-row indices.
+fn pick(table: &[Option<&str>], indices: Vec<u8>) -> Result<ArrayRef, String> {
+    let table = StringArray::from(table.to_vec());
+    take(&table, &UInt8Array::from(indices), None).map_err(|e| e.to_string())
+}
+
+/// ChargeCategory, ChargeClass, ChargeFrequency, PricingCategory and the commitment columns.
+fn charge_columns(
+    input: &Input,
+    class: &Class,
+    columns: &mut Vec<(&'static str, ArrayRef)>,
+) -> Result<(), String> {
+    let rows = class.kinds.len();
+    let rules: Vec<&Rule> = Kind::ALL.iter().map(|k| k.rule()).collect();
+    let by_kind = |f: &dyn Fn(&Rule) -> Option<&'static str>| -> Vec<Option<&'static str>> {
+        rules.iter().map(|r| f(r)).collect()
+    };
+    columns.push((lake::CHARGE_CATEGORY, pick(&by_kind(&|r| Some(r.charge_category)), class.kinds.clone())?));
+    columns
+        .push((lake::CHARGE_FREQUENCY, pick(&by_kind(&|r| Some(r.charge_frequency)), class.kinds.clone())?));
+    let pricing: Vec<Option<&str>> =
+        rules.iter().flat_map(|r| [r.pricing_category, Some("Dynamic")]).collect();
+    let pricing_index = class.kinds.iter().zip(&class.spot).map(|(k, s)| k * 2 + s).collect();
+    columns.push((lake::PRICING_CATEGORY, pick(&pricing, pricing_index)?));
+    let status: Vec<Option<&str>> = rules.iter().flat_map(|r| [None, r.status, r.status]).collect();
+    let status_index = class.kinds.iter().zip(&class.commitments).map(|(k, c)| k * 3 + c).collect();
+    columns.push((lake::COMMITMENT_DISCOUNT_STATUS, pick(&status, status_index)?));
+    let types =
+        [None, Some(Commitment::Reservation.discount_type()), Some(Commitment::SavingsPlan.discount_type())];
+    columns.push((lake::COMMITMENT_DISCOUNT_TYPE, pick(&types, class.commitments.clone())?));
+    let categories =
+        [None, Some(Commitment::Reservation.category()), Some(Commitment::SavingsPlan.category())];
+    columns.push((lake::COMMITMENT_DISCOUNT_CATEGORY, pick(&categories, class.commitments.clone())?));
+
+    // ChargeClass: a charge period that starts before the billing period corrects an invoiced one.
+    let corrections: Vec<u8> = match (&input.usage_start, &input.period_start) {
+        (Some(start), Some(period)) => (0..rows)
+            .map(|i| u8::from(start.is_valid(i) && period.is_valid(i) && start.value(i) < period.value(i)))
+            .collect(),
+        _ => vec![0; rows],
+    };
+    columns.push((lake::CHARGE_CLASS, pick(&[None, Some("Correction")], corrections)?));
+
+    let mut ids = StringBuilder::with_capacity(rows, rows * 8);
+    for (i, commitment) in class.commitments.iter().enumerate() {
+        ids.append_option(match *commitment {
+            RESERVATION => at(&input.ri_arn, i),
+            SAVINGS_PLAN => at(&input.sp_arn, i),
+            _ => None,
+        });
+    }
+    columns.push((lake::COMMITMENT_DISCOUNT_ID, Arc::new(ids.finish())));
+    Ok(())
+}
+
+/// An amount column under construction.
+struct Amounts {
+    values: Vec<i128>,
+    valid: BooleanBufferBuilder,
+}
+
+impl Amounts {
+    fn new(rows: usize) -> Self {
+        Self { values: Vec::with_capacity(rows), valid: BooleanBufferBuilder::new(rows) }
+    }
+    fn push(&mut self, v: Option<i128>) {
+        self.values.push(v.unwrap_or(0));
+        self.valid.append(v.is_some());
+    }
+    fn finish(mut self) -> ArrayRef {
+        let nulls = NullBuffer::new(self.valid.finish());
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        Arc::new(Decimal128Array::new(self.values.into(), nulls).with_data_type(money_type()))
+    }
+}
+
+/// EffectiveCost, ListCost, ContractedCost, the quantities with their units and unit prices, and
+/// CommitmentDiscountQuantity / Unit.
+fn cost_columns(input: &Input, class: &Class, columns: &mut Vec<(&'static str, ArrayRef)>) {
+    let rows = class.kinds.len();
+    let mut effective = Amounts::new(rows);
+    let mut list = Amounts::new(rows);
+    let mut contracted = Amounts::new(rows);
+    let mut priced = Amounts::new(rows);
+    let mut consumed = Amounts::new(rows);
+    let mut list_price = Amounts::new(rows);
+    let mut contracted_price = Amounts::new(rows);
+    let mut cd_quantity = Amounts::new(rows);
+    let mut cd_unit = StringBuilder::with_capacity(rows, rows);
+    let mut unit = StringBuilder::with_capacity(rows, rows * 6);
+    let mut units: FastMap<&str, Option<Cow<str>>> = FastMap::default();
+    for i in 0..rows {
+        let kind = Kind::ALL[class.kinds[i] as usize];
+        let rule = kind.rule();
+        let billed = num(&input.unblended, i).unwrap_or(0);
+        let zero_if_null = |a: &Option<Decimal128Array>| num(a, i).unwrap_or(0);
+        let e = match rule.effective {
+            Effective::Billed => billed,
+            Effective::Zero => 0,
+            Effective::Reservation => zero_if_null(&input.ri_effective),
+            Effective::SavingsPlan => zero_if_null(&input.sp_effective),
+            Effective::UnusedCommitment if kind == Kind::RiFee => {
+                zero_if_null(&input.ri_unused_upfront) + zero_if_null(&input.ri_unused_recurring)
+            }
+            Effective::UnusedCommitment => zero_if_null(&input.sp_total) - zero_if_null(&input.sp_used),
+        };
+        let amount = |a: Amount| match a {
+            Amount::Billed => billed,
+            Amount::Zero => 0,
+            Amount::PublicOnDemand => num(&input.public_cost, i).unwrap_or(billed),
+        };
+        let (l, k) = (amount(rule.list), amount(rule.contracted));
+        effective.push(Some(e));
+        list.push(Some(l));
+        contracted.push(Some(k));
+
+        let usage = num(&input.usage_amount, i);
+        let (p, q) = match rule.quantities {
+            Quantities::Consumed => (usage, usage),
+            Quantities::Priced => (usage, None),
+            Quantities::Zero => (Some(0), Some(0)),
+            Quantities::None => (None, None),
+        };
+        priced.push(p);
+        consumed.push(q);
+        unit.append_option(p.map(|_| {
+            let raw = at(&input.pricing_unit, i);
+            let normalised = raw.and_then(|u| units.entry(u).or_insert_with(|| focus_unit(u)).as_deref());
+            normalised.unwrap_or(match kind {
+                Kind::RiFee | Kind::SpRecurringFee | Kind::DiscountedUsage => "Hours",
+                _ => "Units",
+            })
+        }));
+        let public_rate = num(&input.public_rate, i);
+        // A negative unblended rate (a negation) prices nothing; the public rate stands in for it.
+        let contracted_rate = match rule.contracted {
+            Amount::PublicOnDemand => public_rate,
+            _ => num(&input.unblended_rate, i).filter(|r| *r >= 0).or(public_rate),
+        };
+        list_price.push(p.and_then(|q| unit_price(public_rate, q, l)));
+        contracted_price.push(p.and_then(|q| unit_price(contracted_rate, q, k)));
+
+        let commitment = class.commitments[i];
+        let cdq = match (commitment, rule.charge_category) {
+            (SAVINGS_PLAN, "Purchase") => Some(billed),
+            (SAVINGS_PLAN, "Usage") => Some(e),
+            (RESERVATION, "Purchase") => num(&input.ri_total_units, i).or(usage),
+            (RESERVATION, "Usage") if rule.status == Some("Unused") => num(&input.ri_unused_quantity, i),
+            (RESERVATION, "Usage") => usage,
+            _ => None,
+        };
+        cd_quantity.push(cdq);
+        cd_unit.append_option(cdq.and(match commitment {
+            SAVINGS_PLAN => at(&input.currency, i),
+            _ => Some("Hours"),
+        }));
+    }
+    let unit: StringArray = unit.finish();
+    let consumed_nulls = consumed.valid.finish();
+    let consumed_unit = without(&unit, &!&consumed_nulls);
+    let consumed_quantity = Arc::new(
+        Decimal128Array::new(consumed.values.into(), Some(NullBuffer::new(consumed_nulls)))
+            .with_data_type(money_type()),
+    );
+    columns.extend([
+        (lake::EFFECTIVE_COST, effective.finish()),
+        (lake::LIST_COST, list.finish()),
+        (lake::CONTRACTED_COST, contracted.finish()),
+        (lake::PRICING_QUANTITY, priced.finish()),
+        (lake::PRICING_UNIT, Arc::new(unit) as ArrayRef),
+        (lake::CONSUMED_QUANTITY, consumed_quantity as ArrayRef),
+        (lake::CONSUMED_UNIT, consumed_unit),
+        (lake::LIST_UNIT_PRICE, list_price.finish()),
+        (lake::CONTRACTED_UNIT_PRICE, contracted_price.finish()),
+        (lake::COMMITMENT_DISCOUNT_QUANTITY, cd_quantity.finish()),
+        (lake::COMMITMENT_DISCOUNT_UNIT, Arc::new(cd_unit.finish()) as ArrayRef),
+    ]);
+}
+
+/// Distinct texts of a batch, numbered in order of appearance.
+struct Interner<'s> {
+    index: FastMap<Cow<'s, str>, u32>,
+    values: Vec<Cow<'s, str>>,
+}
+
+impl<'s> Interner<'s> {
+    fn new() -> Self {
+        Self { index: FastMap::default(), values: Vec::new() }
     }
 
-    fn push(&mut self, attrs: &[Option<Cow<str>>], is_tax: bool) {
-        if let Some(b) = self.instance_type.as_mut() {
-            b.append_option(attrs[A_INSTANCE_TYPE].as_deref());
+    fn code(&mut self, text: Cow<'s, str>) -> u32 {
+        if let Some(&code) = self.index.get(text.as_ref()) {
+            return code;
         }
-        if let Some(b) = self.family.as_mut() {
-            b.append_option(attrs[A_FAMILY].as_deref());
-        }
-        if let Some(b) = self.sku.as_mut() {
-            b.append_option(attrs[A_SKU].as_deref().filter(|_| !is_tax));
-        }
+        let code = self.values.len() as u32;
+        self.values.push(text.clone());
+        self.index.insert(text, code);
+        code
     }
 
-    fn finish(self) -> (Option<ArrayRef>, Option<ArrayRef>, Option<ArrayRef>) {
-        let f = |b: Option<StringBuilder>| b.map(|mut b| Arc::new(b.finish()) as ArrayRef);
-        (f(self.instance_type), f(self.family), f(self.sku))
+    /// The column whose row `i` is `table[codes[i]]`, `table` holding one value per distinct text.
+    fn column(codes: &[Option<u32>], table: StringArray) -> Result<ArrayRef, String> {
+        let indices: UInt32Array = codes.iter().copied().collect();
+        take(&table, &indices, None).map_err(|e| e.to_string())
     }
+}
+
+/// ServiceName, ServiceCategory, ServiceSubcategory, RegionId, RegionName, ResourceId,
+/// ResourceType, SkuId, SkuPriceId, x_InstanceType and x_ProductFamily.
+fn product_columns(
+    plan: &Plan,
+    input: &Input,
+    class: &Class,
+    c: &mut Columns,
+    columns: &mut Vec<(&'static str, ArrayRef)>,
+) -> Result<(), String> {
+    let rows = class.kinds.len();
+    let product = key_values(plan, c, plan.product_map.as_ref(), &[])?;
+    // A product attribute is a `product_*` column or a key of the `product` map, never both (CUR
+    // 2.0 moves every attribute of its static schema out of the map), so the source is chosen per
+    // file.
+    let map_attrs: Vec<usize> = if product.is_empty() {
+        Vec::new()
+    } else {
+        (0..PRODUCT_ATTRS.len()).filter(|&a| input.attrs[a].is_none()).collect()
+    };
+    let map_keys: Vec<&str> = map_attrs.iter().map(|&a| PRODUCT_ATTRS[a].1).collect();
+    let mut from_map: Vec<StringBuilder> =
+        map_attrs.iter().map(|_| StringBuilder::with_capacity(rows, rows * 16)).collect();
+    let mut found: Vec<Option<Cow<str>>> = vec![None; map_keys.len()];
+    let mut scratch: Pairs = Vec::new();
+    let mut services = Interner::new();
+    let mut service_codes: Vec<Option<u32>> = Vec::with_capacity(rows);
+    let mut regions = Interner::new();
+    let mut region_codes: Vec<Option<u32>> = Vec::with_capacity(rows);
+    let mut locations: Vec<Option<Cow<str>>> = Vec::new();
+    let mut resource_types = StringBuilder::with_capacity(rows, rows * 8);
+    let mut resource_fallback: Vec<(usize, &str)> = Vec::new();
+    let mut tax = BooleanBufferBuilder::new(rows);
+    let mut no_sku = BooleanBufferBuilder::new(rows);
+    for i in 0..rows {
+        let attr = |a: usize| input.attrs[a].as_ref().and_then(|col| value(col, i)).map(Cow::Borrowed);
+        if !map_keys.is_empty() {
+            found.iter_mut().for_each(|f| *f = None);
+            if let Err(reason) = product.find(i, &map_keys, &mut found, &mut scratch) {
+                c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
+            }
+            for (b, v) in from_map.iter_mut().zip(&found) {
+                b.append_option(v.as_deref());
+            }
+        }
+        let mapped = |a: usize| map_attrs.iter().position(|&m| m == a).and_then(|p| found[p].clone());
+        let get = |a: usize| attr(a).or_else(|| mapped(a));
+
+        let code = at(&input.product_code, i);
+        let service = get(A_SERVICE)
+            .or_else(|| code.and_then(name_for_code).map(Cow::Borrowed))
+            .or_else(|| get(A_PRODUCT_NAME))
+            .or_else(|| code.map(Cow::Borrowed));
+        if service.is_none() && !c.is_faulty(i) {
+            c.fault(
+                i,
+                plan.spelled(n::PRODUCT_CODE),
+                "empty: ServiceName needs a product code or service name",
+            );
+        }
+        service_codes.push(service.map(|s| services.code(s)));
+
+        let region = get(A_REGION_CODE).or_else(|| get(A_REGION));
+        region_codes.push(region.map(|r| {
+            let code = regions.code(r);
+            if code as usize == locations.len() {
+                locations.push(get(A_LOCATION));
+            }
+            code
+        }));
+
+        // Commitment rows without a resource are about the commitment itself.
+        let kind = Kind::ALL[class.kinds[i] as usize];
+        let rule = kind.rule();
+        let mut resource = at(&input.resource_id, i);
+        if resource.is_none() && (rule.charge_category == "Purchase" || rule.status == Some("Unused")) {
+            let arn = match class.commitments[i] {
+                RESERVATION => at(&input.ri_arn, i),
+                SAVINGS_PLAN => at(&input.sp_arn, i),
+                _ => None,
+            };
+            if let Some(arn) = arn {
+                resource_fallback.push((i, arn));
+                resource = Some(arn);
+            }
+        }
+        let family = get(A_FAMILY);
+        resource_types.append_option(resource.and_then(|r| resource_type(r).or(family.as_deref())));
+        tax.append(kind == Kind::Tax);
+        no_sku.append(kind == Kind::Tax || get(A_SKU).is_none());
+    }
+
+    let table =
+        |f: &dyn Fn(&str) -> &str| services.values.iter().map(|v| Some(f(v))).collect::<StringArray>();
+    columns.push((lake::SERVICE_NAME, Interner::column(&service_codes, table(&|s| s))?));
+    columns.push((
+        lake::SERVICE_CATEGORY,
+        Interner::column(&service_codes, table(&|s| category_for_name(s).0))?,
+    ));
+    columns.push((
+        lake::SERVICE_SUBCATEGORY,
+        Interner::column(&service_codes, table(&|s| category_for_name(s).1))?,
+    ));
+    let region_names: StringArray = regions
+        .values
+        .iter()
+        .zip(&locations)
+        .map(|(r, location)| Some(region_name(r).or(location.as_deref()).unwrap_or(r)))
+        .collect();
+    columns.push((lake::REGION_NAME, Interner::column(&region_codes, region_names)?));
+    columns.push((lake::RESOURCE_TYPE, Arc::new(resource_types.finish())));
+    columns.push((lake::RESOURCE_ID, with_rows(input.resource_id.as_ref(), rows, &resource_fallback)));
+
+    // Attributes that are columns are reused as they are (SkuId without tax, SkuPriceId only under
+    // a SKU); those from the map were built above.
+    let mut built: Vec<(usize, ArrayRef)> = map_attrs
+        .iter()
+        .zip(from_map.iter_mut())
+        .map(|(&a, b)| (a, Arc::new(b.finish()) as ArrayRef))
+        .collect();
+    let mut attr_column = |a: usize| -> Option<ArrayRef> {
+        match built.iter().position(|(m, _)| *m == a) {
+            Some(p) => Some(built.swap_remove(p).1),
+            None => input.attrs[a].clone().map(|a| Arc::new(a) as ArrayRef),
+        }
+    };
+    let (tax, no_sku) = (tax.finish(), no_sku.finish());
+    if let Some(sku) = attr_column(A_SKU) {
+        columns.push((lake::SKU_ID, without(sku.as_string::<i32>(), &tax)));
+    }
+    if let Some(rate_code) = &input.rate_code {
+        columns.push((lake::SKU_PRICE_ID, without(rate_code, &no_sku)));
+    }
+    let region_id = attr_column(A_REGION_CODE).or_else(|| attr_column(A_REGION));
+    for (name, array) in [
+        (lake::REGION_ID, region_id),
+        (lake::X_INSTANCE_TYPE, attr_column(A_INSTANCE_TYPE)),
+        (lake::X_PRODUCT_FAMILY, attr_column(A_FAMILY)),
+    ] {
+        if let Some(a) = array {
+            columns.push((name, a));
+        }
+    }
+    Ok(())
+}
+
+/// The key/value sources of one kind in this batch.
+fn key_values(plan: &Plan, c: &Columns, map: Option<&String>, flat: &[String]) -> Result<KeyValues, String> {
+    let _ = plan;
+    let map = map.and_then(|m| c.get(m).map(|a| (m.as_str(), a)));
+    let flat = flat.iter().filter_map(|f| c.get(f).and_then(text_array).map(|a| (f.clone(), a))).collect();
+    KeyValues::new(map, flat)
+}
+
+/// Tags, x_RawTags and x_CostCategories: column-wise from a clean Parquet map, else row by row.
+fn key_value_columns(
+    plan: &Plan,
+    c: &mut Columns,
+    columns: &mut Vec<(&'static str, ArrayRef)>,
+) -> Result<(), String> {
+    let rows = c.len();
+    let tags = key_values(plan, c, plan.tag_map.as_ref(), &plan.tag_columns)?;
+    let cost_categories = key_values(plan, c, plan.cost_category_map.as_ref(), &plan.cost_category_columns)?;
+    let mut pairs: Pairs = Vec::new();
+    let (tag_column, raw_column) = match tags.plain_map().and_then(tag_columns_from_map) {
+        Some(done) => done,
+        None => {
+            let (mut tag_b, mut raw_b) = (KeyValueBuilder::new(), KeyValueBuilder::new());
+            let mut keys: Vec<Cow<str>> = Vec::new();
+            for i in 0..rows {
+                pairs.clear();
+                if let Err(reason) = tags.row(i, &mut pairs) {
+                    c.fault(i, tags.map_column().unwrap_or(n::TAGS_MAP), reason);
+                }
+                append_tags(&mut tag_b, &mut raw_b, &pairs, &mut keys);
+            }
+            (tag_b.finish(), raw_b.finish())
+        }
+    };
+    let cost_category_column = match cost_categories.plain_map().and_then(cost_categories_from_map) {
+        Some(done) => done,
+        None => {
+            let mut b = KeyValueBuilder::new();
+            for i in 0..rows {
+                pairs.clear();
+                if let Err(reason) = cost_categories.row(i, &mut pairs) {
+                    c.fault(i, cost_categories.map_column().unwrap_or(n::COST_CATEGORY_MAP), reason);
+                }
+                if pairs.is_empty() {
+                    b.append_null();
+                } else {
+                    b.append(pairs.iter().map(|(k, v)| (normalize_cost_category_key(k), Some(v.as_ref()))));
+                }
+            }
+            b.finish()
+        }
+    };
+    columns.extend([
+        (lake::TAGS, tag_column),
+        (lake::X_RAW_TAGS, raw_column),
+        (lake::X_COST_CATEGORIES, cost_category_column),
+    ]);
+    Ok(())
+}
+
+/// BillingPeriodEnd: the file's, else the billing period start + 1 month.
+fn period_ends(input: &Input, rows: usize) -> ArrayRef {
+    if let Some(end) = input.period_end.as_ref().filter(|a| a.null_count() == 0) {
+        return Arc::new(end.clone());
+    }
+    let mut cache = PeriodEnd::default();
+    let ends: TimestampMicrosecondArray = (0..rows)
+        .map(|i| {
+            input.period_end.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i)).or_else(|| {
+                input.period_start.as_ref().filter(|a| a.is_valid(i)).and_then(|a| cache.after(a.value(i)))
+            })
+        })
+        .collect();
+    Arc::new(ends.with_timezone("UTC"))
 }
 
 /// `array` with nulls where `drop` is set; the values are shared, not copied.
@@ -908,122 +1130,17 @@ fn relabel(map: &MapArray, keys: Option<ArrayRef>) -> Option<ArrayRef> {
     relabelled.ok().map(|m| Arc::new(m) as ArrayRef)
 }
 
-/// The output columns built row by row.
-struct Outputs {
-    charge_category: StringBuilder,
-    charge_class: StringBuilder,
-    charge_frequency: StringBuilder,
-    pricing_category: StringBuilder,
-    cd_id: StringBuilder,
-    cd_type: StringBuilder,
-    cd_category: StringBuilder,
-    cd_status: StringBuilder,
-    cd_quantity: Decimal128Builder,
-    cd_unit: StringBuilder,
-    effective: Decimal128Builder,
-    list: Decimal128Builder,
-    contracted: Decimal128Builder,
-    list_unit_price: Decimal128Builder,
-    contracted_unit_price: Decimal128Builder,
-    pricing_quantity: Decimal128Builder,
-    pricing_unit: StringBuilder,
-    consumed_quantity: Decimal128Builder,
-    consumed_unit: StringBuilder,
-    service_name: StringBuilder,
-    service_category: StringBuilder,
-    service_subcategory: StringBuilder,
-    resource_type: StringBuilder,
-    region_name: StringBuilder,
-    period_end: TimestampMicrosecondBuilder,
-    tags: KeyValueBuilder,
-    raw_tags: KeyValueBuilder,
-    cost_categories: KeyValueBuilder,
-}
-
-impl Outputs {
-    fn new(rows: usize) -> Self {
-        let s = |bytes: usize| StringBuilder::with_capacity(rows, rows * bytes);
-        let d = || Decimal128Builder::with_capacity(rows);
-        Self {
-            charge_category: s(8),
-            charge_class: s(1),
-            charge_frequency: s(11),
-            pricing_category: s(9),
-            cd_id: s(16),
-            cd_type: s(8),
-            cd_category: s(4),
-            cd_status: s(4),
-            cd_quantity: d(),
-            cd_unit: s(2),
-            effective: d(),
-            list: d(),
-            contracted: d(),
-            list_unit_price: d(),
-            contracted_unit_price: d(),
-            pricing_quantity: d(),
-            pricing_unit: s(8),
-            consumed_quantity: d(),
-            consumed_unit: s(8),
-            service_name: s(32),
-            service_category: s(12),
-            service_subcategory: s(18),
-            resource_type: s(10),
-            region_name: s(24),
-            period_end: TimestampMicrosecondBuilder::with_capacity(rows),
-            tags: KeyValueBuilder::new(),
-            raw_tags: KeyValueBuilder::new(),
-            cost_categories: KeyValueBuilder::new(),
-        }
-    }
-
-    fn finish(
-        mut self,
-        fast_tags: Option<(ArrayRef, ArrayRef)>,
-        fast_cost_categories: Option<ArrayRef>,
-    ) -> Vec<(&'static str, ArrayRef)> {
-        let s = |b: &mut StringBuilder| Arc::new(b.finish()) as ArrayRef;
-        let d = |b: &mut Decimal128Builder| -> ArrayRef { Arc::new(b.finish().with_data_type(money_type())) };
-        let (tags, raw_tags) = fast_tags.unwrap_or_else(|| (self.tags.finish(), self.raw_tags.finish()));
-        let cost_categories = fast_cost_categories.unwrap_or_else(|| self.cost_categories.finish());
-        vec![
-            (lake::CHARGE_CATEGORY, s(&mut self.charge_category)),
-            (lake::CHARGE_CLASS, s(&mut self.charge_class)),
-            (lake::CHARGE_FREQUENCY, s(&mut self.charge_frequency)),
-            (lake::PRICING_CATEGORY, s(&mut self.pricing_category)),
-            (lake::COMMITMENT_DISCOUNT_ID, s(&mut self.cd_id)),
-            (lake::COMMITMENT_DISCOUNT_TYPE, s(&mut self.cd_type)),
-            (lake::COMMITMENT_DISCOUNT_CATEGORY, s(&mut self.cd_category)),
-            (lake::COMMITMENT_DISCOUNT_STATUS, s(&mut self.cd_status)),
-            (lake::COMMITMENT_DISCOUNT_QUANTITY, d(&mut self.cd_quantity)),
-            (lake::COMMITMENT_DISCOUNT_UNIT, s(&mut self.cd_unit)),
-            (lake::EFFECTIVE_COST, d(&mut self.effective)),
-            (lake::LIST_COST, d(&mut self.list)),
-            (lake::CONTRACTED_COST, d(&mut self.contracted)),
-            (lake::LIST_UNIT_PRICE, d(&mut self.list_unit_price)),
-            (lake::CONTRACTED_UNIT_PRICE, d(&mut self.contracted_unit_price)),
-            (lake::PRICING_QUANTITY, d(&mut self.pricing_quantity)),
-            (lake::PRICING_UNIT, s(&mut self.pricing_unit)),
-            (lake::CONSUMED_QUANTITY, d(&mut self.consumed_quantity)),
-            (lake::CONSUMED_UNIT, s(&mut self.consumed_unit)),
-            (lake::SERVICE_NAME, s(&mut self.service_name)),
-            (lake::SERVICE_CATEGORY, s(&mut self.service_category)),
-            (lake::SERVICE_SUBCATEGORY, s(&mut self.service_subcategory)),
-            (lake::RESOURCE_TYPE, s(&mut self.resource_type)),
-            (lake::REGION_NAME, s(&mut self.region_name)),
-            (lake::BILLING_PERIOD_END, Arc::new(self.period_end.finish().with_timezone("UTC"))),
-            (lake::TAGS, tags),
-            (lake::X_RAW_TAGS, raw_tags),
-            (lake::X_COST_CATEGORIES, cost_categories),
-        ]
-    }
-}
-
 /// Appends one row's tags: normalised keys to Tags (the first of two raw keys that normalise alike
 /// wins), raw keys to x_RawTags. A row without tags gets nulls.
-fn append_tags<'s>(out: &mut Outputs, pairs: &Pairs<'s>, normalised: &mut Vec<Cow<'s, str>>) {
+fn append_tags<'s>(
+    tags: &mut KeyValueBuilder,
+    raw_tags: &mut KeyValueBuilder,
+    pairs: &Pairs<'s>,
+    normalised: &mut Vec<Cow<'s, str>>,
+) {
     if pairs.is_empty() {
-        out.tags.append_null();
-        out.raw_tags.append_null();
+        tags.append_null();
+        raw_tags.append_null();
         return;
     }
     normalised.clear();
@@ -1031,11 +1148,11 @@ fn append_tags<'s>(out: &mut Outputs, pairs: &Pairs<'s>, normalised: &mut Vec<Co
         Cow::Borrowed(k) => normalize_tag_key(k),
         Cow::Owned(k) => Cow::Owned(normalize_tag_key(k).into_owned()),
     }));
-    out.tags.append(normalised.iter().enumerate().filter_map(|(j, key)| {
+    tags.append(normalised.iter().enumerate().filter_map(|(j, key)| {
         let first = !normalised[..j].iter().any(|earlier| earlier == key);
         first.then(|| (key.as_ref(), Some(pairs[j].1.as_ref())))
     }));
-    out.raw_tags.append(pairs.iter().enumerate().filter_map(|(j, (key, value))| {
+    raw_tags.append(pairs.iter().enumerate().filter_map(|(j, (key, value))| {
         let first = !pairs[..j].iter().any(|(earlier, _)| earlier == key);
         first.then(|| (key.as_ref(), Some(value.as_ref())))
     }));
@@ -1108,16 +1225,16 @@ fn num(array: &Option<Decimal128Array>, i: usize) -> Option<i128> {
 /// A text column with empty strings turned into nulls (FOCUS has no empty strings); zero-copy.
 fn empty_as_null(array: StringArray) -> StringArray {
     let offsets = array.value_offsets();
-    let has_empty = (0..array.len()).any(|i| array.is_valid(i) && offsets[i] == offsets[i + 1]);
-    if !has_empty {
+    let filled: BooleanBuffer = offsets.windows(2).map(|w| w[1] != w[0]).collect();
+    let valid = match array.nulls() {
+        Some(nulls) => nulls.inner() & &filled,
+        None => filled,
+    };
+    if valid.count_set_bits() == array.len() - array.null_count() {
         return array;
     }
-    let mut valid = BooleanBufferBuilder::new(array.len());
-    for i in 0..array.len() {
-        valid.append(array.is_valid(i) && offsets[i] != offsets[i + 1]);
-    }
     let (offsets, values, _) = array.into_parts();
-    StringArray::new(offsets, values, Some(NullBuffer::new(valid.finish())))
+    StringArray::new(offsets, values, Some(NullBuffer::new(valid)))
 }
 
 /// Any column as text, or `None` when it cannot be cast.
