@@ -225,7 +225,8 @@ impl Plan {
             let lower = name.to_ascii_lowercase();
             let cur2 = match flavour {
                 Flavour::Cur2 => Some(lower.clone()),
-                Flavour::Legacy => names::legacy_to_cur2(name),
+                // Legacy CUR in Parquet (as Athena reads it) already has snake-case names.
+                Flavour::Legacy => names::legacy_to_cur2(name).or_else(|| Some(lower.clone())),
             };
             if let Some(known) =
                 cur2.as_deref().and_then(|c| known.iter().copied().find(|k| k.eq_ignore_ascii_case(c)))

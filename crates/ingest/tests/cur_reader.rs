@@ -392,6 +392,42 @@ fn optional_columns_may_be_missing() {
 }
 
 #[test]
+fn product_attributes_come_from_the_map_when_not_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let drop = [
+        "product_region_code",
+        "product_location",
+        "product_instance_type",
+        "product_product_family",
+        "product_sku",
+    ];
+    let path = rewrite(dir.path(), "map_only.csv", &drop, |_, _| {});
+    let (batch, _) = read(&path, Flavour::Cur2);
+    let text = |column: &str, row: usize| match cell(&batch, column, row) {
+        Cell::Text(t) => Some(t),
+        _ => None,
+    };
+    // Rows 1 and 2 name their region in the map; row 3's map has none.
+    assert_eq!(text("RegionId", 0).as_deref(), Some("us-east-1"));
+    assert_eq!(text("RegionName", 0).as_deref(), Some("US East (N. Virginia)"));
+    assert_eq!(text("RegionId", 1).as_deref(), Some("us-west-2"));
+    assert_eq!(text("RegionName", 1).as_deref(), Some("US West (Oregon)"));
+    assert_eq!(text("RegionId", 2), None);
+    assert_eq!(text("RegionName", 2), None);
+    for row in 0..batch.num_rows() {
+        for column in ["x_InstanceType", "x_ProductFamily", "SkuId", "SkuPriceId"] {
+            assert_eq!(text(column, row), None, "row {} {column}", row + 1);
+        }
+    }
+    assert_eq!(text("ServiceName", 20).as_deref(), Some("AWS Data Transfer"));
+    assert_eq!(
+        text("ResourceType", 1).as_deref(),
+        None,
+        "a bucket name has no type without a product family"
+    );
+}
+
+#[test]
 fn commitment_lines_need_their_columns() {
     let dir = tempfile::tempdir().unwrap();
     let path = rewrite(
@@ -456,22 +492,25 @@ fn bad_values_are_skipped_and_counted_or_fail_strictly() {
         12 => *r.get_mut("resource_tags").unwrap() = "{\"user_team\": ".into(),
         _ => {}
     });
+    // And a ragged line at the end.
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"li-24,Usage\n").unwrap();
     let (batch, report) = read(&path, Flavour::Cur2);
     assert_eq!(
         (report.rows_read, report.rows_kept, batch.num_rows(), report.rows_skipped()),
-        (23, 19, 19, 4)
+        (24, 19, 19, 5)
     );
     let reasons: Vec<(&str, u64)> = report.skipped_by_reason.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(
         reasons,
         [
+            ("(whole row): has 2 fields, the header has 74", 1),
             ("line_item_unblended_cost: not a number", 2),
             ("line_item_usage_start_date: bad date", 1),
             ("resource_tags: not a JSON object of text values", 1),
         ]
     );
     let rows: Vec<u64> = report.examples.iter().map(|b| b.row).collect();
-    assert_eq!(rows, [3, 4, 9, 12]);
+    assert_eq!(rows, [3, 4, 9, 12, 24]);
     assert_eq!(
         report.examples[1].reason,
         "bad date: '2025-13-01' is not a date/time (expected ISO 8601, e.g. 2024-09-01T00:00:00Z)"

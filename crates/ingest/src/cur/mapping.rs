@@ -802,7 +802,7 @@ fn product_columns(
     columns: &mut Vec<(&'static str, ArrayRef)>,
 ) -> Result<(), String> {
     let rows = class.kinds.len();
-    let product = key_values(plan, c, plan.product_map.as_ref(), &[])?;
+    let product = key_values(c, plan.product_map.as_ref(), &[])?;
     // A product attribute is a `product_*` column or a key of the `product` map, never both (CUR
     // 2.0 moves every attribute of its static schema out of the map), so the source is chosen per
     // file.
@@ -821,6 +821,8 @@ fn product_columns(
     let mut regions = Interner::new();
     let mut region_codes: Vec<Option<u32>> = Vec::with_capacity(rows);
     let mut locations: Vec<Option<Cow<str>>> = Vec::new();
+    let mut region_ids =
+        input.attrs[A_REGION_CODE].is_none().then(|| StringBuilder::with_capacity(rows, rows * 10));
     let mut resource_types = StringBuilder::with_capacity(rows, rows * 8);
     let mut resource_fallback: Vec<(usize, &str)> = Vec::new();
     let mut tax = BooleanBufferBuilder::new(rows);
@@ -854,6 +856,9 @@ fn product_columns(
         service_codes.push(service.map(|s| services.code(s)));
 
         let region = get(A_REGION_CODE).or_else(|| get(A_REGION));
+        if let Some(b) = region_ids.as_mut() {
+            b.append_option(region.as_deref());
+        }
         region_codes.push(region.map(|r| {
             let code = regions.code(r);
             if code as usize == locations.len() {
@@ -924,7 +929,10 @@ fn product_columns(
     if let Some(rate_code) = &input.rate_code {
         columns.push((lake::SKU_PRICE_ID, without(rate_code, &no_sku)));
     }
-    let region_id = attr_column(A_REGION_CODE).or_else(|| attr_column(A_REGION));
+    let region_id = match region_ids {
+        Some(mut b) => Some(Arc::new(b.finish()) as ArrayRef),
+        None => attr_column(A_REGION_CODE),
+    };
     for (name, array) in [
         (lake::REGION_ID, region_id),
         (lake::X_INSTANCE_TYPE, attr_column(A_INSTANCE_TYPE)),
@@ -938,8 +946,7 @@ fn product_columns(
 }
 
 /// The key/value sources of one kind in this batch.
-fn key_values(plan: &Plan, c: &Columns, map: Option<&String>, flat: &[String]) -> Result<KeyValues, String> {
-    let _ = plan;
+fn key_values(c: &Columns, map: Option<&String>, flat: &[String]) -> Result<KeyValues, String> {
     let map = map.and_then(|m| c.get(m).map(|a| (m.as_str(), a)));
     let flat = flat.iter().filter_map(|f| c.get(f).and_then(text_array).map(|a| (f.clone(), a))).collect();
     KeyValues::new(map, flat)
@@ -952,8 +959,8 @@ fn key_value_columns(
     columns: &mut Vec<(&'static str, ArrayRef)>,
 ) -> Result<(), String> {
     let rows = c.len();
-    let tags = key_values(plan, c, plan.tag_map.as_ref(), &plan.tag_columns)?;
-    let cost_categories = key_values(plan, c, plan.cost_category_map.as_ref(), &plan.cost_category_columns)?;
+    let tags = key_values(c, plan.tag_map.as_ref(), &plan.tag_columns)?;
+    let cost_categories = key_values(c, plan.cost_category_map.as_ref(), &plan.cost_category_columns)?;
     let mut pairs: Pairs = Vec::new();
     let (tag_column, raw_column) = match tags.plain_map().and_then(tag_columns_from_map) {
         Some(done) => done,
@@ -1312,6 +1319,39 @@ mod tests {
         assert_eq!(unit_price(None, ONE, -ONE), None);
         assert_eq!(divide(ONE, 3 * ONE), 333_333_333_333_333);
         assert_eq!(divide(2 * ONE, 3 * ONE), 666_666_666_666_667);
+    }
+
+    #[test]
+    fn tag_maps_are_relabelled_unless_keys_clash() {
+        use datafusion::arrow::array::MapBuilder;
+        let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        for (k, v) in [("user_team", "web"), ("aws_created_by", "me")] {
+            b.keys().append_value(k);
+            b.values().append_value(v);
+        }
+        b.append(true).unwrap();
+        b.append(true).unwrap();
+        let map = b.finish();
+        let (tags, raw) = tag_columns_from_map(&map).unwrap();
+        assert_eq!(tags.data_type(), &tags_type());
+        let tags = tags.as_map();
+        assert_eq!(
+            tags.value(0).column(0).as_string::<i32>().iter().flatten().collect::<Vec<_>>(),
+            ["team", "aws:createdBy"]
+        );
+        assert_eq!(raw.as_map().value(0).column(0).as_string::<i32>().value(0), "user_team");
+        assert!(tags.is_null(1), "a row without tags is null");
+
+        let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        for (k, v) in [("user_team", "web"), ("team", "data")] {
+            b.keys().append_value(k);
+            b.values().append_value(v);
+        }
+        b.append(true).unwrap();
+        assert!(
+            tag_columns_from_map(&b.finish()).is_none(),
+            "two keys that normalise alike take the row-by-row path"
+        );
     }
 
     #[test]
