@@ -65,7 +65,8 @@ pub fn open(file: &SourceFile, opts: &ReadOptions) -> Result<Box<dyn BatchReader
 /// its consumer (bounded channels keep memory flat), so that a caller writing the batches out uses
 /// a third: on a 2-core machine the decode, the mapping and the caller's work overlap.
 pub struct CurReader {
-    mapped: Receiver<Mapped>,
+    path: PathBuf,
+    mapped: Receiver<Option<Mapped>>,
     report: FileReport,
     done: bool,
 }
@@ -107,8 +108,9 @@ impl CurReader {
                 (raw, plan)
             }
         };
-        let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch, IngestError>>(AHEAD);
-        let (mapped_tx, mapped_rx) = sync_channel::<Mapped>(AHEAD);
+        // `None` closes each stream: a stream that breaks off without it lost its thread.
+        let (raw_tx, raw_rx) = sync_channel::<Option<Result<RawBatch, IngestError>>>(AHEAD);
+        let (mapped_tx, mapped_rx) = sync_channel::<Option<Mapped>>(AHEAD);
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.to_string())
@@ -121,20 +123,24 @@ impl CurReader {
             "cur-decode",
             Box::new(move || {
                 for raw in raw {
-                    if raw_tx.send(raw).is_err() {
-                        break;
+                    if raw_tx.send(Some(raw)).is_err() {
+                        return;
                     }
                 }
+                let _ = raw_tx.send(None);
             }),
         )?;
         let strict = opts.strict;
+        let stopped = path.to_path_buf();
         spawn(
             "cur-map",
             Box::new(move || {
-                for raw in raw_rx {
-                    let mapped = match raw {
-                        Err(e) => Mapped { result: Err(e), rows_read: 0, bad: Vec::new() },
-                        Ok(raw) => {
+                loop {
+                    let mapped = match raw_rx.recv() {
+                        Ok(None) => break,
+                        Err(_) => Mapped::lost(&stopped, "decoding"),
+                        Ok(Some(Err(e))) => Mapped { result: Err(e), rows_read: 0, bad: Vec::new() },
+                        Ok(Some(Ok(raw))) => {
                             let rows_read = (raw.batch.num_rows() + raw.malformed.len()) as u64;
                             match mapping::map_batch(&plan, &raw, strict) {
                                 Ok((batch, bad)) => Mapped { result: Ok(batch), rows_read, bad },
@@ -143,13 +149,31 @@ impl CurReader {
                         }
                     };
                     let last = mapped.result.is_err();
-                    if mapped_tx.send(mapped).is_err() || last {
-                        break;
+                    if mapped_tx.send(Some(mapped)).is_err() || last {
+                        return;
                     }
                 }
+                let _ = mapped_tx.send(None);
             }),
         )?;
-        Ok(Self { mapped: mapped_rx, report: FileReport::new(path, flavour.format(), bytes), done: false })
+        Ok(Self {
+            path: path.to_path_buf(),
+            mapped: mapped_rx,
+            report: FileReport::new(path, flavour.format(), bytes),
+            done: false,
+        })
+    }
+}
+
+impl Mapped {
+    /// The error of a stream whose thread died (a bug, not bad input).
+    fn lost(path: &Path, stage: &str) -> Self {
+        let message = format!("the CUR {stage} thread stopped before the end of the file");
+        Self {
+            result: Err(IngestError::Internal { path: path.into(), message }),
+            rows_read: 0,
+            bad: Vec::new(),
+        }
     }
 }
 
@@ -165,9 +189,13 @@ impl Iterator for CurReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            let Ok(mapped) = self.mapped.recv() else {
-                self.done = true;
-                break;
+            let mapped = match self.mapped.recv() {
+                Ok(Some(mapped)) => mapped,
+                Ok(None) => {
+                    self.done = true;
+                    break;
+                }
+                Err(_) => Mapped::lost(&self.path, "mapping"),
             };
             self.report.rows_read += mapped.rows_read;
             self.report.skip(mapped.bad);
