@@ -311,3 +311,50 @@ async fn an_empty_lake_has_an_empty_focus_table() {
     assert_eq!(result.schema.field(0).name(), "ProviderName");
     assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "0");
 }
+
+const READ_LAKE_FILES: &str = r#"
+import json, sys
+from decimal import Decimal
+import pyarrow.parquet as pq
+out = {"rows": 0, "row_groups": [], "sum": Decimal(0), "stats": True}
+for path in sys.argv[1:]:
+    f = pq.ParquetFile(path)
+    out["rows"] += f.metadata.num_rows
+    for g in range(f.metadata.num_row_groups):
+        rg = f.metadata.row_group(g)
+        out["row_groups"].append(rg.num_rows)
+        col = rg.column(f.schema_arrow.get_field_index("BilledCost"))
+        out["stats"] = out["stats"] and col.statistics is not None and col.statistics.has_min_max
+    out["sum"] += sum(v for v in f.read(columns=["BilledCost"]).column(0).to_pylist() if v is not None)
+out["sum"] = str(out["sum"])
+print(json.dumps(out))
+"#;
+
+#[tokio::test]
+async fn columns_encoded_in_parallel_read_back_with_pyarrow() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WriteOptions { row_group_rows: 5000, threads: 3, ..Default::default() };
+    let lake = Lake::open(dir.path()).unwrap().with_write_options(options);
+    // 20,000 lines of i/100 for i = 0..20000: Σ = 19999·20000/2/100 = 1,999,900.
+    let rows: Vec<_> = (0..20_000)
+        .map(|i| row("AWS", "111", "2024-09", "USD", &format!("{}.{:02}", i / 100, i % 100)).day(i % 28 + 1))
+        .collect();
+    let mut txn = lake.begin().unwrap();
+    txn.write(batch(&rows[..12_000]), &source("part-1")).unwrap();
+    txn.write(batch(&rows[12_000..]), &source("part-2")).unwrap();
+    txn.commit().unwrap();
+    let manifest = lake.manifest().unwrap();
+    assert_eq!(manifest.units()[0].billed_cost["USD"], "1999900.00");
+    let files: Vec<String> = manifest
+        .live_files()
+        .map(|f| dir.path().join("lake").join(&f.path).to_string_lossy().into_owned())
+        .collect();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let got: serde_json::Value = serde_json::from_str(&common::run_python(READ_LAKE_FILES, &args)).unwrap();
+    assert_eq!(got["rows"], 20_000);
+    assert_eq!(got["row_groups"], serde_json::json!([5000, 5000, 5000, 5000]));
+    assert_eq!(got["sum"], "1999900.000000000000000");
+    assert_eq!(got["stats"], true, "row groups carry min/max statistics");
+    let session = lake.session().await.unwrap();
+    assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "1999900.000000000000000");
+}
