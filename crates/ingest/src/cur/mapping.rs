@@ -1086,17 +1086,26 @@ fn tag_columns_from_map(map: &MapArray) -> Option<(ArrayRef, ArrayRef)> {
     let keys = map.keys().as_string::<i32>();
     let offsets = map.value_offsets();
     let mut normalised = StringBuilder::with_capacity(keys.len(), keys.value_data().len());
+    // Rows tend to repeat the same keys in the same order: remember the key seen at each position.
+    let mut seen: Vec<(&str, Cow<str>)> = Vec::new();
     for i in 0..map.len() {
         let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
-        for j in from..to {
-            let key = normalize_tag_key(keys.value(j));
+        for (position, j) in (from..to).enumerate() {
+            let raw = keys.value(j);
+            if seen.get(position).is_none_or(|(k, _)| *k != raw) {
+                let entry = (raw, normalize_tag_key(raw));
+                match seen.get_mut(position) {
+                    Some(slot) => *slot = entry,
+                    None => seen.push(entry),
+                }
+            }
+            let key = seen[position].1.as_bytes();
             let row_keys = &normalised.offsets_slice()[from..];
             let values = normalised.values_slice();
-            let clash = row_keys.windows(2).any(|w| values[w[0] as usize..w[1] as usize] == *key.as_bytes());
-            if clash {
+            if row_keys.windows(2).any(|w| &values[w[0] as usize..w[1] as usize] == key) {
                 return None;
             }
-            normalised.append_value(key);
+            normalised.append_value(&seen[position].1);
         }
     }
     let raw = relabel(map, None)?;
@@ -1232,14 +1241,15 @@ fn num(array: &Option<Decimal128Array>, i: usize) -> Option<i128> {
 /// A text column with empty strings turned into nulls (FOCUS has no empty strings); zero-copy.
 fn empty_as_null(array: StringArray) -> StringArray {
     let offsets = array.value_offsets();
-    let filled: BooleanBuffer = offsets.windows(2).map(|w| w[1] != w[0]).collect();
+    let has_empty = offsets.windows(2).enumerate().any(|(i, w)| w[0] == w[1] && array.is_valid(i));
+    if !has_empty {
+        return array;
+    }
+    let filled = BooleanBuffer::collect_bool(array.len(), |i| offsets[i + 1] != offsets[i]);
     let valid = match array.nulls() {
         Some(nulls) => nulls.inner() & &filled,
         None => filled,
     };
-    if valid.count_set_bits() == array.len() - array.null_count() {
-        return array;
-    }
     let (offsets, values, _) = array.into_parts();
     StringArray::new(offsets, values, Some(NullBuffer::new(valid)))
 }
