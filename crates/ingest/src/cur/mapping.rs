@@ -1,10 +1,9 @@
 //! The CUR → FOCUS mapping of one batch: each line item type gets its FOCUS charge columns and its
 //! BilledCost, EffectiveCost, ListCost and ContractedCost as docs/mapping.md tabulates them.
 //!
-//! The work is a single pass over typed Arrow arrays: text columns are compared in place, amounts
-//! are `i128` units of 10^-15, and per-row strings are only copied into the output builders.
-//! Columns that pass through unchanged (BilledCost, the periods, account ids, ...) are reused
-//! without copying.
+//! The work runs over typed Arrow arrays, column by column: text is compared in place, amounts are
+//! `i128` units of 10^-15, no row allocates. Columns that pass through unchanged (BilledCost, the
+//! periods, account ids, ...) or only gain nulls (SkuId, SkuPriceId) are reused without copying.
 
 use std::borrow::Cow;
 use std::sync::Arc;
