@@ -3,9 +3,11 @@
 //!
 //! [`Transaction::write`] splits each batch by unit on the caller's thread and hands the pieces to
 //! a writer thread that encodes Parquet while the caller reads its next batch, so reading and
-//! encoding use both cores. The channel between them holds a few batches, each unit has at most
-//! one open file whose unflushed row group is capped in bytes, and at most [`MAX_OPEN_FILES`] files
-//! are open at once: memory stays bounded however large a unit is.
+//! encoding use both cores; the writer thread spreads each batch's columns over one encoding
+//! thread per core. The channel between them holds a few batches, each unit has at most one open
+//! file whose unflushed row group is capped in bytes, at most [`MAX_OPEN_FILES`] files are open
+//! at once and their row groups in progress together stay under a budget: memory stays
+//! bounded however large a unit is and however many units a transaction spans.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -60,11 +62,15 @@ pub struct WriteOptions {
     pub file_rows: u64,
     /// Threads encoding a batch's columns in parallel.
     pub threads: usize,
+    /// Bytes the row groups in progress of all open files may hold together before the largest is
+    /// flushed early.
+    pub memory_budget: usize,
 }
 
 impl Default for WriteOptions {
     /// Zstd level 1 (see the crate docs for the measurements), row groups of 512 Ki rows or
-    /// 128 MiB, files of 8 Mi rows, one encoding thread per core (at most four).
+    /// 128 MiB, files of 8 Mi rows, one encoding thread per core (at most four), 512 MiB for all
+    /// row groups in progress.
     fn default() -> Self {
         Self {
             compression: Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")),
@@ -72,6 +78,7 @@ impl Default for WriteOptions {
             row_group_bytes: 128 << 20,
             file_rows: 8 << 20,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            memory_budget: 512 << 20,
         }
     }
 }
@@ -202,6 +209,7 @@ impl Transaction {
             row_group_bytes: options.row_group_bytes.max(1),
             file_rows: options.file_rows.max(1),
             threads: options.threads.max(1),
+            memory_budget: options.memory_budget,
         };
         let thread = std::thread::Builder::new()
             .name("costpilot-lake-writer".into())
@@ -672,6 +680,7 @@ struct Encoding {
     file_rows: u64,
     /// Threads encoding the columns of a batch in parallel (the writer thread and helpers).
     threads: usize,
+    memory_budget: usize,
 }
 
 /// Pieces smaller than this are encoded on the writer thread alone: starting helpers would cost
@@ -728,6 +737,11 @@ impl OpenFile {
             }
         }
         Ok(())
+    }
+
+    /// Memory held by the row group in progress.
+    fn buffered_bytes(&self) -> usize {
+        self.columns.as_ref().map_or(0, |c| c.iter().map(|w| w.memory_size()).sum())
     }
 
     fn flush_row_group(&mut self) -> Result<(), LakeError> {
@@ -821,6 +835,18 @@ fn write_loop(
             && let Some(f) = open.remove(&unit)
         {
             done.push(f.close(unit)?);
+        }
+        // Many open units each with a row group in progress could add up: flush the largest ones
+        // until the buffered total is back within the budget.
+        loop {
+            let sizes = open.iter().map(|(u, f)| (f.buffered_bytes(), *u));
+            let (total, largest) = sizes.fold((0, None), |(t, l), (b, u)| (t + b, l.max(Some((b, u)))));
+            match largest {
+                Some((_, u)) if total > enc.memory_budget => {
+                    open.get_mut(&u).expect("listed above").flush_row_group()?;
+                }
+                _ => break,
+            }
         }
     }
     for (unit, f) in open {

@@ -358,3 +358,31 @@ async fn columns_encoded_in_parallel_read_back_with_pyarrow() {
     let session = lake.session().await.unwrap();
     assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "1999900.000000000000000");
 }
+
+const ROW_GROUPS: &str = r#"
+import json, sys
+import pyarrow.parquet as pq
+print(json.dumps([[pq.ParquetFile(p).metadata.row_group(g).num_rows for g in range(pq.ParquetFile(p).metadata.num_row_groups)] for p in sys.argv[1:]]))
+"#;
+
+#[tokio::test]
+async fn row_groups_in_progress_are_flushed_early_beyond_the_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // No budget at all: every row group in progress is flushed after each batch.
+    let options = WriteOptions { memory_budget: 0, ..Default::default() };
+    let lake = Lake::open(dir.path()).unwrap().with_write_options(options);
+    let mut txn = lake.begin().unwrap();
+    for (account, n) in [("111", 100), ("222", 50), ("111", 30), ("222", 20), ("111", 7)] {
+        let rows: Vec<_> = (0..n).map(|_| row("AWS", account, "2024-09", "USD", "1")).collect();
+        txn.write(batch(&rows), &source("interleaved")).unwrap();
+    }
+    txn.commit().unwrap();
+    let manifest = lake.manifest().unwrap();
+    let files: Vec<String> = manifest
+        .live_files()
+        .map(|f| dir.path().join("lake").join(&f.path).to_string_lossy().into_owned())
+        .collect();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let got: serde_json::Value = serde_json::from_str(&common::run_python(ROW_GROUPS, &args)).unwrap();
+    assert_eq!(got, serde_json::json!([[100, 30, 7], [50, 20]]));
+}
