@@ -333,6 +333,12 @@ impl Transaction {
     /// aborts right before the swap, as a crash would, leaving the data files moved but the old
     /// manifest in place.
     pub fn commit(mut self) -> Result<CommitReport, LakeError> {
+        if self.writer.is_none() {
+            return Err(LakeError::Parquet {
+                path: self.staging.clone(),
+                message: "a write of this transaction failed, so it cannot be committed".into(),
+            });
+        }
         let staged = self.finish_writer()?;
         let mut manifest = Manifest::load(&self.root)?;
         let now = Utc::now();

@@ -386,3 +386,21 @@ async fn row_groups_in_progress_are_flushed_early_beyond_the_memory_budget() {
     let got: serde_json::Value = serde_json::from_str(&common::run_python(ROW_GROUPS, &args)).unwrap();
     assert_eq!(got, serde_json::json!([[100, 30, 7], [50, 20]]));
 }
+
+#[tokio::test]
+async fn a_transaction_whose_writer_failed_cannot_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    ingest(&lake, "v1", &[row("AWS", "111", "2024-09", "USD", "10")]);
+    let before = lake.manifest().unwrap();
+    let mut txn = lake.begin().unwrap();
+    // The staging folder vanishing makes the writer thread fail to create its file.
+    std::fs::remove_dir_all(dir.path().join("lake/staging").join(txn.id())).unwrap();
+    let written = txn.write(batch(&[row("AWS", "111", "2024-09", "USD", "99")]), &source("v2"));
+    let again = txn.write(batch(&[row("AWS", "111", "2024-09", "USD", "1")]), &source("v2"));
+    let err = txn.commit().unwrap_err();
+    assert!(err.to_string().contains("staging"), "{err} (writes: {written:?}, {again:?})");
+    assert_eq!(lake.manifest().unwrap(), before);
+    let session = lake.session().await.unwrap();
+    assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "10.000000000000000");
+}
