@@ -46,8 +46,8 @@ const AWS_TAGS: &[(&str, &str)] = &[
     ("aws_elasticmapreduce_job_flow_id", "aws:elasticmapreduce:job-flow-id"),
     ("aws_servicecatalog_portfolio_arn", "aws:servicecatalog:portfolioArn"),
     ("aws_servicecatalog_product_arn", "aws:servicecatalog:productArn"),
-    ("aws_servicecatalog_provisioning_principal_arn", "aws:servicecatalog:provisioningPrincipalArn"),
     ("aws_servicecatalog_provisioned_product_arn", "aws:servicecatalog:provisionedProductArn"),
+    ("aws_servicecatalog_provisioning_principal_arn", "aws:servicecatalog:provisioningPrincipalArn"),
 ];
 
 /// The key of a resource tag as users and AWS write it, from any spelling an AWS export uses:
