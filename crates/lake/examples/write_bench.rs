@@ -1,6 +1,6 @@
 //! Measures how fast the lake writes CUR-shaped rows: `cargo run --release -p costpilot-lake
-//! --example write_bench -- [rows] [snappy|zstd1|none] [lake-file.parquet]` (default 4,000,000
-//! rows, zstd1).
+//! --example write_bench -- [rows] [snappy|zstd1|none] [lake-file.parquet|synthetic] [threads]`
+//! (default 4,000,000 synthetic rows, zstd1, one encoding thread per core).
 //!
 //! The input is a data file of an existing lake (for instance one ingested from the CUR 2.0
 //! benchmark data), or else synthetic batches with 58 of the lake's columns filled at high
@@ -138,7 +138,8 @@ fn main() {
         "none" => Compression::UNCOMPRESSED,
         _ => Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")),
     };
-    let batches: Vec<RecordBatch> = match args.get(2) {
+    let threads = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(WriteOptions::default().threads);
+    let batches: Vec<RecordBatch> = match args.get(2).filter(|a| a.as_str() != "synthetic") {
         Some(path) => {
             let file = std::fs::File::open(path).expect("open the lake file");
             ParquetRecordBatchReaderBuilder::try_new(file)
@@ -156,9 +157,11 @@ fn main() {
     };
     let filled = batches[0].columns().iter().filter(|c| c.null_count() < c.len()).count();
     let dir = std::env::temp_dir().join(format!("costpilot-write-bench-{}", std::process::id()));
-    let lake = Lake::open(&dir)
-        .expect("open lake")
-        .with_write_options(WriteOptions { compression, ..WriteOptions::default() });
+    let lake = Lake::open(&dir).expect("open lake").with_write_options(WriteOptions {
+        compression,
+        threads,
+        ..WriteOptions::default()
+    });
     let source = SourceRef { path: "bench".into(), sha256: "bench".into(), bytes: 0 };
     let started = Instant::now();
     let mut txn = lake.begin().expect("begin");
@@ -177,7 +180,7 @@ fn main() {
     let secs = started.elapsed().as_secs_f64();
     let bytes: u64 = lake.manifest().expect("manifest").live_files().map(|f| f.bytes).sum();
     println!(
-        "{written} rows, {filled} of {} columns filled, {compression:?}: {secs:.2} s, {:.0} rows/s, {:.1} MB written ({:.1} bytes/row)",
+        "{written} rows, {filled} of {} columns filled, {compression:?}, {threads} threads: {secs:.2} s, {:.0} rows/s, {:.1} MB written ({:.1} bytes/row)",
         lake_schema().fields().len(),
         written as f64 / secs,
         bytes as f64 / 1e6,

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
@@ -16,6 +16,11 @@ use crate::transaction::{Transaction, WriteOptions, delete_files, take_expired};
 /// How long files of replaced units are kept for readers of older snapshots before vacuum (or a
 /// later commit) deletes them: one hour, far longer than any query over a local lake runs.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
+
+/// How long [`Lake::begin`] and [`Lake::vacuum`] wait for the writer lock before giving up. Short:
+/// it covers a writer that is just finishing (or a child process that inherited the lock for the
+/// moment between its fork and exec), not a queue of writers.
+pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// A handle on the lake under `<data-dir>/lake/`.
 #[derive(Debug, Clone)]
@@ -87,19 +92,27 @@ impl Lake {
         Manifest::load(&self.root)
     }
 
+    /// Takes the writer lock, waiting up to [`LOCK_WAIT`] for a holder that is about to let go.
     fn lock(&self) -> Result<File, LakeError> {
         let path = self.root.join(layout::LOCK);
         let file =
             OpenOptions::new().create(true).append(true).open(&path).map_err(|e| LakeError::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(TryLockError::WouldBlock) => Err(LakeError::Busy(path)),
-            Err(TryLockError::Error(e)) => Err(LakeError::io(path, e)),
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => return Err(LakeError::Busy(path)),
+                Err(TryLockError::Error(e)) => return Err(LakeError::io(path, e)),
+            }
         }
     }
 
-    /// Starts the one write transaction the lake allows at a time; fails at once with
-    /// [`LakeError::Busy`] if another transaction or vacuum holds the writer lock.
+    /// Starts the one write transaction the lake allows at a time. If another transaction or
+    /// vacuum holds the writer lock, waits up to [`LOCK_WAIT`] and then fails with
+    /// [`LakeError::Busy`].
     pub fn begin(&self) -> Result<Transaction, LakeError> {
         let lock = self.lock()?;
         Transaction::start(&self.root, self.retention, &self.write, lock)
@@ -113,7 +126,7 @@ impl Lake {
     /// Deletes what no reader needs any more: retired files older than `retention`, data files no
     /// manifest refers to and staging folders (both left by transactions that crashed), and the
     /// folders this empties. Takes the writer lock, so it fails with [`LakeError::Busy`] while a
-    /// transaction runs.
+    /// transaction runs (after waiting up to [`LOCK_WAIT`]).
     pub fn vacuum(&self, retention: Duration) -> Result<VacuumReport, LakeError> {
         let _lock = self.lock()?;
         let mut manifest = self.manifest()?;

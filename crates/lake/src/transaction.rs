@@ -29,7 +29,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_writer::{
     ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
 };
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::file::writer::SerializedFileWriter;
 
@@ -68,12 +68,12 @@ pub struct WriteOptions {
 }
 
 impl Default for WriteOptions {
-    /// Zstd level 1 (see the crate docs for the measurements), row groups of 512 Ki rows or
+    /// Snappy (see the crate docs for the measurements), row groups of 512 Ki rows or
     /// 128 MiB, files of 8 Mi rows, one encoding thread per core (at most four), 512 MiB for all
     /// row groups in progress.
     fn default() -> Self {
         Self {
-            compression: Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")),
+            compression: Compression::SNAPPY,
             row_group_rows: 512 * 1024,
             row_group_bytes: 128 << 20,
             file_rows: 8 << 20,
@@ -163,8 +163,8 @@ struct Writer {
 /// readers until [`Transaction::commit`]. Dropping it without committing aborts it.
 ///
 /// Only one transaction (or vacuum) runs at a time per lake: [`crate::Lake::begin`] takes an
-/// exclusive lock on `lake/writer.lock` and fails at once with [`LakeError::Busy`] if another
-/// process (or another transaction in this one) holds it. The lock is released when the
+/// exclusive lock on `lake/writer.lock` and fails with [`LakeError::Busy`] if another process (or
+/// another transaction in this one) holds it for longer than [`crate::LOCK_WAIT`]. The lock is released when the
 /// transaction commits, aborts or is dropped, and by the operating system if the process dies.
 pub struct Transaction {
     root: PathBuf,
