@@ -248,7 +248,11 @@ impl<'a> Columns<'a> {
 
 /// Builds a batch of the lake schema from columns named canonically; absent columns are null.
 /// Each given array must already have the lake type of its column.
-pub fn lake_batch(path: &Path, columns: Vec<(&'static str, ArrayRef)>, len: usize) -> Result<RecordBatch, IngestError> {
+pub fn lake_batch(
+    path: &Path,
+    columns: Vec<(&'static str, ArrayRef)>,
+    len: usize,
+) -> Result<RecordBatch, IngestError> {
     let schema = lake_schema();
     let mut by_name: HashMap<&str, ArrayRef> = columns.into_iter().collect();
     let arrays: Vec<ArrayRef> = schema
@@ -257,9 +261,13 @@ pub fn lake_batch(path: &Path, columns: Vec<(&'static str, ArrayRef)>, len: usiz
         .map(|f| by_name.remove(f.name().as_str()).unwrap_or_else(|| new_null_array(f.data_type(), len)))
         .collect();
     if let Some(extra) = by_name.keys().next() {
-        return Err(IngestError::Internal { path: path.into(), message: format!("{extra} is not a lake column") });
+        return Err(IngestError::Internal {
+            path: path.into(),
+            message: format!("{extra} is not a lake column"),
+        });
     }
-    RecordBatch::try_new(schema, arrays).map_err(|e| IngestError::Internal { path: path.into(), message: e.to_string() })
+    RecordBatch::try_new(schema, arrays)
+        .map_err(|e| IngestError::Internal { path: path.into(), message: e.to_string() })
 }
 
 /// A builder for key/value columns (Tags, x_CostCategories, x_RawTags) with the lake's map type.
@@ -316,8 +324,11 @@ mod tests {
     use datafusion::arrow::datatypes::{Field, Schema};
 
     fn raw(cols: Vec<(&str, ArrayRef)>) -> RawBatch {
-        let schema = Schema::new(cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
-        let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|(_, a)| a).collect()).unwrap();
+        let schema = Schema::new(
+            cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+        );
+        let batch =
+            RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|(_, a)| a).collect()).unwrap();
         RawBatch { batch, first_row: 10, malformed: vec![], row_numbers: vec![] }
     }
 
@@ -333,7 +344,11 @@ mod tests {
         assert_eq!(cost.value(0), 1_500_000_000_000_000);
         let path = Path::new("bill.csv");
         let (batch, bad) = c
-            .finish(path, vec![("BilledCost", Arc::new(cost) as ArrayRef), ("ChargePeriodStart", Arc::new(when))], false)
+            .finish(
+                path,
+                vec![("BilledCost", Arc::new(cost) as ArrayRef), ("ChargePeriodStart", Arc::new(when))],
+                false,
+            )
             .unwrap();
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(bad.len(), 2);
@@ -348,13 +363,18 @@ mod tests {
         let r = raw(vec![("Cost", Arc::new(StringArray::from(vec![Some("1"), Some("x1")])) as ArrayRef)]);
         let mut c = Columns::new(&r);
         let cost = c.decimal("Cost").unwrap();
-        let err = c.finish(Path::new("bill.csv"), vec![("BilledCost", Arc::new(cost) as ArrayRef)], true).unwrap_err();
+        let err = c
+            .finish(Path::new("bill.csv"), vec![("BilledCost", Arc::new(cost) as ArrayRef)], true)
+            .unwrap_err();
         assert_eq!(err.to_string(), "bill.csv: row 11, column 'Cost': not a number: 'x1' is not a number");
     }
 
     #[test]
     fn floats_and_other_decimals_convert() {
-        let r = raw(vec![("f", Arc::new(datafusion::arrow::array::Float64Array::from(vec![0.1, f64::NAN])) as ArrayRef)]);
+        let r = raw(vec![(
+            "f",
+            Arc::new(datafusion::arrow::array::Float64Array::from(vec![0.1, f64::NAN])) as ArrayRef,
+        )]);
         let mut c = Columns::new(&r);
         let d = c.decimal("f").unwrap();
         assert_eq!(d.value(0), 100_000_000_000_000);

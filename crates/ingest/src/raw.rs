@@ -90,7 +90,14 @@ pub struct RawReader {
 
 enum Inner {
     Csv(Box<CsvState>),
-    Parquet { reader: ParquetRecordBatchReader, next_row: u64, row_group_bytes: Vec<u64>, rows_per_group: Vec<u64>, group: usize, rows_in_group: u64 },
+    Parquet {
+        reader: ParquetRecordBatchReader,
+        next_row: u64,
+        row_group_bytes: Vec<u64>,
+        rows_per_group: Vec<u64>,
+        group: usize,
+        rows_in_group: u64,
+    },
 }
 
 struct CsvState {
@@ -99,7 +106,7 @@ struct CsvState {
     batch_rows: usize,
     next_row: u64,
     null_word: bool,
-    record: csv::ByteRecord,
+    record: csv::StringRecord,
     done: bool,
 }
 
@@ -142,7 +149,10 @@ impl RawReader {
             Container::Parquet => Self::open_parquet(path, None, opts),
             Container::Csv | Container::CsvGz => {
                 let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
-                let counted = CountingReader { inner: BufReader::with_capacity(1 << 20, file), count: bytes_read.clone() };
+                let counted = CountingReader {
+                    inner: BufReader::with_capacity(1 << 20, file),
+                    count: bytes_read.clone(),
+                };
                 let text: Box<dyn Read + Send> = if container == Container::CsvGz {
                     Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(counted)))
                 } else {
@@ -150,11 +160,18 @@ impl RawReader {
                 };
                 let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(text);
                 let headers = reader.headers().map_err(|e| csv_error(path, &e))?.clone();
-                let names: Vec<String> = headers.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_string()).collect();
+                let names: Vec<String> =
+                    headers.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_string()).collect();
                 if names.iter().all(|n| n.is_empty()) {
-                    return Err(IngestError::Csv { path: path.into(), line: 1, message: "the file has no header row".into() });
+                    return Err(IngestError::Csv {
+                        path: path.into(),
+                        line: 1,
+                        message: "the file has no header row".into(),
+                    });
                 }
-                let schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>()));
+                let schema = Arc::new(Schema::new(
+                    names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect::<Vec<_>>(),
+                ));
                 Ok(Self {
                     path: path.into(),
                     schema,
@@ -164,7 +181,7 @@ impl RawReader {
                         batch_rows: opts.batch_rows,
                         next_row: 1,
                         null_word: opts.null_word,
-                        record: csv::ByteRecord::new(),
+                        record: csv::StringRecord::new(),
                         done: false,
                     })),
                     bytes_read,
@@ -174,9 +191,16 @@ impl RawReader {
     }
 
     /// Opens a Parquet file reading only the named columns (those the file has); `None` reads all.
-    pub fn open_parquet(path: &Path, columns: Option<&[&str]>, opts: &RawOptions) -> Result<Self, IngestError> {
+    pub fn open_parquet(
+        path: &Path,
+        columns: Option<&[&str]>,
+        opts: &RawOptions,
+    ) -> Result<Self, IngestError> {
         let bytes_read = opts.progress.clone();
-        let perr = |e: datafusion::parquet::errors::ParquetError| IngestError::Parquet { path: path.into(), message: e.to_string() };
+        let perr = |e: datafusion::parquet::errors::ParquetError| IngestError::Parquet {
+            path: path.into(),
+            message: e.to_string(),
+        };
         let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
         let meta = builder.metadata().clone();
@@ -202,7 +226,14 @@ impl RawReader {
         Ok(Self {
             path: path.into(),
             schema,
-            inner: Inner::Parquet { reader, next_row: 1, row_group_bytes, rows_per_group, group: 0, rows_in_group: 0 },
+            inner: Inner::Parquet {
+                reader,
+                next_row: 1,
+                row_group_bytes,
+                rows_per_group,
+                group: 0,
+                rows_in_group: 0,
+            },
             bytes_read,
         })
     }
@@ -221,7 +252,6 @@ impl RawReader {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
 }
 
 fn csv_error(path: &Path, e: &csv::Error) -> IngestError {
@@ -241,7 +271,12 @@ impl Iterator for RawReader {
             Inner::Parquet { reader, next_row, row_group_bytes, rows_per_group, group, rows_in_group } => {
                 let batch = match reader.next()? {
                     Ok(b) => b,
-                    Err(e) => return Some(Err(IngestError::Parquet { path: self.path.clone(), message: e.to_string() })),
+                    Err(e) => {
+                        return Some(Err(IngestError::Parquet {
+                            path: self.path.clone(),
+                            message: e.to_string(),
+                        }));
+                    }
                 };
                 let first_row = *next_row;
                 *next_row += batch.num_rows() as u64;
@@ -262,22 +297,30 @@ fn next_csv(path: &Path, schema: &SchemaRef, st: &mut CsvState) -> Option<Result
     if st.done {
         return None;
     }
-    let mut builders: Vec<StringBuilder> = (0..st.width).map(|_| StringBuilder::with_capacity(st.batch_rows, st.batch_rows * 8)).collect();
+    let mut builders: Vec<StringBuilder> =
+        (0..st.width).map(|_| StringBuilder::with_capacity(st.batch_rows, st.batch_rows * 8)).collect();
     let first_row = st.next_row;
     let mut malformed = Vec::new();
     let mut row_numbers = Vec::new();
     let mut kept = 0usize;
     while kept < st.batch_rows {
-        match st.reader.read_byte_record(&mut st.record) {
+        // Reading into a StringRecord checks UTF-8 once per record; a record that is not UTF-8 is
+        // consumed all the same, so reading goes on with the next one.
+        let utf8 = match st.reader.read_record(&mut st.record) {
             Ok(false) => {
                 st.done = true;
                 break;
             }
-            Ok(true) => {}
+            Ok(true) => true,
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => false,
             Err(e) => return Some(Err(csv_error(path, &e))),
-        }
+        };
         let row = st.next_row;
         st.next_row += 1;
+        if !utf8 {
+            malformed.push(BadRow { row, column: None, reason: "is not valid UTF-8".into() });
+            continue;
+        }
         // A blank line at the end of a file is not a row.
         if st.record.len() == 1 && st.record[0].is_empty() && st.width > 1 {
             st.next_row -= 1;
@@ -291,13 +334,7 @@ fn next_csv(path: &Path, schema: &SchemaRef, st: &mut CsvState) -> Option<Result
             });
             continue;
         }
-        if std::str::from_utf8(st.record.as_slice()).is_err() {
-            malformed.push(BadRow { row, column: None, reason: "is not valid UTF-8".into() });
-            continue;
-        }
-        for (b, field) in builders.iter_mut().zip(st.record.iter()) {
-            // Validated as UTF-8 above.
-            let s = std::str::from_utf8(field).unwrap_or_default();
+        for (b, s) in builders.iter_mut().zip(st.record.iter()) {
             if s.is_empty() || (st.null_word && s == "NULL") {
                 b.append_null();
             } else {
@@ -335,12 +372,16 @@ mod tests {
         let p = dir.path().join("x.csv");
         let mut f = File::create(&p).unwrap();
         writeln!(f, "a,b\n1,2\n3\n5,NULL\n,7").unwrap();
+        f.write_all(b"\xff,8\n9,10\n").unwrap();
         drop(f);
         let mut r = RawReader::open(&p, Container::sniff(&p).unwrap(), &RawOptions::default()).unwrap();
         let b = r.next().unwrap().unwrap();
-        assert_eq!(b.batch.num_rows(), 3);
-        assert_eq!(b.malformed.len(), 1);
+        assert_eq!(b.batch.num_rows(), 4);
+        assert_eq!(b.malformed.len(), 2);
         assert_eq!(b.malformed[0].row, 2);
+        assert_eq!(b.malformed[1].row, 5);
+        assert_eq!(b.malformed[1].reason, "is not valid UTF-8");
+        assert_eq!(b.row_number(3), 6);
         assert_eq!(b.row_number(0), 1);
         assert_eq!(b.row_number(1), 3);
         assert_eq!(b.row_number(2), 4);
