@@ -43,8 +43,9 @@ use crate::manifest::{
 /// new file started for its unit if more rows come) when a transaction spans more units.
 pub const MAX_OPEN_FILES: usize = 32;
 
-/// Batches waiting for the writer thread.
-const CHANNEL_BATCHES: usize = 4;
+/// Batches waiting for the writer thread: one waits while one is encoded. A lake batch of 64 Ki
+/// CUR rows takes about 90 MB in memory, so a deeper queue costs much memory and gains nothing.
+const CHANNEL_BATCHES: usize = 1;
 
 /// The environment variable naming a failpoint (a test hook, see [`Transaction::commit`]).
 pub const FAILPOINT_ENV: &str = "COSTPILOT_FAILPOINT";
