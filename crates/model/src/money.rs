@@ -68,7 +68,8 @@ pub fn parse_decimal(text: &str) -> Result<i128, MoneyError> {
     let keep = if shift >= 0 { total } else { total.saturating_sub((-shift) as usize) };
     for (i, b) in all.enumerate() {
         if i < keep {
-            value = value.checked_mul(10).and_then(|v| v.checked_add((b - b'0') as i128)).ok_or_else(range)?;
+            value =
+                value.checked_mul(10).and_then(|v| v.checked_add((b - b'0') as i128)).ok_or_else(range)?;
         } else {
             dropped.push(b);
         }
