@@ -86,8 +86,13 @@ impl FxRates {
             let date = parse_timestamp_micros(field(0)).map_err(|e| bad(line, format!("date: {e}")))?;
             let from = field(1).to_ascii_uppercase();
             let to = field(2).to_ascii_uppercase();
-            if from.is_empty() || to.is_empty() {
-                return Err(bad(line, "from_currency and to_currency must be set".into()));
+            let code =
+                |c: &str| !c.is_empty() && c.len() <= 8 && c.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !code(&from) || !code(&to) {
+                return Err(bad(
+                    line,
+                    format!("'{from}' and '{to}' must both be currency codes such as USD"),
+                ));
             }
             let rate = parse_decimal(field(3)).map_err(|e| bad(line, format!("rate: {e}")))?;
             if rate <= 0 {

@@ -291,6 +291,13 @@ async fn bad_fx_configuration_is_reported_with_its_line() {
     let err = lake.session().await.unwrap_err();
     assert!(err.to_string().contains("rates into several currencies (GBP, USD)"), "{err}");
 
+    write_fx(dir.path(), "date,from_currency,to_currency,rate\n2024-09-01,EUR,US'D,1.1\n", None);
+    let err = lake.session().await.unwrap_err();
+    assert!(
+        err.to_string().ends_with("line 2: 'EUR' and 'US'D' must both be currency codes such as USD"),
+        "{err}"
+    );
+
     write_fx(dir.path(), RATES, Some("currency = USD\n"));
     let err = lake.session().await.unwrap_err();
     assert!(err.to_string().contains("line 1: expected reporting_currency = \"XXX\""), "{err}");
