@@ -1,7 +1,8 @@
 //! `costpilot ingest`: read billing exports into the lake in one transaction.
 //!
-//! Reading and writing run on two threads joined by a small bounded channel: one decodes and
-//! normalises batches, the other encodes Parquet, so both cores work and memory stays bounded.
+//! Reading and writing run on two threads joined by a channel of one batch: one decodes and
+//! normalises batches, the other encodes Parquet, so both cores work and memory stays bounded (a
+//! 64K-row batch of the full CUR schema is about 90 MB in memory, so every queued batch counts).
 //! Any error aborts the transaction, which leaves the lake exactly as it was.
 
 use std::collections::BTreeMap;
@@ -83,7 +84,7 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     let opts = ReadOptions { strict: args.strict, progress: progress.clone(), ..ReadOptions::default() };
 
     let mut tx = lake.begin()?;
-    let (sender, receiver) = sync_channel::<Result<Message, IngestError>>(4);
+    let (sender, receiver) = sync_channel::<Result<Message, IngestError>>(1);
     let reader_files = files.clone();
     let reader = std::thread::spawn(move || {
         for (i, file) in reader_files.iter().enumerate() {
