@@ -20,7 +20,7 @@ use crate::IngestError;
 use crate::report::BadRow;
 
 /// Rows per batch the readers aim for.
-pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
+pub const DEFAULT_BATCH_ROWS: usize = 32 * 1024;
 
 /// The container of a file, found from its first bytes (never from its name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
