@@ -85,6 +85,16 @@ fn trim(s: &str) -> String {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s.to_string() }
 }
 
+/// A copy of the sample in `dir` whose data row 3 has a non-numeric BilledCost.
+fn sample_with_bad_cost(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = std::fs::read_to_string(testdata(SAMPLE)).unwrap();
+    let mut lines: Vec<String> = src.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen(",0.", ",zero.", 1);
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    bad
+}
+
 #[test]
 fn reingesting_the_same_file_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -126,12 +136,7 @@ fn a_failed_ingest_leaves_the_lake_byte_for_byte_as_it_was() {
     ok(dir.path(), &["ingest", testdata(SAMPLE).to_str().unwrap()]);
     let before = hash_tree(dir.path());
 
-    // A copy of the sample with a non-numeric cost on data row 3.
-    let src = std::fs::read_to_string(testdata(SAMPLE)).unwrap();
-    let mut lines: Vec<String> = src.lines().map(str::to_string).collect();
-    lines[3] = lines[3].replacen(",0.", ",zero.", 1);
-    let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let bad = sample_with_bad_cost(dir.path());
     let out = costpilot(dir.path(), &["ingest", "--strict", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -153,11 +158,7 @@ fn a_failed_ingest_leaves_the_lake_byte_for_byte_as_it_was() {
 #[test]
 fn lenient_ingest_skips_and_counts_bad_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let src = std::fs::read_to_string(testdata(SAMPLE)).unwrap();
-    let mut lines: Vec<String> = src.lines().map(str::to_string).collect();
-    lines[3] = lines[3].replacen(",0.", ",zero.", 1);
-    let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let bad = sample_with_bad_cost(dir.path());
     let summary = json(dir.path(), &["ingest", bad.to_str().unwrap()]);
     assert_eq!(summary["rows_read"], 1000);
     assert_eq!(summary["rows_kept"], 999);

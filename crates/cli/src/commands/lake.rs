@@ -130,12 +130,7 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
                 .units
                 .iter()
                 .map(|u| {
-                    let cost = u
-                        .billed_cost
-                        .iter()
-                        .map(|(c, v)| format!("{} {c}", cents(v)))
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let cost = amounts_in_cents(&u.billed_cost);
                     [
                         u.provider.clone(),
                         u.billing_account.clone(),
@@ -170,16 +165,16 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
             for r in &rows {
                 println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]].map(String::as_str)));
             }
-            let totals = info
-                .billed_cost
-                .iter()
-                .map(|(c, v)| format!("{} {c}", cents(v)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let totals = amounts_in_cents(&info.billed_cost);
             println!("total: {} units, {} rows, BilledCost {totals}", info.units.len(), thousands(info.rows));
             Ok(())
         }
     }
+}
+
+/// Amounts per currency, each rounded to cents: "10.85 EUR, 20.82 USD".
+fn amounts_in_cents(by_currency: &BTreeMap<String, String>) -> String {
+    by_currency.iter().map(|(c, v)| format!("{} {c}", cents(v))).collect::<Vec<_>>().join(", ")
 }
 
 /// Exact decimal text rounded to cents for display.
