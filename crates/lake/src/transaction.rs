@@ -88,7 +88,7 @@ impl WriteOptions {
     fn properties(&self) -> WriterProperties {
         WriterProperties::builder()
             .set_compression(self.compression)
-            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_created_by(format!("costpilot {}", env!("CARGO_PKG_VERSION")))
             .build()
     }
