@@ -44,12 +44,14 @@
 //!
 //! ## SQL and the currency guard
 //! See [`LakeSession`] (table `focus`, FOCUS names unquoted), [`guard`] (no sum
-//! across currencies) and [`fx`] (reporting-currency columns from `fx.csv`).
+//! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
+//! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic).
 //!
 //! ## Test hook
 //! `COSTPILOT_FAILPOINT=before-manifest-swap` makes [`Transaction::commit`] abort the process
 //! right before the manifest swap, to test crash safety.
 
+pub mod datetrunc;
 pub mod error;
 pub mod export;
 pub mod fx;

@@ -21,6 +21,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::datetrunc::UtcDateTrunc;
 use crate::error::LakeError;
 use crate::export::{self, ExportReport};
 use crate::fx::{CONVERT_FUNCTION, FxRates};
@@ -80,6 +81,7 @@ pub fn session_config() -> SessionConfig {
 impl LakeSession {
     pub(crate) async fn open(lake: &Lake, manifest: Manifest) -> Result<LakeSession, LakeError> {
         let ctx = SessionContext::new_with_config(session_config());
+        ctx.register_udf(UtcDateTrunc::udf());
         let files: Vec<PathBuf> =
             manifest.live_files().map(|f| layout::resolve(lake.root(), &f.path)).collect();
         let table = lake_table(&files)?;
