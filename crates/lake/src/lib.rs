@@ -27,20 +27,20 @@
 //! [`LOCK_WAIT`] (one second) and then gets [`LakeError::Busy`]. Readers never lock.
 //!
 //! ## Parquet
-//! Snappy, column-chunk statistics, row groups of 512 Ki rows (or 128 MiB), files of up to 8 Mi rows,
-//! unsorted. The caller's thread splits batches by unit; a writer thread encodes, spreading each
-//! batch's columns over one thread per core. Memory is bounded: one batch queued, one row group in
-//! progress per open file (at most 32 files open, 512 MiB for all row groups in progress).
+//! Snappy, row groups of 512 Ki rows (or 128 MiB), files of up to 8 Mi rows, unsorted. Column-chunk
+//! min/max statistics on the timestamps and a few dimensions that prune (accounts, currency,
+//! service, region, charge category), none on amounts, ids and tags. The caller's thread splits
+//! batches by unit; a writer thread encodes, spreading each batch's columns over one thread per
+//! core. Memory is bounded: one batch queued, one row group in progress per open file (at most
+//! 32 files open, 512 MiB for all row groups in progress).
 //!
-//! Measured with the `write_bench` example on 2 cores, rewriting rows ingested from the CUR 2.0
-//! benchmark data (56 of 80 columns filled): encoding costs about 2.1 µs of CPU per row with
-//! Snappy and 2.3 µs with Zstd level 1, whose files are 24 % smaller (52 against 69 bytes per
-//! row). The encoding (dictionaries and min/max statistics of the string columns) dominates, not
-//! the codec; Snappy is the default because ingest speed is the goal and it also decompresses
-//! faster for queries. Min/max statistics are kept per column chunk, not per page: page statistics
-//! of the many string columns cost more than all the rest of encoding (the 1 M-row CUR ingest went
-//! from 264 k to 445 k rows/s without them), and row-group pruning needs only chunk statistics. Encoding on two threads instead of one took the writer from 480 k to about
-//! 700 k rows/s on synthetic rows when the caller had nothing else to do.
+//! Measured on 2 cores, rewriting rows ingested from the CUR 2.0 benchmark data: the encoding
+//! (dictionaries, levels of the tag maps, statistics) dominates, not the codec. Zstd level 1 makes
+//! files 24 % smaller than Snappy but costs about 10 % more CPU; Snappy is the default because
+//! ingest speed is the goal and it decompresses faster for queries. Statistics are kept per column
+//! chunk, never per page (page statistics of the many string columns cost more than the rest of
+//! encoding), and only where they can prune: min/max of every string column was another fifth of
+//! encoding. The columns of a batch are encoded on all cores, the costliest first.
 //!
 //! ## SQL and the currency guard
 //! See [`LakeSession`] (table `focus`, FOCUS names unquoted), [`guard`] (no sum
