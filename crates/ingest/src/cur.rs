@@ -94,12 +94,14 @@ impl CurReader {
         opts: &ReadOptions,
     ) -> Result<Self, IngestError> {
         let bytes = std::fs::metadata(path).map_err(|e| IngestError::io(path, e))?.len();
-        let raw_opts = opts.raw(false);
+        let mut raw_opts = opts.raw(false);
         let (raw, plan) = match container {
             Container::Parquet => {
                 let columns = parquet_columns(path)?;
                 let plan = Plan::new(path, flavour, &columns)?;
                 let wanted = plan.projection();
+                // The product map is only looked into for a few keys.
+                raw_opts.view_columns.extend(plan.product_map.iter().cloned());
                 (RawReader::open_parquet(path, Some(&wanted), &raw_opts)?, plan)
             }
             Container::Csv | Container::CsvGz => {

@@ -49,7 +49,12 @@ impl Default for ReadOptions {
 impl ReadOptions {
     /// The raw-reader options these imply (`null_word` as the format needs).
     pub fn raw(&self, null_word: bool) -> raw::RawOptions {
-        raw::RawOptions { batch_rows: self.batch_rows, null_word, progress: self.progress.clone() }
+        raw::RawOptions {
+            batch_rows: self.batch_rows,
+            null_word,
+            progress: self.progress.clone(),
+            view_columns: Vec::new(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray, StringViewArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -16,9 +16,31 @@ pub type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
 
 enum MapSource {
     /// An Arrow map with text keys and values (cast to text when stored otherwise).
-    Map { map: Box<MapArray>, keys: StringArray, values: StringArray },
+    Map { map: Box<MapArray>, keys: Strings, values: Strings },
     /// A JSON object per cell.
     Json(StringArray),
+}
+
+/// Map keys or values: plain strings, or views (see [`crate::raw::RawOptions::view_columns`]).
+enum Strings {
+    Plain(StringArray),
+    View(StringViewArray),
+}
+
+impl Strings {
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Self::Plain(a) => a.is_null(i),
+            Self::View(a) => a.is_null(i),
+        }
+    }
+
+    fn value(&self, i: usize) -> &str {
+        match self {
+            Self::Plain(a) => a.value(i),
+            Self::View(a) => a.value(i),
+        }
+    }
 }
 
 /// The sources of one kind of key/value data in a batch: an optional map column and any number of
@@ -99,9 +121,10 @@ impl KeyValues {
     /// null or empty key or value), so that batches can reuse it instead of copying it row by row.
     pub fn plain_map(&self) -> Option<&MapArray> {
         let Some((_, MapSource::Map { map, keys, values })) = &self.map else { return None };
-        let usable = |a: &StringArray| {
-            let offsets = a.value_offsets();
-            a.null_count() == 0 && offsets.windows(2).all(|w| w[1] > w[0])
+        // Views would have to be copied into the lake's plain strings anyway.
+        let usable = |a: &Strings| match a {
+            Strings::Plain(a) => a.null_count() == 0 && a.value_offsets().windows(2).all(|w| w[1] > w[0]),
+            Strings::View(_) => false,
         };
         (self.flat.is_empty() && usable(keys) && usable(values)).then_some(map.as_ref())
     }
@@ -160,11 +183,15 @@ fn map_source(name: &str, array: &ArrayRef) -> Result<MapSource, String> {
                 .map_err(|e| format!("column '{name}' has keys or values that are not text: {e}")),
         }
     };
+    let keys_or_values = |a: &ArrayRef| match a.data_type() {
+        DataType::Utf8View => Ok(Strings::View(a.as_string_view().clone())),
+        _ => text(a).map(Strings::Plain),
+    };
     match array.data_type() {
         DataType::Map(_, _) => {
             let map = array.as_map().clone();
-            let keys = text(map.keys())?;
-            let values = text(map.values())?;
+            let keys = keys_or_values(map.keys())?;
+            let values = keys_or_values(map.values())?;
             Ok(MapSource::Map { map: Box::new(map), keys, values })
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(MapSource::Json(text(array)?)),
