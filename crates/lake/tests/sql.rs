@@ -307,3 +307,56 @@ async fn bad_fx_configuration_is_reported_with_its_line() {
     let err = lake.session().await.unwrap_err();
     assert!(err.to_string().contains("line 1: expected reporting_currency = \"XXX\""), "{err}");
 }
+
+#[tokio::test]
+async fn tags_are_read_by_key_and_time_is_truncated_in_utc() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    // 2024-09-01 was a Sunday: its week starts on Monday 2024-08-26.
+    ingest(
+        &lake,
+        "tags.parquet",
+        &[
+            row("AWS", "111", "2024-09", "USD", "4.00").day(1).tags(&[("team", "web"), ("env", "prod")]),
+            row("AWS", "111", "2024-09", "USD", "2.50").day(2).tags(&[("team", "web")]),
+            row("AWS", "111", "2024-09", "USD", "1.25").day(9).tags(&[("team", "data")]),
+            row("AWS", "111", "2024-09", "USD", "0.75").day(30),
+        ],
+    );
+    let session = lake.session().await.unwrap();
+    let got = rows(
+        &session,
+        "SELECT Tags['team'] AS team, sum(BilledCost) FROM focus GROUP BY Tags['team'] ORDER BY team NULLS LAST",
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            vec!["data", "1.250000000000000"],
+            vec!["web", "6.500000000000000"],
+            vec!["NULL", "0.750000000000000"],
+        ]
+    );
+    let got = rows(
+        &session,
+        "SELECT date_trunc('week', ChargePeriodStart) AS week, sum(BilledCost) FROM focus \
+         GROUP BY date_trunc('week', ChargePeriodStart) ORDER BY week",
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            vec!["2024-08-26T00:00:00Z", "4.000000000000000"],
+            vec!["2024-09-02T00:00:00Z", "2.500000000000000"],
+            vec!["2024-09-09T00:00:00Z", "1.250000000000000"],
+            vec!["2024-09-30T00:00:00Z", "0.750000000000000"],
+        ]
+    );
+    let got = rows(
+        &session,
+        "SELECT date_trunc('MONTH', ChargePeriodStart) AS month, datetrunc('quarter', ChargePeriodStart), \
+         sum(BilledCost) FROM focus GROUP BY 1, 2",
+    )
+    .await;
+    assert_eq!(got, vec![vec!["2024-09-01T00:00:00Z", "2024-07-01T00:00:00Z", "8.500000000000000"]]);
+}
