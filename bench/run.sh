@@ -176,7 +176,7 @@ done
 [[ $inputs_only == 0 ]] || exit 0
 
 say "build costpilot (release)"
-(cd "$root" && cargo build --release -p costpilot)
+(cd "$root" && cargo build --release --bin costpilot)
 bin=${CARGO_TARGET_DIR:-$root/target}/release/costpilot
 [[ -x $bin ]] || die "no binary at $bin"
 
