@@ -14,7 +14,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchReader, StringB
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 use flate2::read::MultiGzDecoder;
 
@@ -225,26 +225,25 @@ impl RawReader {
             path: path.into(),
             message: e.to_string(),
         };
-        let open = || File::open(path).map_err(|e| IngestError::io(path, e));
-        let mut builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(perr)?;
+        let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+        let mut metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(perr)?;
         let as_view = |f: &Field| opts.view_columns.iter().any(|v| v.eq_ignore_ascii_case(f.name()));
-        if builder.schema().fields().iter().any(|f| as_view(f)) {
-            let fields: Vec<Field> = builder
+        if metadata.schema().fields().iter().any(|f| as_view(f)) {
+            let fields: Vec<Field> = metadata
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| {
-                    if as_view(f) {
-                        f.as_ref().clone().with_data_type(text_as_views(f.data_type()))
-                    } else {
-                        f.as_ref().clone()
-                    }
+                    let data_type =
+                        if as_view(f) { text_as_views(f.data_type()) } else { f.data_type().clone() };
+                    f.as_ref().clone().with_data_type(data_type)
                 })
                 .collect();
+            // The footer is parsed once; only the Arrow types it maps to change.
             let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-            builder =
-                ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options).map_err(perr)?;
+            metadata = ArrowReaderMetadata::try_new(metadata.metadata().clone(), options).map_err(perr)?;
         }
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
         let meta = builder.metadata().clone();
         let row_group_bytes = meta.row_groups().iter().map(|g| g.compressed_size().max(0) as u64).collect();
         let rows_per_group = meta.row_groups().iter().map(|g| g.num_rows().max(0) as u64).collect();

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{batch, hash_dir, ingest, row, scalar, source};
-use costpilot_lake::{Lake, LakeError, Outcome, WriteOptions};
+use costpilot_lake::{Lake, LakeError, Manifest, Outcome, WriteOptions};
 use costpilot_model::UnitKey;
 
 fn key(provider: &str, account: &str, period: &str) -> UnitKey {
@@ -312,6 +312,21 @@ async fn an_empty_lake_has_an_empty_focus_table() {
     assert_eq!(scalar(&session, "SELECT count(*) FROM focus").await, "0");
 }
 
+/// Runs `script` (pyarrow) with the paths of the manifest's live data files as arguments and
+/// parses the JSON it prints.
+fn python_over_live_files(
+    data_dir: &std::path::Path,
+    manifest: &Manifest,
+    script: &str,
+) -> serde_json::Value {
+    let files: Vec<String> = manifest
+        .live_files()
+        .map(|f| data_dir.join("lake").join(&f.path).to_string_lossy().into_owned())
+        .collect();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    serde_json::from_str(&common::run_python(script, &args)).unwrap()
+}
+
 const READ_LAKE_FILES: &str = r#"
 import json, sys
 from decimal import Decimal
@@ -347,12 +362,7 @@ async fn columns_encoded_in_parallel_read_back_with_pyarrow() {
     txn.commit().unwrap();
     let manifest = lake.manifest().unwrap();
     assert_eq!(manifest.units()[0].billed_cost["USD"], "1999900.00");
-    let files: Vec<String> = manifest
-        .live_files()
-        .map(|f| dir.path().join("lake").join(&f.path).to_string_lossy().into_owned())
-        .collect();
-    let args: Vec<&str> = files.iter().map(String::as_str).collect();
-    let got: serde_json::Value = serde_json::from_str(&common::run_python(READ_LAKE_FILES, &args)).unwrap();
+    let got = python_over_live_files(dir.path(), &manifest, READ_LAKE_FILES);
     assert_eq!(got["rows"], 20_000);
     assert_eq!(got["row_groups"], serde_json::json!([5000, 5000, 5000, 5000]));
     assert_eq!(got["sum"], "1999900.000000000000000");
@@ -381,12 +391,7 @@ async fn row_groups_in_progress_are_flushed_early_beyond_the_memory_budget() {
     }
     txn.commit().unwrap();
     let manifest = lake.manifest().unwrap();
-    let files: Vec<String> = manifest
-        .live_files()
-        .map(|f| dir.path().join("lake").join(&f.path).to_string_lossy().into_owned())
-        .collect();
-    let args: Vec<&str> = files.iter().map(String::as_str).collect();
-    let got: serde_json::Value = serde_json::from_str(&common::run_python(ROW_GROUPS, &args)).unwrap();
+    let got = python_over_live_files(dir.path(), &manifest, ROW_GROUPS);
     assert_eq!(got, serde_json::json!([[100, 30, 7], [50, 20]]));
 }
 
