@@ -9,14 +9,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use costpilot_model::money::parse_decimal;
-use costpilot_model::{lake_schema, money_type, parse_timestamp_micros, timestamp_type};
+use costpilot_model::{is_lake_type, lake_schema, money_type, parse_timestamp_micros, timestamp_type};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Decimal128Builder, MapBuilder, MapFieldNames,
-    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
-    new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Decimal128Builder, DictionaryArray, Int32Array,
+    MapBuilder, MapFieldNames, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder, new_null_array,
 };
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
 
 use crate::IngestError;
 use crate::raw::RawBatch;
@@ -106,6 +107,18 @@ impl<'a> Columns<'a> {
                 Some(StringArray::new_null(self.len()))
             }
         }
+    }
+
+    /// The named column as [`Text`] (a dictionary of text stays one; any other type is cast as by
+    /// [`Columns::string`]), with empty strings as nulls, or `None` if absent.
+    pub fn text(&mut self, name: &str) -> Option<Text> {
+        let col = self.get(name)?;
+        if let Some(dict) = col.as_dictionary_opt::<Int32Type>()
+            && dict.values().data_type() == &DataType::Utf8
+        {
+            return Some(Text::from_dictionary(dict));
+        }
+        self.string(name).map(|a| Text::plain(empty_as_null(a)))
     }
 
     /// The named column as an exact decimal (money or quantity), or `None` if absent. Text that is
@@ -246,8 +259,118 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// A text column: plain `Utf8`, or a dictionary of `Utf8` as Parquet readers keep dictionary-
+/// encoded columns. Rows read through [`Text::value`]; the column passes on to the lake as it is,
+/// so repeated names are never copied row by row.
+#[derive(Debug, Clone)]
+pub struct Text {
+    array: ArrayRef,
+    /// For a dictionary: its keys (null rows already in `array`'s null mask).
+    keys: Option<ScalarBuffer<i32>>,
+    /// The plain array, or the dictionary's values.
+    values: StringArray,
+}
+
+impl Text {
+    /// A plain text column as it is.
+    pub fn plain(array: StringArray) -> Self {
+        Self { values: array.clone(), array: Arc::new(array), keys: None }
+    }
+
+    /// A dictionary of text, with rows whose value is empty (or null) turned into nulls: FOCUS has
+    /// no empty strings.
+    pub fn from_dictionary(dict: &DictionaryArray<Int32Type>) -> Self {
+        let values = dict.values().as_string::<i32>().clone();
+        let absent = |k: i32| values.is_null(k as usize) || values.value_length(k as usize) == 0;
+        let dict = if (0..values.len()).any(|k| absent(k as i32)) {
+            let keys = dict.keys();
+            let filled = BooleanBuffer::collect_bool(keys.len(), |i| !absent(keys.values()[i]));
+            let valid = match keys.nulls() {
+                Some(nulls) => nulls.inner() & &filled,
+                None => filled,
+            };
+            let keys = Int32Array::new(keys.values().clone(), Some(NullBuffer::new(valid)));
+            DictionaryArray::new(keys, Arc::new(values.clone()))
+        } else {
+            dict.clone()
+        };
+        Self { keys: Some(dict.keys().values().clone()), values, array: Arc::new(dict) }
+    }
+
+    /// Row `i`, or `None` when it is null or empty.
+    pub fn value(&self, i: usize) -> Option<&str> {
+        if self.array.is_null(i) {
+            return None;
+        }
+        let v = match &self.keys {
+            Some(keys) => self.values.value(keys[i] as usize),
+            None => self.values.value(i),
+        };
+        (!v.is_empty()).then_some(v)
+    }
+
+    /// The column as an Arrow array (a dictionary stays one).
+    pub fn array(&self) -> &ArrayRef {
+        &self.array
+    }
+
+    /// Rows in the column.
+    pub fn len(&self) -> usize {
+        self.array.len()
+    }
+
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.array.is_empty()
+    }
+
+    /// Null rows.
+    pub fn null_count(&self) -> usize {
+        self.array.null_count()
+    }
+
+    /// The distinct texts behind the column: the dictionary's values, or the plain array itself,
+    /// and the index into them of every row (for work done once per distinct value).
+    pub fn distinct(&self) -> (&StringArray, Option<&ScalarBuffer<i32>>) {
+        (&self.values, self.keys.as_ref())
+    }
+
+    /// The column with nulls also where `drop` is set; values are shared, not copied.
+    pub fn without(&self, drop: &BooleanBuffer) -> ArrayRef {
+        let keep = NullBuffer::new(!drop);
+        let nulls = NullBuffer::union(self.array.nulls(), Some(&keep));
+        match &self.keys {
+            Some(keys) => {
+                let keys = Int32Array::new(keys.clone(), nulls);
+                Arc::new(DictionaryArray::new(keys, Arc::new(self.values.clone())))
+            }
+            None => {
+                let (offsets, values, _) = self.values.clone().into_parts();
+                Arc::new(StringArray::new(offsets, values, nulls))
+            }
+        }
+    }
+}
+
+/// A text column with empty strings turned into nulls (FOCUS has no empty strings); zero-copy.
+pub fn empty_as_null(array: StringArray) -> StringArray {
+    let offsets = array.value_offsets();
+    let has_empty = offsets.windows(2).enumerate().any(|(i, w)| w[0] == w[1] && array.is_valid(i));
+    if !has_empty {
+        return array;
+    }
+    let filled = BooleanBuffer::collect_bool(array.len(), |i| offsets[i + 1] != offsets[i]);
+    let valid = match array.nulls() {
+        Some(nulls) => nulls.inner() & &filled,
+        None => filled,
+    };
+    let (offsets, values, _) = array.into_parts();
+    StringArray::new(offsets, values, Some(NullBuffer::new(valid)))
+}
+
 /// Builds a batch of the lake schema from columns named canonically; absent columns are null.
-/// Each given array must already have the lake type of its column.
+/// Each given array must already have the lake type of its column, or for text
+/// [`costpilot_model::text_dictionary_type`] (the batch's field then has that type).
 pub fn lake_batch(
     path: &Path,
     columns: Vec<(&'static str, ArrayRef)>,
@@ -260,13 +383,25 @@ pub fn lake_batch(
         .iter()
         .map(|f| by_name.remove(f.name().as_str()).unwrap_or_else(|| new_null_array(f.data_type(), len)))
         .collect();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(&arrays)
+        .map(|(f, a)| {
+            if a.data_type() != f.data_type() && is_lake_type(f.data_type(), a.data_type()) {
+                f.as_ref().clone().with_data_type(a.data_type().clone())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
     if let Some(extra) = by_name.keys().next() {
         return Err(IngestError::Internal {
             path: path.into(),
             message: format!("{extra} is not a lake column"),
         });
     }
-    RecordBatch::try_new(schema, arrays)
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
         .map_err(|e| IngestError::Internal { path: path.into(), message: e.to_string() })
 }
 
@@ -312,9 +447,10 @@ impl KeyValueBuilder {
     }
 }
 
-/// A column of one repeated text value, e.g. ProviderName "AWS".
+/// A column of one repeated text value, e.g. ProviderName "AWS", as a one-value dictionary.
 pub fn constant_string(value: &str, len: usize) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(std::iter::repeat_n(value, len)))
+    let keys = Int32Array::from(vec![0; len]);
+    Arc::new(DictionaryArray::new(keys, Arc::new(StringArray::from(vec![value]))))
 }
 
 #[cfg(test)]

@@ -100,8 +100,10 @@ impl CurReader {
                 let columns = parquet_columns(path)?;
                 let plan = Plan::new(path, flavour, &columns)?;
                 let wanted = plan.projection();
-                // The product map is only looked into for a few keys.
+                // The product map is only looked into for a few keys; the mapped columns, a few
+                // names repeated over many rows, stay dictionaries.
                 raw_opts.view_columns.extend(plan.product_map.iter().cloned());
+                raw_opts.dictionary_columns.extend(plan.columns.values().cloned());
                 (RawReader::open_parquet(path, Some(&wanted), &raw_opts)?, plan)
             }
             Container::Csv | Container::CsvGz => {

@@ -54,6 +54,7 @@ impl ReadOptions {
             null_word,
             progress: self.progress.clone(),
             view_columns: Vec::new(),
+            dictionary_columns: Vec::new(),
         }
     }
 }

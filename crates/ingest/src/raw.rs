@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use costpilot_model::text_dictionary_type;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchReader, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ProjectionMask;
@@ -140,6 +141,11 @@ pub struct RawOptions {
     /// `product` map, read only to look a few keys up, a third cheaper to decode. For columns that
     /// are looked into, not copied to the lake.
     pub view_columns: Vec<String>,
+    /// Parquet text columns read as dictionaries of `Utf8`
+    /// ([`costpilot_model::text_dictionary_type`]): a dictionary-encoded column then decodes to
+    /// its keys and one copy of its distinct values, instead of a copy of every row's string, and
+    /// the lake writer encodes it by its distinct values. For flat columns copied to the lake.
+    pub dictionary_columns: Vec<String>,
 }
 
 impl Default for RawOptions {
@@ -149,6 +155,7 @@ impl Default for RawOptions {
             null_word: true,
             progress: Arc::new(AtomicU64::new(0)),
             view_columns: Vec::new(),
+            dictionary_columns: Vec::new(),
         }
     }
 }
@@ -227,15 +234,23 @@ impl RawReader {
         };
         let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let mut metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(perr)?;
-        let as_view = |f: &Field| opts.view_columns.iter().any(|v| v.eq_ignore_ascii_case(f.name()));
-        if metadata.schema().fields().iter().any(|f| as_view(f)) {
+        let named = |names: &[String], f: &Field| names.iter().any(|v| v.eq_ignore_ascii_case(f.name()));
+        let as_view = |f: &Field| named(&opts.view_columns, f);
+        let as_dictionary =
+            |f: &Field| f.data_type() == &DataType::Utf8 && named(&opts.dictionary_columns, f);
+        if metadata.schema().fields().iter().any(|f| as_view(f) || as_dictionary(f)) {
             let fields: Vec<Field> = metadata
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| {
-                    let data_type =
-                        if as_view(f) { text_as_views(f.data_type()) } else { f.data_type().clone() };
+                    let data_type = if as_view(f) {
+                        text_as_views(f.data_type())
+                    } else if as_dictionary(f) {
+                        text_dictionary_type()
+                    } else {
+                        f.data_type().clone()
+                    };
                     f.as_ref().clone().with_data_type(data_type)
                 })
                 .collect();

@@ -13,7 +13,7 @@ use costpilot_ingest::tags::{normalize_cost_category_key, normalize_tag_key};
 use costpilot_ingest::{BatchReader, FileReport, IngestError, ReadOptions};
 use costpilot_model::money::{format_units, parse_decimal};
 use costpilot_model::time::format_micros;
-use costpilot_model::{lake_schema, parse_timestamp_micros};
+use costpilot_model::{lake_schema, parse_timestamp_micros, with_plain_text};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, TimestampMicrosecondType};
@@ -31,7 +31,8 @@ fn read_with(path: &Path, flavour: Flavour, strict: bool) -> Result<(RecordBatch
     let mut reader = open(path, flavour, strict)?;
     let mut batches = Vec::new();
     for batch in reader.by_ref() {
-        batches.push(batch?);
+        // Readers may hand text over as dictionaries; compare values in the lake's plain types.
+        batches.push(with_plain_text(&batch?).unwrap());
     }
     let batch = concat_batches(&lake_schema(), &batches).unwrap();
     Ok((batch, reader.report().clone()))

@@ -91,7 +91,10 @@ fn pairs(batch: &RecordBatch, column: &str, row: usize) -> Option<Vec<(String, O
 }
 
 fn concat(batches: &[RecordBatch]) -> RecordBatch {
-    datafusion::arrow::compute::concat_batches(&costpilot_model::lake_schema(), batches).expect("same schema")
+    // Readers may hand text over as dictionaries; compare values in the lake's plain types.
+    let plain: Vec<RecordBatch> =
+        batches.iter().map(|b| costpilot_model::with_plain_text(b).expect("lake columns")).collect();
+    datafusion::arrow::compute::concat_batches(&costpilot_model::lake_schema(), &plain).expect("same schema")
 }
 
 /// Rows, Σ BilledCost and Σ EffectiveCost per (provider, currency), as exact units of 10^-15.

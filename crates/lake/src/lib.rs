@@ -51,6 +51,7 @@
 //! `COSTPILOT_FAILPOINT=before-manifest-swap` makes [`Transaction::commit`] abort the process
 //! right before the manifest swap, to test crash safety.
 
+mod chunk;
 pub mod datetrunc;
 pub mod error;
 pub mod export;

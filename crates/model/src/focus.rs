@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use serde::{Deserialize, Serialize};
 
 use crate::money::money_type;
@@ -399,6 +402,32 @@ pub fn lake_schema() -> SchemaRef {
     SCHEMA
         .get_or_init(|| Arc::new(Schema::new(COLUMNS.iter().map(|c| c.field()).collect::<Vec<_>>())))
         .clone()
+}
+
+/// The Arrow type a reader may hand a lake text column in besides `Utf8`: a dictionary of the
+/// batch's distinct values. Bills repeat a few names over millions of rows, and the lake writer
+/// encodes a dictionary column by its distinct values instead of value by value.
+pub fn text_dictionary_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Whether an array of type `got` may stand for a lake column of type `expected`: the same type,
+/// or [`text_dictionary_type`] for a text column.
+pub fn is_lake_type(expected: &DataType, got: &DataType) -> bool {
+    got.equals_datatype(expected) || (*expected == DataType::Utf8 && *got == text_dictionary_type())
+}
+
+/// `batch` (lake columns, text possibly as dictionaries) with every column in the exact lake type,
+/// for code that wants plain `Utf8` text.
+pub fn with_plain_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let schema = lake_schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, a)| if a.data_type() == f.data_type() { Ok(a.clone()) } else { cast(a, f.data_type()) })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema, columns)
 }
 
 /// The unit the lake replaces atomically: one provider's billing account for one billing period.

@@ -12,19 +12,19 @@ use chrono::{DateTime, Months};
 use costpilot_model::money::{parse_decimal, to_f64};
 use costpilot_model::{money_type, names as lake, tags_type};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, MapArray, RecordBatch, StringArray,
-    StringBuilder, StructArray, TimestampMicrosecondArray, UInt8Array, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, DictionaryArray, Int32Array, MapArray,
+    RecordBatch, StringArray, StringBuilder, StructArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type};
 
 use super::Plan;
 use super::keyvalue::{KeyValues, Pairs};
 use super::names as n;
 use super::services::{FastMap, category_for_name, focus_unit, name_for_code, region_name, resource_type};
 use crate::IngestError;
-use crate::convert::{Columns, KeyValueBuilder, constant_string};
+use crate::convert::{Columns, KeyValueBuilder, Text, constant_string, empty_as_null};
 use crate::raw::RawBatch;
 use crate::report::BadRow;
 use crate::tags::{normalize_cost_category_key, normalize_tag_key};
@@ -368,7 +368,7 @@ pub(crate) fn map_batch(
     product_columns(plan, &input, &class, &mut c, &mut columns).map_err(internal)?;
     key_value_columns(plan, &mut c, &mut columns).map_err(internal)?;
 
-    let arc = |a: &Option<StringArray>| a.clone().map(|a| Arc::new(a) as ArrayRef);
+    let arc = |a: &Option<Text>| a.as_ref().map(|a| a.array().clone());
     let mut pass = |name: &'static str, array: Option<ArrayRef>| {
         if let Some(a) = array {
             columns.push((name, a));
@@ -393,8 +393,7 @@ pub(crate) fn map_batch(
     pass(lake::X_PRODUCT_CODE, arc(&input.product_code));
     pass(lake::X_USAGE_TYPE, arc(&input.usage_type));
     pass(lake::X_LINE_ITEM_TYPE, arc(&input.line_type));
-    let text =
-        |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.string(f)).map(empty_as_null);
+    let text = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.text(f));
     for (lake_name, cur2) in [
         (lake::BILLING_ACCOUNT_NAME, n::PAYER_ACCOUNT_NAME),
         (lake::SUB_ACCOUNT_ID, n::USAGE_ACCOUNT_ID),
@@ -422,45 +421,44 @@ pub(crate) fn map_batch(
 
 /// The source columns of one batch the mapping reads, typed; `None` for those the file lacks.
 struct Input {
-    line_type: Option<StringArray>,
+    line_type: Option<Text>,
     unblended: Option<Decimal128Array>,
     usage_start: Option<TimestampMicrosecondArray>,
     usage_end: Option<TimestampMicrosecondArray>,
     period_start: Option<TimestampMicrosecondArray>,
     period_end: Option<TimestampMicrosecondArray>,
-    payer: Option<StringArray>,
-    currency: Option<StringArray>,
-    product_code: Option<StringArray>,
+    payer: Option<Text>,
+    currency: Option<Text>,
+    product_code: Option<Text>,
     usage_amount: Option<Decimal128Array>,
-    usage_type: Option<StringArray>,
-    resource_id: Option<StringArray>,
-    description: Option<StringArray>,
-    legal_entity: Option<StringArray>,
-    invoicing_entity: Option<StringArray>,
+    usage_type: Option<Text>,
+    resource_id: Option<Text>,
+    description: Option<Text>,
+    legal_entity: Option<Text>,
+    invoicing_entity: Option<Text>,
     public_cost: Option<Decimal128Array>,
     public_rate: Option<Decimal128Array>,
     unblended_rate: Option<Decimal128Array>,
-    pricing_unit: Option<StringArray>,
-    pricing_term: Option<StringArray>,
-    rate_code: Option<StringArray>,
-    sp_arn: Option<StringArray>,
+    pricing_unit: Option<Text>,
+    pricing_term: Option<Text>,
+    rate_code: Option<Text>,
+    sp_arn: Option<Text>,
     sp_effective: Option<Decimal128Array>,
     sp_total: Option<Decimal128Array>,
     sp_used: Option<Decimal128Array>,
-    ri_arn: Option<StringArray>,
+    ri_arn: Option<Text>,
     ri_effective: Option<Decimal128Array>,
     ri_unused_upfront: Option<Decimal128Array>,
     ri_unused_recurring: Option<Decimal128Array>,
     ri_unused_quantity: Option<Decimal128Array>,
     ri_total_units: Option<Decimal128Array>,
     /// The `product_*` columns of [`PRODUCT_ATTRS`] the file has.
-    attrs: Vec<Option<StringArray>>,
+    attrs: Vec<Option<Text>>,
 }
 
 impl Input {
     fn read(plan: &Plan, c: &mut Columns) -> Self {
-        let text =
-            |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.string(f)).map(empty_as_null);
+        let text = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.text(f));
         let money = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.decimal(f));
         let time = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.timestamp(f));
         let lenient =
@@ -570,8 +568,8 @@ fn classify(plan: &Plan, input: &Input, c: &mut Columns) -> Class {
         (input.usage_start.as_ref().map(|a| a as &dyn Array), n::USAGE_START, "ChargePeriodStart"),
         (input.usage_end.as_ref().map(|a| a as &dyn Array), n::USAGE_END, "ChargePeriodEnd"),
         (input.period_start.as_ref().map(|a| a as &dyn Array), n::BILLING_PERIOD_START, "BillingPeriodStart"),
-        (input.payer.as_ref().map(|a| a as &dyn Array), n::PAYER_ACCOUNT_ID, "BillingAccountId"),
-        (input.currency.as_ref().map(|a| a as &dyn Array), n::CURRENCY_CODE, "BillingCurrency"),
+        (input.payer.as_ref().map(|a| a.array().as_ref()), n::PAYER_ACCOUNT_ID, "BillingAccountId"),
+        (input.currency.as_ref().map(|a| a.array().as_ref()), n::CURRENCY_CODE, "BillingCurrency"),
     ];
     for (array, column, what) in required {
         let Some(array) = array.filter(|a| a.null_count() > 0) else { continue };
@@ -584,10 +582,17 @@ fn classify(plan: &Plan, input: &Input, c: &mut Columns) -> Class {
     Class { kinds, commitments, spot }
 }
 
-/// `take` of a small table by per-row indices.
+/// The column whose row `i` is `table[indices[i]]`, as a dictionary of the table's values.
 fn pick(table: &[Option<&str>], indices: Vec<u8>) -> Result<ArrayRef, String> {
-    let table = StringArray::from(table.to_vec());
-    take(&table, &UInt8Array::from(indices), None).map_err(|e| e.to_string())
+    let values = StringArray::from_iter_values(table.iter().map(|v| v.unwrap_or_default()));
+    let keys = indices
+        .iter()
+        .map(|&k| match table.get(usize::from(k)) {
+            Some(v) => Ok(v.map(|_| i32::from(k))),
+            None => Err(format!("index {k} beyond a table of {} values", table.len())),
+        })
+        .collect::<Result<Int32Array, String>>()?;
+    Ok(Arc::new(DictionaryArray::new(keys, Arc::new(values))))
 }
 
 /// ChargeCategory, ChargeClass, ChargeFrequency, PricingCategory and the commitment columns.
@@ -743,7 +748,7 @@ fn cost_columns(input: &Input, class: &Class, columns: &mut Vec<(&'static str, A
     }
     let unit: StringArray = unit.finish();
     let consumed_nulls = consumed.valid.finish();
-    let consumed_unit = without(&unit, &!&consumed_nulls);
+    let consumed_unit = Text::plain(unit.clone()).without(&!&consumed_nulls);
     let consumed_quantity = Arc::new(
         Decimal128Array::new(consumed.values.into(), Some(NullBuffer::new(consumed_nulls)))
             .with_data_type(money_type()),
@@ -784,10 +789,13 @@ impl<'s> Interner<'s> {
         code
     }
 
-    /// The column whose row `i` is `table[codes[i]]`, `table` holding one value per distinct text.
+    /// The column whose row `i` is `table[codes[i]]`, `table` holding one value per distinct text,
+    /// as a dictionary of the table.
     fn column(codes: &[Option<u32>], table: StringArray) -> Result<ArrayRef, String> {
-        let indices: UInt32Array = codes.iter().copied().collect();
-        take(&table, &indices, None).map_err(|e| e.to_string())
+        let keys: Int32Array = codes.iter().map(|c| c.map(|c| c as i32)).collect();
+        DictionaryArray::try_new(keys, Arc::new(table))
+            .map(|a| Arc::new(a) as ArrayRef)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -827,7 +835,7 @@ fn product_columns(
     let mut tax = BooleanBufferBuilder::new(rows);
     let mut no_sku = BooleanBufferBuilder::new(rows);
     for i in 0..rows {
-        let attr = |a: usize| input.attrs[a].as_ref().and_then(|col| value(col, i)).map(Cow::Borrowed);
+        let attr = |a: usize| input.attrs[a].as_ref().and_then(|col| col.value(i)).map(Cow::Borrowed);
         if !map_keys.is_empty() {
             found.iter_mut().for_each(|f| *f = None);
             if let Err(reason) = product.find(i, &map_keys, &mut found, &mut scratch) {
@@ -910,32 +918,29 @@ fn product_columns(
 
     // Attributes that are columns are reused as they are (SkuId without tax, SkuPriceId only under
     // a SKU); those from the map were built above.
-    let mut built: Vec<(usize, ArrayRef)> = map_attrs
-        .iter()
-        .zip(from_map.iter_mut())
-        .map(|(&a, b)| (a, Arc::new(b.finish()) as ArrayRef))
-        .collect();
-    let mut attr_column = |a: usize| -> Option<ArrayRef> {
+    let mut built: Vec<(usize, Text)> =
+        map_attrs.iter().zip(from_map.iter_mut()).map(|(&a, b)| (a, Text::plain(b.finish()))).collect();
+    let mut attr_column = |a: usize| -> Option<Text> {
         match built.iter().position(|(m, _)| *m == a) {
             Some(p) => Some(built.swap_remove(p).1),
-            None => input.attrs[a].clone().map(|a| Arc::new(a) as ArrayRef),
+            None => input.attrs[a].clone(),
         }
     };
     let (tax, no_sku) = (tax.finish(), no_sku.finish());
     if let Some(sku) = attr_column(A_SKU) {
-        columns.push((lake::SKU_ID, without(sku.as_string::<i32>(), &tax)));
+        columns.push((lake::SKU_ID, sku.without(&tax)));
     }
     if let Some(rate_code) = &input.rate_code {
-        columns.push((lake::SKU_PRICE_ID, without(rate_code, &no_sku)));
+        columns.push((lake::SKU_PRICE_ID, rate_code.without(&no_sku)));
     }
     let region_id = match region_ids {
         Some(mut b) => Some(Arc::new(b.finish()) as ArrayRef),
-        None => attr_column(A_REGION_CODE),
+        None => attr_column(A_REGION_CODE).map(|t| t.array().clone()),
     };
     for (name, array) in [
         (lake::REGION_ID, region_id),
-        (lake::X_INSTANCE_TYPE, attr_column(A_INSTANCE_TYPE)),
-        (lake::X_PRODUCT_FAMILY, attr_column(A_FAMILY)),
+        (lake::X_INSTANCE_TYPE, attr_column(A_INSTANCE_TYPE).map(|t| t.array().clone())),
+        (lake::X_PRODUCT_FAMILY, attr_column(A_FAMILY).map(|t| t.array().clone())),
     ] {
         if let Some(a) = array {
             columns.push((name, a));
@@ -1018,25 +1023,16 @@ fn period_ends(input: &Input, rows: usize) -> ArrayRef {
     Arc::new(ends.with_timezone("UTC"))
 }
 
-/// `array` with nulls where `drop` is set; the values are shared, not copied.
-fn without(array: &StringArray, drop: &BooleanBuffer) -> ArrayRef {
-    let keep = NullBuffer::new(!drop);
-    let nulls = NullBuffer::union(array.nulls(), Some(&keep));
-    let (offsets, values, _) = array.clone().into_parts();
-    Arc::new(StringArray::new(offsets, values, nulls))
-}
-
 /// `primary`, with `extra` values filling some of its null rows (given in row order); the primary
 /// array itself when there are none.
-fn with_rows(primary: Option<&StringArray>, rows: usize, extra: &[(usize, &str)]) -> ArrayRef {
+fn with_rows(primary: Option<&Text>, rows: usize, extra: &[(usize, &str)]) -> ArrayRef {
     if extra.is_empty() {
         return match primary {
-            Some(a) => Arc::new(a.clone()),
+            Some(a) => a.array().clone(),
             None => Arc::new(StringArray::new_null(rows)),
         };
     }
-    let mut b =
-        StringBuilder::with_capacity(rows, primary.map_or(0, |a| a.value_data().len()) + extra.len() * 64);
+    let mut b = StringBuilder::with_capacity(rows, rows * 24 + extra.len() * 64);
     let mut next = extra.iter().peekable();
     for i in 0..rows {
         match next.peek() {
@@ -1044,7 +1040,7 @@ fn with_rows(primary: Option<&StringArray>, rows: usize, extra: &[(usize, &str)]
                 b.append_value(v);
                 next.next();
             }
-            _ => b.append_option(primary.and_then(|a| value(a, i))),
+            _ => b.append_option(primary.and_then(|a| a.value(i))),
         }
     }
     Arc::new(b.finish())
@@ -1053,29 +1049,29 @@ fn with_rows(primary: Option<&StringArray>, rows: usize, extra: &[(usize, &str)]
 /// `primary` where it has a value, else `fallback(row)`; the primary array itself when it has no
 /// nulls.
 fn coalesce<'a>(
-    primary: Option<&'a StringArray>,
+    primary: Option<&'a Text>,
     rows: usize,
     fallback: impl Fn(usize) -> Option<&'a str>,
 ) -> ArrayRef {
     if let Some(a) = primary
         && a.null_count() == 0
     {
-        return Arc::new(a.clone());
+        return a.array().clone();
     }
     let mut b = StringBuilder::with_capacity(rows, rows * 24);
     for i in 0..rows {
-        b.append_option(primary.and_then(|a| value(a, i)).or_else(|| fallback(i)));
+        b.append_option(primary.and_then(|a| a.value(i)).or_else(|| fallback(i)));
     }
     Arc::new(b.finish())
 }
 
 /// InvoiceIssuerName for every row: one constant column in the usual case of a bill from AWS.
-fn invoice_issuers(entities: Option<&StringArray>, rows: usize) -> ArrayRef {
+fn invoice_issuers(entities: Option<&Text>, rows: usize) -> ArrayRef {
     let Some(entities) = entities else { return constant_string("AWS", rows) };
-    if (0..rows).all(|i| invoice_issuer(value(entities, i)) == "AWS") {
+    if (0..rows).all(|i| invoice_issuer(entities.value(i)) == "AWS") {
         return constant_string("AWS", rows);
     }
-    Arc::new((0..rows).map(|i| Some(invoice_issuer(value(entities, i)))).collect::<StringArray>())
+    Arc::new((0..rows).map(|i| Some(invoice_issuer(entities.value(i)))).collect::<StringArray>())
 }
 
 /// Tags and x_RawTags from a map whose entries are all usable (see `KeyValues::plain_map`): the
@@ -1223,34 +1219,13 @@ impl PeriodEnd {
 }
 
 /// Row `i` of a text column, or `None` when the column is absent or the cell null or empty.
-fn at(array: &Option<StringArray>, i: usize) -> Option<&str> {
-    array.as_ref().and_then(|a| value(a, i))
-}
-
-/// Row `i` of a text array, or `None` when the cell is null or empty.
-fn value(array: &StringArray, i: usize) -> Option<&str> {
-    array.is_valid(i).then(|| array.value(i)).filter(|v| !v.is_empty())
+fn at(array: &Option<Text>, i: usize) -> Option<&str> {
+    array.as_ref().and_then(|a| a.value(i))
 }
 
 /// Row `i` of an amount column, or `None` when the column is absent or the cell null.
 fn num(array: &Option<Decimal128Array>, i: usize) -> Option<i128> {
     array.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
-}
-
-/// A text column with empty strings turned into nulls (FOCUS has no empty strings); zero-copy.
-fn empty_as_null(array: StringArray) -> StringArray {
-    let offsets = array.value_offsets();
-    let has_empty = offsets.windows(2).enumerate().any(|(i, w)| w[0] == w[1] && array.is_valid(i));
-    if !has_empty {
-        return array;
-    }
-    let filled = BooleanBuffer::collect_bool(array.len(), |i| offsets[i + 1] != offsets[i]);
-    let valid = match array.nulls() {
-        Some(nulls) => nulls.inner() & &filled,
-        None => filled,
-    };
-    let (offsets, values, _) = array.into_parts();
-    StringArray::new(offsets, values, Some(NullBuffer::new(valid)))
 }
 
 /// Any column as text, or `None` when it cannot be cast.
@@ -1298,12 +1273,22 @@ fn plain_decimal(text: &str) -> Option<i128> {
 /// A rate column as amounts, where a value that is not a number is simply absent: rates only guide
 /// unit prices, which are otherwise derived from costs, so they never make a row bad.
 fn lenient_decimal(array: &ArrayRef) -> Decimal128Array {
+    let parse = |text: &StringArray| {
+        text.iter()
+            .map(|v| {
+                v.filter(|s| !s.is_empty()).and_then(|s| plain_decimal(s).or_else(|| parse_decimal(s).ok()))
+            })
+            .collect::<Decimal128Array>()
+    };
     let parsed = match array.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => text_array(array).map(|text| {
-            text.iter()
-                .map(|v| v.and_then(|s| plain_decimal(s).or_else(|| parse_decimal(s).ok())))
-                .collect::<Decimal128Array>()
-        }),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => text_array(array).map(|t| parse(&t)),
+        // Each distinct rate is parsed once.
+        DataType::Dictionary(_, value) if **value == DataType::Utf8 => {
+            array.as_dictionary_opt::<Int32Type>().and_then(|d| {
+                let rates = parse(d.values().as_string::<i32>());
+                take(&rates, d.keys(), None).ok().map(|a| a.as_primitive::<Decimal128Type>().clone())
+            })
+        }
         _ => cast(array, &money_type()).ok().map(|a| a.as_primitive::<Decimal128Type>().clone()),
     };
     parsed.unwrap_or_else(|| Decimal128Array::new_null(array.len())).with_data_type(money_type())
