@@ -269,12 +269,14 @@ pub struct Text {
     keys: Option<ScalarBuffer<i32>>,
     /// The plain array, or the dictionary's values.
     values: StringArray,
+    /// Null rows (held here so that reading a row needs no call through `dyn Array`).
+    nulls: Option<NullBuffer>,
 }
 
 impl Text {
     /// A plain text column as it is.
     pub fn plain(array: StringArray) -> Self {
-        Self { values: array.clone(), array: Arc::new(array), keys: None }
+        Self { nulls: array.nulls().cloned(), values: array.clone(), array: Arc::new(array), keys: None }
     }
 
     /// A dictionary of text, with rows whose value is empty (or null) turned into nulls: FOCUS has
@@ -294,12 +296,17 @@ impl Text {
         } else {
             dict.clone()
         };
-        Self { keys: Some(dict.keys().values().clone()), values, array: Arc::new(dict) }
+        Self {
+            keys: Some(dict.keys().values().clone()),
+            nulls: dict.nulls().cloned(),
+            values,
+            array: Arc::new(dict),
+        }
     }
 
     /// Row `i`, or `None` when it is null or empty.
     pub fn value(&self, i: usize) -> Option<&str> {
-        if self.array.is_null(i) {
+        if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return None;
         }
         let v = match &self.keys {

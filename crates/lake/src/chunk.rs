@@ -92,6 +92,9 @@ struct TextStore {
     bytes: Vec<u8>,
     ends: Vec<usize>,
     index: HashMap<Box<[u8]>, u32, Hasher>,
+    /// The entry last interned: consecutive rows often repeat a value, and comparing with it is
+    /// cheaper than hashing.
+    last: Option<u32>,
 }
 
 impl TextStore {
@@ -107,14 +110,22 @@ impl TextStore {
     }
 
     fn intern(&mut self, value: &[u8], dedup: bool) -> u32 {
-        if !dedup {
-            return self.push(value);
+        if let Some(last) = self.last
+            && self.get(last as usize) == value
+        {
+            return last;
         }
-        if let Some(&i) = self.index.get(value) {
-            return i;
-        }
-        let i = self.push(value);
-        self.index.insert(value.into(), i);
+        let i = match self.index.get(value) {
+            Some(&i) => i,
+            None => {
+                let i = self.push(value);
+                if dedup {
+                    self.index.insert(value.into(), i);
+                }
+                i
+            }
+        };
+        self.last = Some(i);
         i
     }
 }
@@ -123,18 +134,29 @@ impl TextStore {
 struct DecimalStore {
     values: Vec<i128>,
     index: HashMap<i128, u32, Hasher>,
+    /// The entry last interned (amounts repeat row after row, zeros above all).
+    last: Option<(i128, u32)>,
 }
 
 impl DecimalStore {
     fn intern(&mut self, value: i128, dedup: bool) -> u32 {
-        if dedup && let Some(&i) = self.index.get(&value) {
+        if let Some((v, i)) = self.last
+            && v == value
+        {
             return i;
         }
-        self.values.push(value);
-        let i = (self.values.len() - 1) as u32;
-        if dedup {
-            self.index.insert(value, i);
-        }
+        let i = match self.index.get(&value) {
+            Some(&i) => i,
+            None => {
+                self.values.push(value);
+                let i = (self.values.len() - 1) as u32;
+                if dedup {
+                    self.index.insert(value, i);
+                }
+                i
+            }
+        };
+        self.last = Some((value, i));
         i
     }
 }
@@ -353,14 +375,14 @@ impl ChunkEncoder {
             buf.clear();
             buf.extend_from_slice(&[0; 4]);
             let levels = &self.pending_valid[..rows];
-            encode_hybrid(rows, 1, |i| u32::from(levels[i]), buf);
+            encode_hybrid(levels, 1, buf);
             let levels_len = (buf.len() - 4) as u32;
             buf[..4].copy_from_slice(&levels_len.to_le_bytes());
             let indices = &self.pending[..values];
             let encoding = if dictionary {
                 let width = bit_width(self.store.len().saturating_sub(1) as u32);
                 buf.push(width);
-                encode_hybrid(values, width, |i| indices[i], buf);
+                encode_hybrid(indices, width, buf);
                 Encoding::RLE_DICTIONARY
             } else {
                 for &i in indices {
@@ -516,13 +538,12 @@ fn bit_width(max: u32) -> u8 {
 /// writers use).
 const MAX_GROUPS: usize = 63;
 
-/// Appends `n` values (`get(0..n)`, each below 2^width) in Parquet's RLE / bit-packed hybrid
-/// encoding: runs of eight or more equal values as RLE runs, everything else bit-packed in groups
-/// of eight (the last group padded with zeros).
-fn encode_hybrid(n: usize, width: u8, get: impl Fn(usize) -> u32, out: &mut Vec<u8>) {
+/// Appends `values` (each below 2^width) in Parquet's RLE / bit-packed hybrid encoding: runs of
+/// eight or more equal values as RLE runs, everything else bit-packed in groups of eight (the last
+/// group padded with zeros).
+fn encode_hybrid<T: Copy + Into<u32> + PartialEq>(values: &[T], width: u8, out: &mut Vec<u8>) {
+    let n = values.len();
     let value_bytes = usize::from(width).div_ceil(8);
-    let mut literal_start = 0;
-    let mut literal_groups = 0;
     let flush_literals = |out: &mut Vec<u8>, start: usize, groups: usize| {
         if groups == 0 {
             return;
@@ -531,8 +552,7 @@ fn encode_hybrid(n: usize, width: u8, get: impl Fn(usize) -> u32, out: &mut Vec<
         for g in 0..groups {
             let (mut acc, mut bits) = (0u64, 0u32);
             for j in 0..8 {
-                let at = start + g * 8 + j;
-                let v = if at < n { get(at) } else { 0 };
+                let v = values.get(start + g * 8 + j).map_or(0, |&v| v.into());
                 acc |= u64::from(v) << bits;
                 bits += u32::from(width);
                 while bits >= 8 {
@@ -543,18 +563,16 @@ fn encode_hybrid(n: usize, width: u8, get: impl Fn(usize) -> u32, out: &mut Vec<
             }
         }
     };
+    let (mut literal_start, mut literal_groups) = (0, 0);
     let mut i = 0;
     while i < n {
-        let v = get(i);
-        let mut run = 1;
-        while i + run < n && get(i + run) == v {
-            run += 1;
-        }
+        let v = values[i];
+        let run = 1 + values[i + 1..].iter().take_while(|&&w| w == v).count();
         if run >= 8 {
             flush_literals(out, literal_start, literal_groups);
             literal_groups = 0;
             push_varint(out, (run as u64) << 1);
-            out.extend_from_slice(&v.to_le_bytes()[..value_bytes]);
+            out.extend_from_slice(&v.into().to_le_bytes()[..value_bytes]);
             i += run;
         } else {
             if literal_groups == 0 {
@@ -652,7 +670,7 @@ mod tests {
                     values.extend(std::iter::repeat_n(v, run.min(n - values.len())));
                 }
                 let mut out = Vec::new();
-                encode_hybrid(n, width, |i| values[i], &mut out);
+                encode_hybrid(&values, width, &mut out);
                 assert_eq!(decode_hybrid(&out, n, width), values, "width {width}, {n} values");
             }
         }

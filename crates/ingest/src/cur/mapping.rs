@@ -364,7 +364,7 @@ pub(crate) fn map_batch(
 
     let mut columns: Vec<(&'static str, ArrayRef)> = Vec::with_capacity(96);
     charge_columns(&input, &class, &mut columns).map_err(internal)?;
-    cost_columns(&input, &class, &mut columns);
+    cost_columns(&input, &class, &mut columns).map_err(internal)?;
     product_columns(plan, &input, &class, &mut c, &mut columns).map_err(internal)?;
     key_value_columns(plan, &mut c, &mut columns).map_err(internal)?;
 
@@ -667,7 +667,11 @@ impl Amounts {
 
 /// EffectiveCost, ListCost, ContractedCost, the quantities with their units and unit prices, and
 /// CommitmentDiscountQuantity / Unit.
-fn cost_columns(input: &Input, class: &Class, columns: &mut Vec<(&'static str, ArrayRef)>) {
+fn cost_columns(
+    input: &Input,
+    class: &Class,
+    columns: &mut Vec<(&'static str, ArrayRef)>,
+) -> Result<(), String> {
     let rows = class.kinds.len();
     let mut effective = Amounts::new(rows);
     let mut list = Amounts::new(rows);
@@ -677,8 +681,10 @@ fn cost_columns(input: &Input, class: &Class, columns: &mut Vec<(&'static str, A
     let mut list_price = Amounts::new(rows);
     let mut contracted_price = Amounts::new(rows);
     let mut cd_quantity = Amounts::new(rows);
-    let mut cd_unit = StringBuilder::with_capacity(rows, rows);
-    let mut unit = StringBuilder::with_capacity(rows, rows * 6);
+    // Units repeat a handful of names: each row gets a code into a table of them.
+    let mut unit_names = Interner::new();
+    let mut cd_unit: Vec<Option<u32>> = Vec::with_capacity(rows);
+    let mut unit: Vec<Option<u32>> = Vec::with_capacity(rows);
     let mut units: FastMap<&str, Option<Cow<str>>> = FastMap::default();
     for i in 0..rows {
         let kind = Kind::ALL[class.kinds[i] as usize];
@@ -714,13 +720,13 @@ fn cost_columns(input: &Input, class: &Class, columns: &mut Vec<(&'static str, A
         };
         priced.push(p);
         consumed.push(q);
-        unit.append_option(p.map(|_| {
+        unit.push(p.map(|_| {
             let raw = at(&input.pricing_unit, i);
             let normalised = raw.and_then(|u| units.entry(u).or_insert_with(|| focus_unit(u)).as_deref());
-            normalised.unwrap_or(match kind {
+            unit_names.code_of(normalised.unwrap_or(match kind {
                 Kind::RiFee | Kind::SpRecurringFee | Kind::DiscountedUsage => "Hours",
                 _ => "Units",
-            })
+            }))
         }));
         let public_rate = num(&input.public_rate, i);
         // A negative unblended rate (a negation) prices nothing; the public rate stands in for it.
@@ -741,14 +747,19 @@ fn cost_columns(input: &Input, class: &Class, columns: &mut Vec<(&'static str, A
             _ => None,
         };
         cd_quantity.push(cdq);
-        cd_unit.append_option(cdq.and(match commitment {
-            SAVINGS_PLAN => at(&input.currency, i),
-            _ => Some("Hours"),
-        }));
+        cd_unit.push(
+            cdq.and(match commitment {
+                SAVINGS_PLAN => at(&input.currency, i),
+                _ => Some("Hours"),
+            })
+            .map(|u| unit_names.code_of(u)),
+        );
     }
-    let unit: StringArray = unit.finish();
+    let unit_table = unit_names.table();
+    let unit = Interner::column(&unit, unit_table.clone())?;
+    let cd_unit = Interner::column(&cd_unit, unit_table)?;
     let consumed_nulls = consumed.valid.finish();
-    let consumed_unit = Text::plain(unit.clone()).without(&!&consumed_nulls);
+    let consumed_unit = Text::from_dictionary(unit.as_dictionary()).without(&!&consumed_nulls);
     let consumed_quantity = Arc::new(
         Decimal128Array::new(consumed.values.into(), Some(NullBuffer::new(consumed_nulls)))
             .with_data_type(money_type()),
@@ -758,14 +769,15 @@ fn cost_columns(input: &Input, class: &Class, columns: &mut Vec<(&'static str, A
         (lake::LIST_COST, list.finish()),
         (lake::CONTRACTED_COST, contracted.finish()),
         (lake::PRICING_QUANTITY, priced.finish()),
-        (lake::PRICING_UNIT, Arc::new(unit) as ArrayRef),
+        (lake::PRICING_UNIT, unit),
         (lake::CONSUMED_QUANTITY, consumed_quantity as ArrayRef),
         (lake::CONSUMED_UNIT, consumed_unit),
         (lake::LIST_UNIT_PRICE, list_price.finish()),
         (lake::CONTRACTED_UNIT_PRICE, contracted_price.finish()),
         (lake::COMMITMENT_DISCOUNT_QUANTITY, cd_quantity.finish()),
-        (lake::COMMITMENT_DISCOUNT_UNIT, Arc::new(cd_unit.finish()) as ArrayRef),
+        (lake::COMMITMENT_DISCOUNT_UNIT, cd_unit),
     ]);
+    Ok(())
 }
 
 /// Distinct texts of a batch, numbered in order of appearance.
@@ -787,6 +799,19 @@ impl<'s> Interner<'s> {
         self.values.push(text.clone());
         self.index.insert(text, code);
         code
+    }
+
+    /// The code of `text`, copied only the first time it is seen.
+    fn code_of(&mut self, text: &str) -> u32 {
+        match self.index.get(text) {
+            Some(&code) => code,
+            None => self.code(Cow::Owned(text.to_owned())),
+        }
+    }
+
+    /// The distinct texts, in code order.
+    fn table(&self) -> StringArray {
+        StringArray::from_iter_values(self.values.iter().map(|v| v.as_ref()))
     }
 
     /// The column whose row `i` is `table[codes[i]]`, `table` holding one value per distinct text,
@@ -830,7 +855,8 @@ fn product_columns(
     let mut locations: Vec<Option<Cow<str>>> = Vec::new();
     let mut region_ids =
         input.attrs[A_REGION_CODE].is_none().then(|| StringBuilder::with_capacity(rows, rows * 10));
-    let mut resource_types = StringBuilder::with_capacity(rows, rows * 8);
+    let mut resource_type_names = Interner::new();
+    let mut resource_types: Vec<Option<u32>> = Vec::with_capacity(rows);
     let mut resource_fallback: Vec<(usize, &str)> = Vec::new();
     let mut tax = BooleanBufferBuilder::new(rows);
     let mut no_sku = BooleanBufferBuilder::new(rows);
@@ -890,7 +916,11 @@ fn product_columns(
             }
         }
         let family = get(A_FAMILY);
-        resource_types.append_option(resource.and_then(|r| resource_type(r).or(family.as_deref())));
+        resource_types.push(
+            resource
+                .and_then(|r| resource_type(r).or(family.as_deref()))
+                .map(|t| resource_type_names.code_of(t)),
+        );
         tax.append(kind == Kind::Tax);
         no_sku.append(kind == Kind::Tax || get(A_SKU).is_none());
     }
@@ -913,7 +943,7 @@ fn product_columns(
         .map(|(r, location)| Some(region_name(r).or(location.as_deref()).unwrap_or(r)))
         .collect();
     columns.push((lake::REGION_NAME, Interner::column(&region_codes, region_names)?));
-    columns.push((lake::RESOURCE_TYPE, Arc::new(resource_types.finish())));
+    columns.push((lake::RESOURCE_TYPE, Interner::column(&resource_types, resource_type_names.table())?));
     columns.push((lake::RESOURCE_ID, with_rows(input.resource_id.as_ref(), rows, &resource_fallback)));
 
     // Attributes that are columns are reused as they are (SkuId without tax, SkuPriceId only under
