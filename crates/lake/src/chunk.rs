@@ -361,15 +361,20 @@ impl ChunkEncoder {
         while !self.pending_valid.is_empty() && self.pending_valid.len() >= keep_below {
             let dictionary = self.dedup && self.store.len() > 0;
             // At most PAGE_ROWS rows, and for PLAIN values about PAGE_BYTES.
-            let (mut rows, mut values, mut plain_bytes) = (0, 0, 0);
-            while rows < self.pending_valid.len() && rows < PAGE_ROWS && plain_bytes < PAGE_BYTES {
-                if self.pending_valid[rows] == 1 {
-                    if !dictionary {
+            let (mut rows, mut values) = (self.pending_valid.len().min(PAGE_ROWS), 0);
+            if dictionary {
+                values = self.pending_valid[..rows].iter().filter(|&&v| v == 1).count();
+            } else {
+                let mut plain_bytes = 0;
+                let mut row = 0;
+                while row < rows && plain_bytes < PAGE_BYTES {
+                    if self.pending_valid[row] == 1 {
                         plain_bytes += self.store.plain_len(self.pending[values] as usize);
+                        values += 1;
                     }
-                    values += 1;
+                    row += 1;
                 }
-                rows += 1;
+                rows = row;
             }
             let buf = &mut self.scratch;
             buf.clear();
@@ -403,7 +408,11 @@ impl ChunkEncoder {
     fn compress_scratch(&mut self) -> Result<Bytes> {
         match self.compression {
             Compression::SNAPPY => {
-                self.packed.resize(snap::raw::max_compress_len(self.scratch.len()), 0);
+                let need = snap::raw::max_compress_len(self.scratch.len());
+                // Grown, never shrunk: zeroing it again for every page cost more than compressing.
+                if self.packed.len() < need {
+                    self.packed.resize(need, 0);
+                }
                 let n = self
                     .snappy
                     .compress(&self.scratch, &mut self.packed)
@@ -549,16 +558,24 @@ fn encode_hybrid<T: Copy + Into<u32> + PartialEq>(values: &[T], width: u8, out: 
             return;
         }
         push_varint(out, ((groups as u64) << 1) | 1);
+        let w = usize::from(width);
         for g in 0..groups {
-            let (mut acc, mut bits) = (0u64, 0u32);
-            for j in 0..8 {
-                let v = values.get(start + g * 8 + j).map_or(0, |&v| v.into());
-                acc |= u64::from(v) << bits;
-                bits += u32::from(width);
-                while bits >= 8 {
-                    out.push(acc as u8);
-                    acc >>= 8;
-                    bits -= 8;
+            let group = values.get(start + g * 8..).unwrap_or_default();
+            let at = |j: usize| group.get(j).map_or(0, |&v| u128::from(v.into()));
+            if w <= 16 {
+                // Eight values of up to 16 bits fill at most 128 bits: pack them at once.
+                let packed = (0..8).fold(0u128, |acc, j| acc | at(j) << (j * w));
+                out.extend_from_slice(&packed.to_le_bytes()[..w]);
+            } else {
+                let (mut acc, mut bits) = (0u128, 0);
+                for j in 0..8 {
+                    acc |= at(j) << bits;
+                    bits += w;
+                    while bits >= 8 {
+                        out.push(acc as u8);
+                        acc >>= 8;
+                        bits -= 8;
+                    }
                 }
             }
         }

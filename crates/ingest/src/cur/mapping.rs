@@ -584,14 +584,13 @@ fn classify(plan: &Plan, input: &Input, c: &mut Columns) -> Class {
 
 /// The column whose row `i` is `table[indices[i]]`, as a dictionary of the table's values.
 fn pick(table: &[Option<&str>], indices: Vec<u8>) -> Result<ArrayRef, String> {
+    if let Some(k) = indices.iter().find(|&&k| usize::from(k) >= table.len()) {
+        return Err(format!("index {k} beyond a table of {} values", table.len()));
+    }
     let values = StringArray::from_iter_values(table.iter().map(|v| v.unwrap_or_default()));
-    let keys = indices
-        .iter()
-        .map(|&k| match table.get(usize::from(k)) {
-            Some(v) => Ok(v.map(|_| i32::from(k))),
-            None => Err(format!("index {k} beyond a table of {} values", table.len())),
-        })
-        .collect::<Result<Int32Array, String>>()?;
+    let valid = BooleanBuffer::collect_bool(indices.len(), |i| table[usize::from(indices[i])].is_some());
+    let nulls = Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0);
+    let keys = Int32Array::new(indices.iter().map(|&k| i32::from(k)).collect(), nulls);
     Ok(Arc::new(DictionaryArray::new(keys, Arc::new(values))))
 }
 
