@@ -55,22 +55,45 @@ pub enum ChunkKind {
     },
     /// `Decimal128` as a 16-byte FIXED_LEN_BYTE_ARRAY, without statistics.
     Decimal,
+    /// The keys of a map of text to text (the lake's key/value columns), without statistics.
+    MapKeys,
+    /// The values of a map of text to text, without statistics.
+    MapValues,
 }
 
 impl ChunkKind {
-    /// The encoder for a lake column of `data_type` stored as `descr`, if this module handles it:
-    /// flat text, and decimals stored in 16 bytes without statistics. Only SNAPPY and no
-    /// compression are written here.
+    /// The encoder for a leaf `descr` of a lake column of `data_type`, if this module handles it:
+    /// flat text; decimals stored in 16 bytes, without statistics; both leaves of a nullable map
+    /// of text to nullable text, without statistics. Only SNAPPY and no compression are written
+    /// here.
     pub fn of(
         data_type: &DataType,
         descr: &ColumnDescPtr,
         statistics: bool,
         compression: Compression,
     ) -> Option<Self> {
-        if !matches!(compression, Compression::SNAPPY | Compression::UNCOMPRESSED)
-            || descr.max_rep_level() != 0
-            || descr.max_def_level() != 1
-        {
+        if !matches!(compression, Compression::SNAPPY | Compression::UNCOMPRESSED) {
+            return None;
+        }
+        if let DataType::Map(entries, _) = data_type {
+            let DataType::Struct(fields) = entries.data_type() else { return None };
+            let text_map = !entries.is_nullable()
+                && fields.len() == 2
+                && *fields[0].data_type() == DataType::Utf8
+                && !fields[0].is_nullable()
+                && *fields[1].data_type() == DataType::Utf8
+                && fields[1].is_nullable();
+            if !text_map || statistics || descr.max_rep_level() != 1 {
+                return None;
+            }
+            // Definition levels: 0 a null map, 1 an empty one, 2 an entry, 3 an entry's value.
+            return match (descr.max_def_level(), descr.path().parts().last().map(String::as_str)) {
+                (2, Some(name)) if name == fields[0].name() => Some(Self::MapKeys),
+                (3, Some(name)) if name == fields[1].name() => Some(Self::MapValues),
+                _ => None,
+            };
+        }
+        if descr.max_rep_level() != 0 || descr.max_def_level() != 1 {
             return None;
         }
         match (data_type, descr.physical_type()) {
@@ -107,6 +130,16 @@ impl TextStore {
         self.bytes.extend_from_slice(value);
         self.ends.push(self.bytes.len());
         (self.ends.len() - 1) as u32
+    }
+
+    /// The entry of `value`, trying `hint` (an entry the caller expects) before hashing.
+    fn intern_near(&mut self, value: &[u8], hint: Option<u32>, dedup: bool) -> u32 {
+        if let Some(h) = hint
+            && self.get(h as usize) == value
+        {
+            return h;
+        }
+        self.intern(value, dedup)
     }
 
     fn intern(&mut self, value: &[u8], dedup: bool) -> u32 {
@@ -221,7 +254,8 @@ impl Store {
 struct DataPage {
     buf: Bytes,
     uncompressed: usize,
-    rows: u32,
+    /// Level slots in the page (its value count in Parquet terms).
+    slots: u32,
     encoding: Encoding,
 }
 
@@ -237,13 +271,21 @@ pub struct ChunkEncoder {
     dedup: bool,
     /// Entries the dictionary page holds: all while deduplicating, those before it stopped after.
     dictionary_len: usize,
-    /// Store entry of every pending non-null value, in row order.
+    /// Store entry of every pending value, in order.
     pending: Vec<u32>,
-    /// One byte per pending row: 1 where it has a value.
-    pending_valid: Vec<u8>,
+    /// The definition level of every pending slot (a row of a flat column, an entry, an empty or
+    /// a null map); the slot has a value where it is `max_def`.
+    pending_def: Vec<u8>,
+    /// Repetition levels of the pending slots of a map leaf (0 where a row starts).
+    pending_rep: Vec<u8>,
+    /// Rows the pending slots make up.
+    pending_rows: usize,
+    max_def: u8,
     pages: Vec<DataPage>,
     nulls: u64,
     rows: u64,
+    /// Level slots written to pages (the chunk's value count; rows for a flat column).
+    slots: u64,
     /// Buffers reused from page to page: fresh large allocations cost page faults.
     scratch: Vec<u8>,
     packed: Vec<u8>,
@@ -254,9 +296,10 @@ impl ChunkEncoder {
     /// An empty chunk of the leaf column `descr`.
     pub fn new(descr: ColumnDescPtr, kind: ChunkKind, compression: Compression) -> Self {
         let store = match kind {
-            ChunkKind::Text { .. } => Store::Text(TextStore::default()),
             ChunkKind::Decimal => Store::Decimal(DecimalStore::default()),
+            _ => Store::Text(TextStore::default()),
         };
+        let max_def = descr.max_def_level() as u8;
         Self {
             descr,
             kind,
@@ -265,10 +308,14 @@ impl ChunkEncoder {
             dedup: true,
             dictionary_len: 0,
             pending: Vec::new(),
-            pending_valid: Vec::new(),
+            pending_def: Vec::new(),
+            pending_rep: Vec::new(),
+            pending_rows: 0,
+            max_def,
             pages: Vec::new(),
             nulls: 0,
             rows: 0,
+            slots: 0,
             scratch: Vec::new(),
             packed: Vec::new(),
             snappy: snap::raw::Encoder::new(),
@@ -276,8 +323,12 @@ impl ChunkEncoder {
     }
 
     /// Adds the rows of `array`: text as `Utf8`, `Utf8View` or a dictionary of text for a text
-    /// chunk, `Decimal128` for a decimal one.
+    /// chunk, `Decimal128` for a decimal one, the map itself for a map leaf.
     pub fn write(&mut self, array: &ArrayRef) -> Result<()> {
+        if self.is_map() {
+            self.write_map(array)?;
+            return self.flush_pages(PAGE_ROWS);
+        }
         let text_dictionary =
             |key: &DataType, value: &DataType| *key == DataType::Int32 && *value == DataType::Utf8;
         match (&self.store, array.data_type()) {
@@ -296,9 +347,10 @@ impl ChunkEncoder {
         }
         let nulls = array.logical_nulls();
         match nulls.as_ref() {
-            Some(n) => self.pending_valid.extend(n.iter().map(u8::from)),
-            None => self.pending_valid.resize(self.pending_valid.len() + array.len(), 1),
+            Some(n) => self.pending_def.extend(n.iter().map(u8::from)),
+            None => self.pending_def.resize(self.pending_def.len() + array.len(), 1),
         }
+        self.pending_rows += array.len();
         let null_count = nulls.as_ref().map_or(0, |n| n.null_count());
         self.nulls += null_count as u64;
         self.rows += array.len() as u64;
@@ -355,34 +407,119 @@ impl ChunkEncoder {
         self.flush_pages(PAGE_ROWS)
     }
 
+    fn is_map(&self) -> bool {
+        matches!(self.kind, ChunkKind::MapKeys | ChunkKind::MapValues)
+    }
+
+    /// Adds a map's rows to a map leaf: levels for every row, and the keys or the non-null values.
+    fn write_map(&mut self, array: &ArrayRef) -> Result<()> {
+        let bad = || {
+            ParquetError::General(format!(
+                "column {} cannot be written from an array of type {}",
+                self.descr.path(),
+                array.data_type()
+            ))
+        };
+        let map = array.as_map_opt().ok_or_else(bad)?;
+        let (Some(keys), Some(values)) =
+            (map.keys().as_string_opt::<i32>(), map.values().as_string_opt::<i32>())
+        else {
+            return Err(bad());
+        };
+        let Store::Text(store) = &mut self.store else { return Err(bad()) };
+        let (text, max_def) = match self.kind {
+            ChunkKind::MapKeys => (keys, 2),
+            _ => (values, 3),
+        };
+        let offsets = map.value_offsets();
+        // Rows of a bill tend to repeat the previous row's keys in the same order, and often its
+        // values: the entry at the same position of the previous row is tried before hashing.
+        let mut previous: Vec<u32> = Vec::new();
+        for row in 0..map.len() {
+            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+            if map.is_null(row) || start == end {
+                self.pending_def.push(u8::from(map.is_valid(row)));
+                self.pending_rep.push(0);
+                continue;
+            }
+            for j in start..end {
+                self.pending_rep.push(u8::from(j > start));
+                if text.is_valid(j) {
+                    self.pending_def.push(max_def);
+                    let at = j - start;
+                    let entry =
+                        store.intern_near(text.value(j).as_bytes(), previous.get(at).copied(), self.dedup);
+                    match previous.get_mut(at) {
+                        Some(p) => *p = entry,
+                        None => previous.push(entry),
+                    }
+                    self.pending.push(entry);
+                } else {
+                    self.pending_def.push(max_def - 1);
+                }
+            }
+        }
+        self.rows += map.len() as u64;
+        self.pending_rows += map.len();
+        if self.dedup && self.store.plain_bytes() > DICTIONARY_BYTES {
+            self.flush_pages(0)?;
+            self.dedup = false;
+            self.dictionary_len = self.store.len();
+            self.store.stop_deduplicating();
+        }
+        Ok(())
+    }
+
     /// Encodes pending rows into pages while at least `keep_below` rows are pending (all of them
-    /// for 0).
+    /// for 0). Pages hold whole rows.
     fn flush_pages(&mut self, keep_below: usize) -> Result<()> {
-        while !self.pending_valid.is_empty() && self.pending_valid.len() >= keep_below {
+        let repeated = self.is_map();
+        while self.pending_rows > 0 && self.pending_rows >= keep_below {
             let dictionary = self.dedup && self.store.len() > 0;
+            let max_def = self.max_def;
             // At most PAGE_ROWS rows, and for PLAIN values about PAGE_BYTES.
-            let (mut rows, mut values) = (self.pending_valid.len().min(PAGE_ROWS), 0);
-            if dictionary {
-                values = self.pending_valid[..rows].iter().filter(|&&v| v == 1).count();
+            let (slots, rows, values) = if dictionary && !repeated {
+                let rows = self.pending_rows.min(PAGE_ROWS);
+                (rows, rows, self.pending_def[..rows].iter().filter(|&&d| d == max_def).count())
+            } else if dictionary {
+                // About PAGE_ROWS slots, ended at the next row start.
+                let reps = &self.pending_rep;
+                let mut slots = reps.len().min(PAGE_ROWS);
+                slots += reps[slots..].iter().take_while(|&&r| r != 0).count();
+                let rows = reps[..slots].iter().filter(|&&r| r == 0).count();
+                (slots, rows, self.pending_def[..slots].iter().filter(|&&d| d == max_def).count())
             } else {
-                let mut plain_bytes = 0;
-                let mut row = 0;
-                while row < rows && plain_bytes < PAGE_BYTES {
-                    if self.pending_valid[row] == 1 {
-                        plain_bytes += self.store.plain_len(self.pending[values] as usize);
+                let (mut slot, mut rows, mut values, mut plain_bytes) = (0, 0, 0, 0);
+                while slot < self.pending_def.len() {
+                    if !repeated || self.pending_rep[slot] == 0 {
+                        if rows == PAGE_ROWS || plain_bytes >= PAGE_BYTES {
+                            break;
+                        }
+                        rows += 1;
+                    }
+                    if self.pending_def[slot] == max_def {
+                        if !dictionary {
+                            plain_bytes += self.store.plain_len(self.pending[values] as usize);
+                        }
                         values += 1;
                     }
-                    row += 1;
+                    slot += 1;
                 }
-                rows = row;
-            }
+                (slot, rows, values)
+            };
             let buf = &mut self.scratch;
             buf.clear();
+            if repeated {
+                buf.extend_from_slice(&[0; 4]);
+                encode_hybrid(&self.pending_rep[..slots], 1, buf);
+                let len = (buf.len() - 4) as u32;
+                buf[..4].copy_from_slice(&len.to_le_bytes());
+            }
+            let start = buf.len();
             buf.extend_from_slice(&[0; 4]);
-            let levels = &self.pending_valid[..rows];
-            encode_hybrid(levels, 1, buf);
-            let levels_len = (buf.len() - 4) as u32;
-            buf[..4].copy_from_slice(&levels_len.to_le_bytes());
+            encode_hybrid(&self.pending_def[..slots], bit_width(u32::from(max_def)), buf);
+            let len = (buf.len() - start - 4) as u32;
+            buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
             let indices = &self.pending[..values];
             let encoding = if dictionary {
                 let width = bit_width(self.store.len().saturating_sub(1) as u32);
@@ -397,9 +534,14 @@ impl ChunkEncoder {
             };
             let uncompressed = self.scratch.len();
             let buf = self.compress_scratch()?;
-            self.pages.push(DataPage { buf, uncompressed, rows: rows as u32, encoding });
-            self.pending_valid.drain(..rows);
+            self.pages.push(DataPage { buf, uncompressed, slots: slots as u32, encoding });
+            self.pending_def.drain(..slots);
+            if repeated {
+                self.pending_rep.drain(..slots);
+            }
             self.pending.drain(..values);
+            self.pending_rows -= rows;
+            self.slots += slots as u64;
         }
         Ok(())
     }
@@ -427,7 +569,8 @@ impl ChunkEncoder {
     pub fn memory_size(&self) -> usize {
         self.store.memory()
             + self.pending.capacity() * 4
-            + self.pending_valid.capacity()
+            + self.pending_def.capacity()
+            + self.pending_rep.capacity()
             + self.pages.iter().map(|p| p.buf.len()).sum::<usize>()
             + self.scratch.capacity()
             + self.packed.capacity()
@@ -453,11 +596,12 @@ impl ChunkEncoder {
         self.flush_pages(0)?;
         let rows = self.rows;
         if self.pages.is_empty() {
-            // A chunk of no rows still has a (empty) data page.
+            // A chunk of no rows still has a data page: empty level sections, no values.
             self.scratch.clear();
-            self.scratch.extend_from_slice(&[0; 4]);
+            self.scratch.resize(if self.is_map() { 8 } else { 4 }, 0);
+            let uncompressed = self.scratch.len();
             let buf = self.compress_scratch()?;
-            self.pages.push(DataPage { buf, uncompressed: 4, rows: 0, encoding: Encoding::PLAIN });
+            self.pages.push(DataPage { buf, uncompressed, slots: 0, encoding: Encoding::PLAIN });
         }
         if self.dedup {
             self.dictionary_len = self.store.len();
@@ -494,7 +638,7 @@ impl ChunkEncoder {
             }
             let page = Page::DataPage {
                 buf: p.buf,
-                num_values: p.rows,
+                num_values: p.slots,
                 encoding: p.encoding,
                 def_level_encoding: Encoding::RLE,
                 rep_level_encoding: Encoding::RLE,
@@ -510,7 +654,7 @@ impl ChunkEncoder {
         let mut meta = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(self.compression)
             .set_encodings(encodings)
-            .set_num_values(rows as i64)
+            .set_num_values(self.slots as i64)
             .set_total_compressed_size(compressed)
             .set_total_uncompressed_size(uncompressed)
             .set_data_page_offset(data_offset.unwrap_or(0))
@@ -619,7 +763,8 @@ mod tests {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{
-        Decimal128Array, DictionaryArray, Int32Array, RecordBatch, StringArray, StringViewArray,
+        Decimal128Array, DictionaryArray, Int32Array, MapBuilder, MapFieldNames, RecordBatch, StringArray,
+        StringBuilder, StringViewArray,
     };
     use datafusion::arrow::compute::{concat, concat_batches};
     use datafusion::arrow::datatypes::{Field, Schema};
@@ -710,17 +855,19 @@ mod tests {
             .into_serialized_writer()
             .unwrap();
         let descr = writer.schema_descr();
-        let mut encoders: Vec<ChunkEncoder> = (0..schema.fields().len())
+        let roots: Vec<usize> = (0..descr.num_columns()).map(|i| descr.get_column_root_idx(i)).collect();
+        let mut encoders: Vec<ChunkEncoder> = (0..descr.num_columns())
             .map(|i| {
                 let leaf = descr.column(i);
-                let kind = ChunkKind::of(schema.field(i).data_type(), &leaf, statistics, Compression::SNAPPY)
+                let field = schema.field(roots[i]);
+                let kind = ChunkKind::of(field.data_type(), &leaf, statistics, Compression::SNAPPY)
                     .expect("a column chunk.rs encodes");
                 ChunkEncoder::new(leaf, kind, Compression::SNAPPY)
             })
             .collect();
         for batch in batches {
-            for (e, a) in encoders.iter_mut().zip(batch) {
-                e.write(a).unwrap();
+            for (leaf, e) in encoders.iter_mut().enumerate() {
+                e.write(&batch[roots[leaf]]).unwrap();
             }
         }
         let mut group = writer.next_row_group().unwrap();
@@ -817,6 +964,43 @@ mod tests {
         }
         let (read, _) = round_trip(vec![Field::new("cost", t.clone(), true)], &batches, false);
         assert_eq!(read.column(0), &expected(&batches, 0, &t));
+    }
+
+    #[test]
+    fn maps_read_back_as_written() {
+        // Null maps, empty maps, null values, keys repeated row after row, values repeated and
+        // not, and enough entries for several pages and a PLAIN fallback of the values.
+        let names = MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() };
+        let mut batches = Vec::new();
+        for b in 0..3u64 {
+            let mut builder =
+                MapBuilder::new(Some(names.clone()), StringBuilder::new(), StringBuilder::new());
+            let ids = texts(30_000, 10_000_000, 28, 20 + b);
+            for (row, id) in ids.iter().enumerate() {
+                match row % 13 {
+                    0 => builder.append(false).unwrap(),
+                    1 => builder.append(true).unwrap(),
+                    _ => {
+                        for (k, key) in ["team", "env", "owner", "id"].iter().enumerate().take(1 + row % 4) {
+                            builder.keys().append_value(key);
+                            match (k, row % 5) {
+                                (_, 0) => builder.values().append_null(),
+                                (3, _) => builder.values().append_option(id.as_deref()),
+                                _ => builder.values().append_value(format!("{key}-{}", row % 7)),
+                            }
+                        }
+                        builder.append(true).unwrap();
+                    }
+                }
+            }
+            batches.push(vec![Arc::new(builder.finish()) as ArrayRef]);
+        }
+        let field = Field::new("tags", batches[0][0].data_type().clone(), true);
+        let (read, metadata) = round_trip(vec![field], &batches, false);
+        assert_eq!(read.column(0), &expected(&batches, 0, batches[0][0].data_type()));
+        let values = metadata.row_group(0).column(1);
+        let encodings: Vec<Encoding> = values.encodings().collect();
+        assert!(encodings.contains(&Encoding::RLE_DICTIONARY) && encodings.contains(&Encoding::PLAIN));
     }
 
     #[test]

@@ -723,6 +723,8 @@ struct OpenFile {
     factory: ArrowRowGroupWriterFactory,
     /// Per Parquet leaf column, the chunk encoder that writes it, if not arrow-rs's.
     kinds: Vec<Option<ChunkKind>>,
+    /// Per Parquet leaf column, the index of its top-level column.
+    roots: Vec<usize>,
     /// The column writers of the row group in progress, one per Parquet leaf column.
     columns: Option<Vec<Leaf>>,
     /// Nanoseconds spent encoding each leaf column so far, to schedule the longest first.
@@ -762,6 +764,7 @@ impl OpenFile {
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| parquet_err(&path, e))?;
         let descr = writer.schema_descr();
+        let roots: Vec<usize> = (0..descr.num_columns()).map(|i| descr.get_column_root_idx(i)).collect();
         let kinds = (0..descr.num_columns())
             .map(|i| {
                 let leaf = descr.column(i);
@@ -776,6 +779,7 @@ impl OpenFile {
             writer,
             factory,
             kinds,
+            roots,
             columns: None,
             costs: None,
             row_groups: 0,
@@ -813,8 +817,11 @@ impl OpenFile {
             let columns = self.columns.as_mut().expect("created above");
             let mut leaves = Vec::with_capacity(columns.len());
             for (field, array) in enc.schema.fields().iter().zip(slice.columns()) {
-                if self.kinds[leaves.len()].is_some() {
-                    leaves.push(LeafInput::Array(array.clone()));
+                let first = leaves.len();
+                if self.kinds[first].is_some() {
+                    // Chunk encoders take the column itself, once per leaf (a map has two).
+                    let count = self.roots[first..].iter().take_while(|&&r| r == self.roots[first]).count();
+                    leaves.extend((0..count).map(|_| LeafInput::Array(array.clone())));
                 } else {
                     let arrow = compute_leaves(field, array).map_err(|e| parquet_err(&self.path, e))?;
                     leaves.extend(arrow.into_iter().map(LeafInput::Arrow));
