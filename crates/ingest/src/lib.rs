@@ -1,7 +1,9 @@
 //! # costpilot-ingest
 //!
 //! Readers for the billing exports clouds deliver, each turning its input into batches of the lake
-//! schema ([`costpilot_model::lake_schema`]):
+//! schema ([`costpilot_model::lake_schema`]; a text column may come as a dictionary of its values,
+//! [`costpilot_model::text_dictionary_type`], which the lake encodes by distinct value — use
+//! [`costpilot_model::with_plain_text`] where plain `Utf8` is wanted):
 //!
 //! - AWS CUR 2.0 (Data Exports) Parquet and CSV(.gz), and legacy CUR CSV(.gz) — [`cur`];
 //! - FOCUS 1.0–1.3 CSV(.gz) and Parquet from any provider — [`focus`].

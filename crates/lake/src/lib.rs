@@ -34,6 +34,15 @@
 //! core. Memory is bounded: one batch queued, one row group in progress per open file (at most
 //! 32 files open, 512 MiB for all row groups in progress).
 //!
+//! The text, amount and key/value columns (all but the timestamps) are encoded by the lake's own
+//! column-chunk encoder (`chunk.rs`), not arrow-rs's: arrow-rs hashes and compares every string
+//! into the chunk dictionary and allocates a buffer per Decimal128 value, which was the largest
+//! share of ingest CPU. Readers may hand text over as Arrow dictionaries
+//! ([`costpilot_model::text_dictionary_type`]); the encoder then maps a batch's distinct values
+//! into the chunk once and copies one index per row. The files are ordinary Parquet (dictionary
+//! pages, RLE_DICTIONARY or PLAIN data pages, v1 page headers written by the parquet crate) with no
+//! page index: without page statistics nothing prunes by page.
+//!
 //! Measured on 2 cores, rewriting rows ingested from the CUR 2.0 benchmark data: the encoding
 //! (dictionaries, levels of the tag maps, statistics) dominates, not the codec. Zstd level 1 makes
 //! files 24 % smaller than Snappy but costs about 10 % more CPU; Snappy is the default because
