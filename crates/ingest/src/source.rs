@@ -43,7 +43,8 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use costpilot_model::{column, names};
 use sha2::{Digest, Sha256};
@@ -254,17 +255,50 @@ pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, 
         }
     }
 
-    let mut out = Vec::with_capacity(chosen.len());
+    let mut found = Vec::with_capacity(chosen.len());
     for (path, delivery) in chosen {
         let container = Container::sniff(&path)?;
         let columns = column_names(&path, container)?;
         let Some(kind) = resolve_kind(kind, detect(&columns), &path, &columns)? else {
             continue;
         };
-        let (bytes, sha256) = hash(&path)?;
-        out.push(SourceFile { path, kind, container, bytes, sha256, delivery });
+        found.push((path, kind, container, delivery));
     }
-    Ok(out)
+    let sums = hash_all(&found.iter().map(|f| f.0.as_path()).collect::<Vec<_>>());
+    found
+        .into_iter()
+        .zip(sums)
+        .map(|((path, kind, container, delivery), sum)| {
+            let (bytes, sha256) = sum?;
+            Ok(SourceFile { path, kind, container, bytes, sha256, delivery })
+        })
+        .collect()
+}
+
+/// A file's size and SHA-256, or why it could not be read.
+type Checksum = Result<(u64, String), IngestError>;
+
+/// [`hash`] of every file, in order, on one thread per core: a delivery is checksummed before
+/// any of it is read (the checksums tell an unchanged bill), and one core alone would leave the
+/// other idle for a second per gigabyte.
+fn hash_all(paths: &[&Path]) -> Vec<Checksum> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len());
+    let next = AtomicUsize::new(0);
+    let sums: Vec<Mutex<Option<Checksum>>> = paths.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { return };
+                    *sums[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(hash(path));
+                }
+            });
+        }
+    });
+    sums.into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every file is hashed"))
+        .collect()
 }
 
 #[derive(Default)]
