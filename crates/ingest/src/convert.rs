@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use costpilot_model::money::parse_decimal;
-use costpilot_model::{is_lake_type, lake_schema, money_type, parse_timestamp_micros, timestamp_type};
+use costpilot_model::{
+    TextValues, is_lake_type, lake_schema, money_type, parse_timestamp_micros, timestamp_type,
+};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Decimal128Builder, DictionaryArray, Int32Array,
     MapBuilder, MapFieldNames, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
@@ -287,11 +289,7 @@ impl Text {
         let dict = if (0..values.len()).any(|k| absent(k as i32)) {
             let keys = dict.keys();
             let filled = BooleanBuffer::collect_bool(keys.len(), |i| !absent(keys.values()[i]));
-            let valid = match keys.nulls() {
-                Some(nulls) => nulls.inner() & &filled,
-                None => filled,
-            };
-            let keys = Int32Array::new(keys.values().clone(), Some(NullBuffer::new(valid)));
+            let keys = Int32Array::new(keys.values().clone(), Some(null_where_unset(keys.nulls(), filled)));
             DictionaryArray::new(keys, Arc::new(values.clone()))
         } else {
             dict.clone()
@@ -310,9 +308,10 @@ impl Text {
             return None;
         }
         let v = match &self.keys {
-            Some(keys) => self.values.value(keys[i] as usize),
-            None => self.values.value(i),
-        };
+            Some(keys) => TextValues::Dictionary(keys, &self.values),
+            None => TextValues::Plain(&self.values),
+        }
+        .value(i);
         (!v.is_empty()).then_some(v)
     }
 
@@ -321,25 +320,9 @@ impl Text {
         &self.array
     }
 
-    /// Rows in the column.
-    pub fn len(&self) -> usize {
-        self.array.len()
-    }
-
-    /// True when the column has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.array.is_empty()
-    }
-
     /// Null rows.
     pub fn null_count(&self) -> usize {
         self.array.null_count()
-    }
-
-    /// The distinct texts behind the column: the dictionary's values, or the plain array itself,
-    /// and the index into them of every row (for work done once per distinct value).
-    pub fn distinct(&self) -> (&StringArray, Option<&ScalarBuffer<i32>>) {
-        (&self.values, self.keys.as_ref())
     }
 
     /// The column with nulls also where `drop` is set; values are shared, not copied.
@@ -367,12 +350,17 @@ pub fn empty_as_null(array: StringArray) -> StringArray {
         return array;
     }
     let filled = BooleanBuffer::collect_bool(array.len(), |i| offsets[i + 1] != offsets[i]);
-    let valid = match array.nulls() {
+    let nulls = null_where_unset(array.nulls(), filled);
+    let (offsets, values, _) = array.into_parts();
+    StringArray::new(offsets, values, Some(nulls))
+}
+
+/// `nulls` with a null also wherever `filled` is unset.
+fn null_where_unset(nulls: Option<&NullBuffer>, filled: BooleanBuffer) -> NullBuffer {
+    NullBuffer::new(match nulls {
         Some(nulls) => nulls.inner() & &filled,
         None => filled,
-    };
-    let (offsets, values, _) = array.into_parts();
-    StringArray::new(offsets, values, Some(NullBuffer::new(valid)))
+    })
 }
 
 /// Builds a batch of the lake schema from columns named canonically; absent columns are null.

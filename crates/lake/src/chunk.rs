@@ -397,13 +397,7 @@ impl ChunkEncoder {
                 }
             }
         }
-        if self.dedup && self.store.plain_bytes() > DICTIONARY_BYTES {
-            // The pages so far index the dictionary as it is now; later ones are PLAIN.
-            self.flush_pages(0)?;
-            self.dedup = false;
-            self.dictionary_len = self.store.len();
-            self.store.stop_deduplicating();
-        }
+        self.limit_dictionary()?;
         self.flush_pages(PAGE_ROWS)
     }
 
@@ -461,6 +455,12 @@ impl ChunkEncoder {
         }
         self.rows += map.len() as u64;
         self.pending_rows += map.len();
+        self.limit_dictionary()
+    }
+
+    /// Stops deduplicating once the dictionary passes [`DICTIONARY_BYTES`]: the pages so far
+    /// index the dictionary as it is now, later ones are PLAIN.
+    fn limit_dictionary(&mut self) -> Result<()> {
         if self.dedup && self.store.plain_bytes() > DICTIONARY_BYTES {
             self.flush_pages(0)?;
             self.dedup = false;

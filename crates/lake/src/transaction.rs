@@ -19,14 +19,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Utc};
-use costpilot_model::{COLUMNS, ColumnKind, UnitKey, index_of, is_lake_type, lake_schema, names};
+use costpilot_model::{COLUMNS, ColumnKind, TextValues, UnitKey, index_of, is_lake_type, lake_schema, names};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-    UInt32Array,
+    Array, ArrayRef, AsArray, Decimal128Array, RecordBatch, TimestampMicrosecondArray, UInt32Array,
 };
 use datafusion::arrow::compute::{max, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::datatypes::{Decimal128Type, Int32Type, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{Decimal128Type, TimestampMicrosecondType};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_writer::{
     ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
@@ -581,8 +580,9 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
             });
         }
     }
-    let provider = Text::of(column(names::PROVIDER_NAME));
-    let account = Text::of(column(names::BILLING_ACCOUNT_ID));
+    // check_schema found every text column to be text of either kind.
+    let text = |name: &str| TextValues::of(column(name).as_ref()).expect("a lake text column");
+    let (provider, account) = (text(names::PROVIDER_NAME), text(names::BILLING_ACCOUNT_ID));
     let start: &TimestampMicrosecondArray = column(names::BILLING_PERIOD_START).as_primitive();
 
     struct Group<'a> {
@@ -637,34 +637,11 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
         .collect()
 }
 
-/// A text column of a lake batch: plain, or a dictionary of its values.
-enum Text<'a> {
-    Plain(&'a StringArray),
-    Dictionary(&'a [i32], &'a StringArray),
-}
-
-impl<'a> Text<'a> {
-    /// `array`, which [`check_schema`] found to be text of either kind.
-    fn of(array: &'a ArrayRef) -> Self {
-        match array.as_dictionary_opt::<Int32Type>() {
-            Some(d) => Self::Dictionary(d.keys().values(), d.values().as_string()),
-            None => Self::Plain(array.as_string()),
-        }
-    }
-
-    /// Row `i`'s text (callers have checked it is not null).
-    fn value(&self, i: usize) -> &'a str {
-        match self {
-            Self::Plain(a) => a.value(i),
-            Self::Dictionary(keys, values) => values.value(keys[i] as usize),
-        }
-    }
-}
-
 /// The statistics of one unit's piece of a batch; `None` if its BilledCost sum overflows.
 fn piece_stats(piece: &RecordBatch) -> Option<UnitStats> {
     let cost: &Decimal128Array = piece.column(index_of(names::BILLED_COST)).as_primitive::<Decimal128Type>();
-    let currency = Text::of(piece.column(index_of(names::BILLING_CURRENCY)));
+    let currency = TextValues::of(piece.column(index_of(names::BILLING_CURRENCY)).as_ref())
+        .expect("check_schema found a text column");
     let end = piece.column(index_of(names::CHARGE_PERIOD_END)).as_primitive::<TimestampMicrosecondType>();
     let invoice = piece.column(index_of(names::INVOICE_ID));
     // Sums per currency, found through the current run's currency to avoid a map lookup per row

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use serde::{Deserialize, Serialize};
 
@@ -415,6 +415,33 @@ pub fn text_dictionary_type() -> DataType {
 /// or [`text_dictionary_type`] for a text column.
 pub fn is_lake_type(expected: &DataType, got: &DataType) -> bool {
     got.equals_datatype(expected) || (*expected == DataType::Utf8 && *got == text_dictionary_type())
+}
+
+/// The rows of a lake text column in either type [`is_lake_type`] accepts, read without copying.
+#[derive(Debug, Clone, Copy)]
+pub enum TextValues<'a> {
+    /// Plain `Utf8`.
+    Plain(&'a StringArray),
+    /// A dictionary: each row's key into the values.
+    Dictionary(&'a [i32], &'a StringArray),
+}
+
+impl<'a> TextValues<'a> {
+    /// `array` as text, or `None` when it is neither `Utf8` nor [`text_dictionary_type`].
+    pub fn of(array: &'a dyn Array) -> Option<Self> {
+        match array.as_dictionary_opt::<Int32Type>() {
+            Some(d) => d.values().as_string_opt().map(|v| Self::Dictionary(d.keys().values(), v)),
+            None => array.as_string_opt().map(Self::Plain),
+        }
+    }
+
+    /// Row `i`'s text, whatever the null mask says (callers check it).
+    pub fn value(&self, i: usize) -> &'a str {
+        match self {
+            Self::Plain(a) => a.value(i),
+            Self::Dictionary(keys, values) => values.value(keys[i] as usize),
+        }
+    }
 }
 
 /// `batch` (lake columns, text possibly as dictionaries) with every column in the exact lake type,

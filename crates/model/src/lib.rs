@@ -13,8 +13,8 @@ pub mod money;
 pub mod time;
 
 pub use focus::{
-    COLUMNS, ColumnDef, ColumnKind, ColumnRole, FocusVersion, UnitKey, column, index_of, is_lake_type,
-    lake_schema, names, resolve_column_name, tags_type, text_dictionary_type, with_plain_text,
+    COLUMNS, ColumnDef, ColumnKind, ColumnRole, FocusVersion, TextValues, UnitKey, column, index_of,
+    is_lake_type, lake_schema, names, resolve_column_name, tags_type, text_dictionary_type, with_plain_text,
 };
 pub use money::{MONEY_PRECISION, MONEY_SCALE, Money, MoneyError, money_type};
 pub use time::{TimeError, parse_timestamp_micros, timestamp_type};
