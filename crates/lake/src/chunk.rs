@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use costpilot_model::TextValues;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type};
@@ -40,6 +41,11 @@ const PAGE_BYTES: usize = 1 << 20;
 /// A chunk whose distinct values take more than this as a dictionary page stops deduplicating and
 /// is written PLAIN (arrow-rs's default dictionary page limit).
 pub const DICTIONARY_BYTES: usize = 1 << 20;
+
+/// Rows a chunk sees before it judges whether a dictionary pays (the first page's): when more
+/// than half of their values are distinct (amounts that vary row by row, say), hashing every value buys nothing and the
+/// chunk is written PLAIN from its first page.
+const DICTIONARY_SAMPLE: usize = PAGE_ROWS;
 
 /// A fixed-seed hasher: nothing about a file depends on the process that wrote it.
 type Hasher = foldhash::fast::FixedState;
@@ -118,6 +124,8 @@ struct TextStore {
     /// The entry last interned: consecutive rows often repeat a value, and comparing with it is
     /// cheaper than hashing.
     last: Option<u32>,
+    /// The least and greatest entry dropped by [`Store::forget_written`], for the statistics.
+    forgotten: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl TextStore {
@@ -232,6 +240,56 @@ impl Store {
             }
             // FIXED_LEN_BYTE_ARRAY decimals are big-endian two's complement.
             Self::Decimal(s) => out.extend_from_slice(&s.values[i].to_be_bytes()),
+        }
+    }
+
+    /// Drops the entries from `keep` on that no `pending` value names any more, renumbering
+    /// `pending`. Once a chunk has stopped deduplicating, every value past the dictionary gets an
+    /// entry of its own, so without this the store would hold a copy of the whole chunk.
+    fn forget_written(&mut self, keep: usize, pending: &mut [u32]) {
+        // Entries are made in row order, so those still pending are the newest.
+        let first = pending.iter().map(|&i| i as usize).filter(|&i| i >= keep).min().unwrap_or(self.len());
+        if first == keep {
+            return;
+        }
+        let gone = first - keep;
+        for i in pending.iter_mut().filter(|i| **i as usize >= first) {
+            *i -= gone as u32;
+        }
+        match self {
+            Self::Text(s) => {
+                let (min, max) = (keep..first).fold(
+                    s.forgotten.take().unwrap_or_else(|| (s.get(keep).to_vec(), s.get(keep).to_vec())),
+                    |(mut min, mut max), i| {
+                        let v = s.get(i);
+                        if v < min.as_slice() {
+                            min = v.to_vec();
+                        } else if v > max.as_slice() {
+                            max = v.to_vec();
+                        }
+                        (min, max)
+                    },
+                );
+                s.forgotten = Some((min, max));
+                let start = if keep == 0 { 0 } else { s.ends[keep - 1] };
+                let cut = s.ends[first - 1] - start;
+                s.bytes.drain(start..start + cut);
+                s.ends.drain(keep..first);
+                s.ends[keep..].iter_mut().for_each(|e| *e -= cut);
+                s.last = s.last.and_then(|l| match l as usize {
+                    l if l < keep => Some(l as u32),
+                    l if l >= first => Some((l - gone) as u32),
+                    _ => None,
+                });
+            }
+            Self::Decimal(s) => {
+                s.values.drain(keep..first);
+                s.last = s.last.and_then(|(v, l)| match l as usize {
+                    l if l < keep => Some((v, l as u32)),
+                    l if l >= first => Some((v, (l - gone) as u32)),
+                    _ => None,
+                });
+            }
         }
     }
 
@@ -405,7 +463,8 @@ impl ChunkEncoder {
         matches!(self.kind, ChunkKind::MapKeys | ChunkKind::MapValues)
     }
 
-    /// Adds a map's rows to a map leaf: levels for every row, and the keys or the non-null values.
+    /// Adds a map's rows to a map leaf: levels for every row, and the keys or the non-null values
+    /// (`Utf8`, or dictionaries of it).
     fn write_map(&mut self, array: &ArrayRef) -> Result<()> {
         let bad = || {
             ParquetError::General(format!(
@@ -415,19 +474,22 @@ impl ChunkEncoder {
             ))
         };
         let map = array.as_map_opt().ok_or_else(bad)?;
-        let (Some(keys), Some(values)) =
-            (map.keys().as_string_opt::<i32>(), map.values().as_string_opt::<i32>())
-        else {
-            return Err(bad());
+        let (leaf, max_def) = match self.kind {
+            ChunkKind::MapKeys => (map.keys(), 2),
+            _ => (map.values(), 3),
         };
+        let text = TextValues::of(leaf.as_ref()).ok_or_else(bad)?;
         let Store::Text(store) = &mut self.store else { return Err(bad()) };
-        let (text, max_def) = match self.kind {
-            ChunkKind::MapKeys => (keys, 2),
-            _ => (values, 3),
-        };
+        let leaf_nulls = leaf.logical_nulls();
         let offsets = map.value_offsets();
-        // Rows of a bill tend to repeat the previous row's keys in the same order, and often its
-        // values: the entry at the same position of the previous row is tried before hashing.
+        let dedup = self.dedup;
+        // A dictionary's distinct values go into the store once each. Plain text: rows of a bill
+        // tend to repeat the previous row's keys in the same order, and often its values, so the
+        // entry at the same position of the previous row is tried before hashing.
+        let mut remap = match text {
+            TextValues::Dictionary(_, values) => vec![u32::MAX; values.len()],
+            TextValues::Plain(_) => Vec::new(),
+        };
         let mut previous: Vec<u32> = Vec::new();
         for row in 0..map.len() {
             let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
@@ -438,19 +500,31 @@ impl ChunkEncoder {
             }
             for j in start..end {
                 self.pending_rep.push(u8::from(j > start));
-                if text.is_valid(j) {
-                    self.pending_def.push(max_def);
-                    let at = j - start;
-                    let entry =
-                        store.intern_near(text.value(j).as_bytes(), previous.get(at).copied(), self.dedup);
-                    match previous.get_mut(at) {
-                        Some(p) => *p = entry,
-                        None => previous.push(entry),
-                    }
-                    self.pending.push(entry);
-                } else {
+                if leaf_nulls.as_ref().is_some_and(|n| n.is_null(j)) {
                     self.pending_def.push(max_def - 1);
+                    continue;
                 }
+                self.pending_def.push(max_def);
+                let entry = match text {
+                    TextValues::Dictionary(keys, values) => {
+                        let k = keys[j] as usize;
+                        if remap[k] == u32::MAX {
+                            remap[k] = store.intern(values.value(k).as_bytes(), dedup);
+                        }
+                        remap[k]
+                    }
+                    TextValues::Plain(values) => {
+                        let at = j - start;
+                        let entry =
+                            store.intern_near(values.value(j).as_bytes(), previous.get(at).copied(), dedup);
+                        match previous.get_mut(at) {
+                            Some(p) => *p = entry,
+                            None => previous.push(entry),
+                        }
+                        entry
+                    }
+                };
+                self.pending.push(entry);
             }
         }
         self.rows += map.len() as u64;
@@ -461,6 +535,17 @@ impl ChunkEncoder {
     /// Stops deduplicating once the dictionary passes [`DICTIONARY_BYTES`]: the pages so far
     /// index the dictionary as it is now, later ones are PLAIN.
     fn limit_dictionary(&mut self) -> Result<()> {
+        // Before the first page every value is pending, each naming its store entry, so PLAIN
+        // pages can still be made of them.
+        if self.dedup
+            && self.slots == 0
+            && self.pending_rows >= DICTIONARY_SAMPLE
+            && self.store.len() * 2 > self.pending.len()
+        {
+            self.dedup = false;
+            self.store.stop_deduplicating();
+            return Ok(());
+        }
         if self.dedup && self.store.plain_bytes() > DICTIONARY_BYTES {
             self.flush_pages(0)?;
             self.dedup = false;
@@ -542,6 +627,9 @@ impl ChunkEncoder {
             self.pending.drain(..values);
             self.pending_rows -= rows;
             self.slots += slots as u64;
+            if !self.dedup {
+                self.store.forget_written(self.dictionary_len, &mut self.pending);
+            }
         }
         Ok(())
     }
@@ -674,9 +762,11 @@ impl ChunkEncoder {
     }
 }
 
-/// Min and max of the chunk's values: every store entry is a value some row has.
+/// Min and max of the chunk's values: every store entry, kept or forgotten, is a value some row
+/// has.
 fn text_statistics(store: &TextStore, nulls: u64) -> Statistics {
-    let all = (0..store.ends.len()).map(|i| store.get(i));
+    let forgotten = store.forgotten.iter().flat_map(|(min, max)| [min.as_slice(), max.as_slice()]);
+    let all = (0..store.ends.len()).map(|i| store.get(i)).chain(forgotten);
     let min = all.clone().min().map(|v| ByteArray::from(v.to_vec()));
     let max = all.max().map(|v| ByteArray::from(v.to_vec()));
     Statistics::byte_array(min, max, None, Some(nulls), false)
@@ -763,15 +853,17 @@ mod tests {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{
-        Decimal128Array, DictionaryArray, Int32Array, MapBuilder, MapFieldNames, RecordBatch, StringArray,
-        StringBuilder, StringViewArray,
+        Decimal128Array, DictionaryArray, Int32Array, MapArray, MapBuilder, MapFieldNames, RecordBatch,
+        StringArray, StringBuilder, StringViewArray, StructArray,
     };
     use datafusion::arrow::compute::{concat, concat_batches};
     use datafusion::arrow::datatypes::{Field, Schema};
-    use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use datafusion::parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
     use datafusion::parquet::file::metadata::ParquetMetaData;
     use datafusion::parquet::file::properties::WriterProperties;
+
+    use costpilot_model::text_dictionary_type;
 
     use super::*;
 
@@ -925,18 +1017,54 @@ mod tests {
 
     #[test]
     fn many_distinct_values_fall_back_to_plain_pages() {
-        // About 90,000 distinct 24-byte values: the dictionary passes its limit in the second
-        // batch, so the chunk has dictionary pages, then PLAIN ones.
+        // A first batch of few distinct values keeps the dictionary; then about 90,000 distinct
+        // 24-byte values: the dictionary passes its limit in the third batch, so the chunk has
+        // dictionary pages, then PLAIN ones.
         let batches: Vec<Vec<ArrayRef>> = (0..4)
-            .map(|b| vec![Arc::new(StringArray::from(texts(40_000, 10_000_000, 24, 10 + b))) as ArrayRef])
+            .map(|b| {
+                let distinct = if b == 0 { 100 } else { 10_000_000 };
+                vec![Arc::new(StringArray::from(texts(40_000, distinct, 24, 10 + b))) as ArrayRef]
+            })
             .collect();
-        let (read, metadata) = round_trip(vec![Field::new("id", DataType::Utf8, true)], &batches, false);
+        let (read, metadata) = round_trip(vec![Field::new("id", DataType::Utf8, true)], &batches, true);
         assert_eq!(read.column(0), &expected(&batches, 0, &DataType::Utf8));
         let chunk = metadata.row_group(0).column(0);
         assert!(chunk.dictionary_page_offset().is_some());
-        assert!(chunk.statistics().is_none());
         let encodings: Vec<Encoding> = chunk.encodings().collect();
         assert!(encodings.contains(&Encoding::RLE_DICTIONARY) && encodings.contains(&Encoding::PLAIN));
+        // Entries of PLAIN pages already written are dropped from the store; their bounds stay.
+        let column = read.column(0).as_string::<i32>();
+        let stats = chunk.statistics().expect("statistics were asked for");
+        assert_eq!(stats.min_bytes_opt(), column.iter().flatten().min().map(str::as_bytes));
+        assert_eq!(stats.max_bytes_opt(), column.iter().flatten().max().map(str::as_bytes));
+    }
+
+    #[test]
+    fn mostly_distinct_chunks_are_plain_from_the_first_page_and_hold_little() {
+        let leaf = |data_type: DataType| {
+            let schema = Schema::new(vec![Field::new("c", data_type.clone(), true)]);
+            let descr = ArrowSchemaConverter::new().convert(&schema).unwrap().column(0);
+            let kind = ChunkKind::of(&data_type, &descr, false, Compression::SNAPPY).unwrap();
+            ChunkEncoder::new(descr, kind, Compression::SNAPPY)
+        };
+        let t = DataType::Decimal128(38, 15);
+        let mut amounts = leaf(t.clone());
+        let mut ids = leaf(DataType::Utf8);
+        for b in 0..20 {
+            let values: Decimal128Array = (0..10_000).map(|i| Some(b * 10_000 + i)).collect();
+            amounts.write(&(Arc::new(values.with_data_type(t.clone())) as ArrayRef)).unwrap();
+            ids.write(&(Arc::new(StringArray::from(texts(10_000, 1 << 40, 24, b as u64))) as ArrayRef))
+                .unwrap();
+        }
+        // 200,000 values: the stores keep at most about a page of them, not the whole chunk.
+        assert!(amounts.store.len() < PAGE_ROWS + 10_000, "{}", amounts.store.len());
+        assert!(ids.store.len() < PAGE_ROWS + 10_000, "{}", ids.store.len());
+        for encoder in [amounts, ids] {
+            let (_, close) = encoder.finish().unwrap();
+            assert_eq!(close.rows_written, 200_000);
+            assert!(close.metadata.dictionary_page_offset().is_none());
+            assert!(!close.metadata.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
+        }
     }
 
     #[test]
@@ -995,12 +1123,48 @@ mod tests {
             }
             batches.push(vec![Arc::new(builder.finish()) as ArrayRef]);
         }
+        batches.push(vec![dictionary_map(&batches[0][0])]);
         let field = Field::new("tags", batches[0][0].data_type().clone(), true);
         let (read, metadata) = round_trip(vec![field], &batches, false);
         assert_eq!(read.column(0), &expected(&batches, 0, batches[0][0].data_type()));
         let values = metadata.row_group(0).column(1);
         let encodings: Vec<Encoding> = values.encodings().collect();
         assert!(encodings.contains(&Encoding::RLE_DICTIONARY) && encodings.contains(&Encoding::PLAIN));
+    }
+
+    /// A map like `plain` (a map of `Utf8`) whose keys and values are dictionaries: keys over a
+    /// dictionary with an unused value, values over one holding a null, an empty string and an
+    /// unused value, some entries null by key.
+    fn dictionary_map(plain: &ArrayRef) -> ArrayRef {
+        let plain = plain.as_map();
+        let DataType::Map(entries_field, _) = plain.data_type() else { unreachable!() };
+        let DataType::Struct(fields) = entries_field.data_type() else { unreachable!() };
+        let entries = plain.keys().len() as i32;
+        let key_values = StringArray::from(vec!["unused", "team", "env", "owner", "id"]);
+        let keys: Int32Array = (0..entries).map(|j| Some(1 + j % 4)).collect();
+        let value_values = StringArray::from(vec![Some("a"), None, Some(""), Some("unused"), Some("b")]);
+        let values: Int32Array =
+            (0..entries).map(|j| (j % 9 != 4).then_some([0, 1, 2, 4][j as usize % 4])).collect();
+        let dictionary = |keys: Int32Array, values: StringArray| -> ArrayRef {
+            Arc::new(DictionaryArray::new(keys, Arc::new(values)))
+        };
+        let fields: Vec<Field> =
+            fields.iter().map(|f| f.as_ref().clone().with_data_type(text_dictionary_type())).collect();
+        let struct_array = StructArray::new(
+            fields.clone().into(),
+            vec![dictionary(keys, key_values), dictionary(values, value_values)],
+            None,
+        );
+        let entries_field =
+            Arc::new(entries_field.as_ref().clone().with_data_type(DataType::Struct(fields.into())));
+        let map = MapArray::try_new(
+            entries_field,
+            plain.offsets().clone(),
+            struct_array,
+            plain.nulls().cloned(),
+            false,
+        );
+        Arc::new(map.unwrap())
     }
 
     #[test]

@@ -412,9 +412,23 @@ pub fn text_dictionary_type() -> DataType {
 }
 
 /// Whether an array of type `got` may stand for a lake column of type `expected`: the same type,
-/// or [`text_dictionary_type`] for a text column.
+/// with [`text_dictionary_type`] allowed wherever the lake has text, map keys and values included.
 pub fn is_lake_type(expected: &DataType, got: &DataType) -> bool {
-    got.equals_datatype(expected) || (*expected == DataType::Utf8 && *got == text_dictionary_type())
+    match (expected, got) {
+        (DataType::Utf8, got) => *got == DataType::Utf8 || *got == text_dictionary_type(),
+        (DataType::Map(expected, _), DataType::Map(got, _)) => {
+            match (expected.data_type(), got.data_type()) {
+                (DataType::Struct(expected), DataType::Struct(got)) => {
+                    expected.len() == got.len()
+                        && expected.iter().zip(got.iter()).all(|(e, g)| {
+                            e.is_nullable() == g.is_nullable() && is_lake_type(e.data_type(), g.data_type())
+                        })
+                }
+                _ => false,
+            }
+        }
+        _ => got.equals_datatype(expected),
+    }
 }
 
 /// The rows of a lake text column in either type [`is_lake_type`] accepts, read without copying.
@@ -477,6 +491,28 @@ impl std::fmt::Display for UnitKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lake_types_allow_text_as_dictionaries_map_entries_included() {
+        let map = |key: DataType, value: DataType, value_nullable: bool| {
+            let entries = Field::new(
+                "e",
+                DataType::Struct(
+                    vec![Field::new("k", key, false), Field::new("v", value, value_nullable)].into(),
+                ),
+                false,
+            );
+            DataType::Map(Arc::new(entries), false)
+        };
+        let dictionary = text_dictionary_type();
+        assert!(is_lake_type(&DataType::Utf8, &dictionary));
+        assert!(is_lake_type(&tags_type(), &tags_type()));
+        assert!(is_lake_type(&tags_type(), &map(dictionary.clone(), dictionary.clone(), true)));
+        assert!(is_lake_type(&tags_type(), &map(DataType::Utf8, dictionary.clone(), true)));
+        assert!(!is_lake_type(&tags_type(), &map(dictionary.clone(), DataType::Int32, true)));
+        assert!(!is_lake_type(&tags_type(), &map(dictionary.clone(), dictionary.clone(), false)));
+        assert!(!is_lake_type(&money_type(), &dictionary));
+    }
 
     #[test]
     fn aliases_resolve_to_canonical_names() {
