@@ -100,9 +100,10 @@ impl CurReader {
                 let columns = parquet_columns(path)?;
                 let plan = Plan::new(path, flavour, &columns)?;
                 let wanted = plan.projection();
-                // The product map is only looked into for a few keys; the mapped columns, a few
-                // names repeated over many rows, stay dictionaries.
-                raw_opts.view_columns.extend(plan.product_map.iter().cloned());
+                // Mapped columns and the key/value maps hold a few names repeated over many rows:
+                // they stay dictionaries.
+                let maps = [&plan.product_map, &plan.tag_map, &plan.cost_category_map];
+                raw_opts.dictionary_columns.extend(maps.into_iter().flatten().cloned());
                 raw_opts.dictionary_columns.extend(plan.columns.values().cloned());
                 (RawReader::open_parquet(path, Some(&wanted), &raw_opts)?, plan)
             }

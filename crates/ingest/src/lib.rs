@@ -55,7 +55,6 @@ impl ReadOptions {
             batch_rows: self.batch_rows,
             null_word,
             progress: self.progress.clone(),
-            view_columns: Vec::new(),
             dictionary_columns: Vec::new(),
         }
     }

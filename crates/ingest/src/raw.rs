@@ -136,15 +136,10 @@ pub struct RawOptions {
     pub null_word: bool,
     /// A counter the reader adds the file's consumed bytes to, for progress bars.
     pub progress: Arc<AtomicU64>,
-    /// Parquet columns whose text (map keys and values included) is read as `Utf8View`: views
-    /// point into the decoded pages instead of copying every string, which made the CUR
-    /// `product` map, read only to look a few keys up, a third cheaper to decode. For columns that
-    /// are looked into, not copied to the lake.
-    pub view_columns: Vec<String>,
-    /// Parquet text columns read as dictionaries of `Utf8`
-    /// ([`costpilot_model::text_dictionary_type`]): a dictionary-encoded column then decodes to
-    /// its keys and one copy of its distinct values, instead of a copy of every row's string, and
-    /// the lake writer encodes it by its distinct values. For flat columns copied to the lake.
+    /// Parquet columns whose text, map keys and values included, is read as dictionaries of
+    /// `Utf8` ([`costpilot_model::text_dictionary_type`]): a dictionary-encoded column then
+    /// decodes to its keys and one copy of its distinct values, instead of a copy of every row's
+    /// string; lookups and the lake writer then work once per distinct value.
     pub dictionary_columns: Vec<String>,
 }
 
@@ -154,17 +149,16 @@ impl Default for RawOptions {
             batch_rows: DEFAULT_BATCH_ROWS,
             null_word: true,
             progress: Arc::new(AtomicU64::new(0)),
-            view_columns: Vec::new(),
             dictionary_columns: Vec::new(),
         }
     }
 }
 
-/// `data_type` with every `Utf8` in it (inside maps, structs and lists too) as `Utf8View`.
-fn text_as_views(data_type: &DataType) -> DataType {
-    let field = |f: &Field| Arc::new(f.clone().with_data_type(text_as_views(f.data_type())));
+/// `data_type` with every `Utf8` in it (inside maps, structs and lists too) as a dictionary.
+fn text_as_dictionaries(data_type: &DataType) -> DataType {
+    let field = |f: &Field| Arc::new(f.clone().with_data_type(text_as_dictionaries(f.data_type())));
     match data_type {
-        DataType::Utf8 => DataType::Utf8View,
+        DataType::Utf8 => text_dictionary_type(),
         DataType::Map(entries, sorted) => DataType::Map(field(entries), *sorted),
         DataType::Struct(fields) => DataType::Struct(fields.iter().map(|f| field(f)).collect()),
         DataType::List(item) => DataType::List(field(item)),
@@ -235,19 +229,15 @@ impl RawReader {
         let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let mut metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(perr)?;
         let named = |names: &[String], f: &Field| names.iter().any(|v| v.eq_ignore_ascii_case(f.name()));
-        let as_view = |f: &Field| named(&opts.view_columns, f);
-        let as_dictionary =
-            |f: &Field| f.data_type() == &DataType::Utf8 && named(&opts.dictionary_columns, f);
-        if metadata.schema().fields().iter().any(|f| as_view(f) || as_dictionary(f)) {
+        let as_dictionary = |f: &Field| named(&opts.dictionary_columns, f);
+        if metadata.schema().fields().iter().any(|f| as_dictionary(f)) {
             let fields: Vec<Field> = metadata
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| {
-                    let data_type = if as_view(f) {
-                        text_as_views(f.data_type())
-                    } else if as_dictionary(f) {
-                        text_dictionary_type()
+                    let data_type = if as_dictionary(f) {
+                        text_as_dictionaries(f.data_type())
                     } else {
                         f.data_type().clone()
                     };

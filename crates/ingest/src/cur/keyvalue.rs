@@ -5,41 +5,94 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray, StringViewArray};
+use costpilot_model::text_dictionary_type;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, MapArray, StringArray,
+};
+use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 /// One row's pairs, in source order; keys and values borrow from the batch where they can.
 pub type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
 
 enum MapSource {
-    /// An Arrow map with text keys and values (cast to text when stored otherwise).
-    Map { map: Box<MapArray>, keys: Strings, values: Strings },
+    /// An Arrow map whose keys and values are dictionaries of text (cast to that when stored
+    /// otherwise).
+    Map(Box<MapColumn>),
     /// A JSON object per cell.
     Json(StringArray),
 }
 
-/// Map keys or values: plain strings, or views (see [`crate::raw::RawOptions::view_columns`]).
-enum Strings {
-    Plain(StringArray),
-    View(StringViewArray),
+/// A map column with its keys and values.
+struct MapColumn {
+    map: MapArray,
+    keys: Strings,
+    values: Strings,
+}
+
+/// Map keys or values as a dictionary: an index per entry into the distinct values. CUR readers
+/// decode the maps this way (see [`crate::raw::RawOptions::dictionary_columns`]), so that key
+/// lookups and the lake writer work once per distinct value.
+pub struct Strings {
+    indices: ScalarBuffer<i32>,
+    distinct: StringArray,
+    /// Entries without a value: a null index or an index to a null.
+    nulls: Option<NullBuffer>,
 }
 
 impl Strings {
-    fn is_null(&self, i: usize) -> bool {
-        match self {
-            Self::Plain(a) => a.is_null(i),
-            Self::View(a) => a.is_null(i),
-        }
+    fn new(name: &str, array: &ArrayRef) -> Result<Self, String> {
+        let array = match array.data_type() {
+            t if *t == text_dictionary_type() => array.clone(),
+            _ => cast(array, &text_dictionary_type())
+                .map_err(|e| format!("column '{name}' has keys or values that are not text: {e}"))?,
+        };
+        let dictionary = array.as_dictionary::<Int32Type>();
+        Ok(Self {
+            indices: dictionary.keys().values().clone(),
+            distinct: dictionary.values().as_string::<i32>().clone(),
+            nulls: array.logical_nulls(),
+        })
     }
 
-    fn value(&self, i: usize) -> &str {
-        match self {
-            Self::Plain(a) => a.value(i),
-            Self::View(a) => a.value(i),
+    fn is_null(&self, j: usize) -> bool {
+        self.nulls.as_ref().is_some_and(|n| n.is_null(j))
+    }
+
+    fn value(&self, j: usize) -> &str {
+        self.distinct.value(self.indices[j] as usize)
+    }
+
+    /// The distinct value entry `j` names.
+    pub fn index(&self, j: usize) -> usize {
+        self.indices[j] as usize
+    }
+
+    /// The distinct values (some possibly unused, or null).
+    pub fn distinct(&self) -> &StringArray {
+        &self.distinct
+    }
+
+    /// The same entries over other distinct values (one for each of [`Self::distinct`]), as a
+    /// dictionary array.
+    pub fn with_distinct(&self, distinct: StringArray) -> ArrayRef {
+        let indices = Int32Array::new(self.indices.clone(), self.nulls.clone());
+        Arc::new(DictionaryArray::new(indices, Arc::new(distinct)))
+    }
+
+    /// Whether every entry holds a non-empty value.
+    fn all_usable(&self) -> bool {
+        if self.nulls.is_some() {
+            return false;
         }
+        let usable: Vec<bool> = (0..self.distinct.len())
+            .map(|v| self.distinct.is_valid(v) && !self.distinct.value(v).is_empty())
+            .collect();
+        usable.iter().all(|&u| u) || self.indices.iter().all(|&i| usable[i as usize])
     }
 }
 
@@ -48,6 +101,14 @@ impl Strings {
 pub struct KeyValues {
     map: Option<(String, MapSource)>,
     flat: Vec<(String, StringArray)>,
+}
+
+/// A clean map column (see [`KeyValues::plain_map`]) with its keys and values.
+pub struct PlainMap<'a> {
+    /// The map itself.
+    pub map: &'a MapArray,
+    /// Its keys.
+    pub keys: &'a Strings,
 }
 
 impl KeyValues {
@@ -71,62 +132,31 @@ impl KeyValues {
         self.map.as_ref().map(|(n, _)| n.as_str())
     }
 
-    /// Looks up `keys` in row `i` of the map column, filling the still-empty `slots` (one per key);
-    /// `scratch` is room for a parsed JSON cell. A cell that is not a JSON object is an error.
-    pub fn find<'s>(
-        &'s self,
-        i: usize,
-        keys: &[&str],
-        slots: &mut [Option<Cow<'s, str>>],
-        scratch: &mut Pairs<'s>,
-    ) -> Result<(), String> {
-        match self.map.as_ref().map(|(_, s)| s) {
-            Some(MapSource::Map { map, keys: ks, values }) => {
-                if map.is_valid(i) {
-                    let offsets = map.value_offsets();
-                    for j in offsets[i] as usize..offsets[i + 1] as usize {
-                        if ks.is_null(j) || values.is_null(j) {
-                            continue;
-                        }
-                        let k = ks.value(j);
-                        if let Some(slot) = keys.iter().position(|w| *w == k).map(|p| &mut slots[p])
-                            && slot.is_none()
-                        {
-                            let v = values.value(j);
-                            if !v.is_empty() {
-                                *slot = Some(Cow::Borrowed(v));
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            }
-            Some(MapSource::Json(_)) => {
-                scratch.clear();
-                self.row(i, scratch)?;
-                for (k, v) in scratch.drain(..) {
-                    if let Some(slot) = keys.iter().position(|w| *w == k).map(|p| &mut slots[p])
-                        && slot.is_none()
-                    {
-                        *slot = Some(v);
-                    }
-                }
-                Ok(())
-            }
-            None => Ok(()),
-        }
+    /// A lookup of `keys` in the rows of the map column.
+    pub fn finder<'s, 'k>(&'s self, keys: &'k [&'k str]) -> Finder<'s, 'k> {
+        // Which of `keys` each distinct map key is, found once per batch.
+        let slots = match self.map.as_ref().map(|(_, s)| s) {
+            Some(MapSource::Map(m)) => (0..m.keys.distinct.len())
+                .map(|v| {
+                    let position = m
+                        .keys
+                        .distinct
+                        .is_valid(v)
+                        .then(|| keys.iter().position(|w| *w == m.keys.distinct.value(v)));
+                    position.flatten()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Finder { source: self, keys, slots }
     }
 
     /// The map column itself when it is the only source and every entry is usable as it is (no
     /// null or empty key or value), so that batches can reuse it instead of copying it row by row.
-    pub fn plain_map(&self) -> Option<&MapArray> {
-        let Some((_, MapSource::Map { map, keys, values })) = &self.map else { return None };
-        // Views would have to be copied into the lake's plain strings anyway.
-        let usable = |a: &Strings| match a {
-            Strings::Plain(a) => a.null_count() == 0 && a.value_offsets().windows(2).all(|w| w[1] > w[0]),
-            Strings::View(_) => false,
-        };
-        (self.flat.is_empty() && usable(keys) && usable(values)).then_some(map.as_ref())
+    pub fn plain_map(&self) -> Option<PlainMap<'_>> {
+        let Some((_, MapSource::Map(m))) = &self.map else { return None };
+        (self.flat.is_empty() && m.keys.all_usable() && m.values.all_usable())
+            .then_some(PlainMap { map: &m.map, keys: &m.keys })
     }
 
     /// Appends row `i`'s non-empty pairs to `out` (map entries first, then one-key columns). A cell
@@ -134,7 +164,8 @@ impl KeyValues {
     pub fn row<'s>(&'s self, i: usize, out: &mut Pairs<'s>) -> Result<(), String> {
         if let Some((_, source)) = &self.map {
             match source {
-                MapSource::Map { map, keys, values } => {
+                MapSource::Map(m) => {
+                    let MapColumn { map, keys, values } = m.as_ref();
                     if map.is_valid(i) {
                         let offsets = map.value_offsets();
                         for j in offsets[i] as usize..offsets[i + 1] as usize {
@@ -174,27 +205,73 @@ impl KeyValues {
     }
 }
 
-fn map_source(name: &str, array: &ArrayRef) -> Result<MapSource, String> {
-    let text = |a: &ArrayRef| -> Result<StringArray, String> {
-        match a.data_type() {
-            DataType::Utf8 => Ok(a.as_string::<i32>().clone()),
-            _ => cast(a, &DataType::Utf8)
-                .map(|c| c.as_string::<i32>().clone())
-                .map_err(|e| format!("column '{name}' has keys or values that are not text: {e}")),
+/// Looks a fixed set of keys up row by row (see [`KeyValues::finder`]).
+pub struct Finder<'s, 'k> {
+    source: &'s KeyValues,
+    keys: &'k [&'k str],
+    /// For each distinct key of the map column, its position in `keys`.
+    slots: Vec<Option<usize>>,
+}
+
+impl<'s> Finder<'s, '_> {
+    /// Looks the keys up in row `i` of the map column, filling the still-empty `slots` (one per
+    /// key) with non-empty values; `scratch` is room for a parsed JSON cell. A cell that is not a
+    /// JSON object is an error.
+    pub fn find(
+        &self,
+        i: usize,
+        slots: &mut [Option<Cow<'s, str>>],
+        scratch: &mut Pairs<'s>,
+    ) -> Result<(), String> {
+        match self.source.map.as_ref().map(|(_, s)| s) {
+            Some(MapSource::Map(m)) => {
+                let MapColumn { map, keys, values } = m.as_ref();
+                if map.is_valid(i) {
+                    let offsets = map.value_offsets();
+                    for j in offsets[i] as usize..offsets[i + 1] as usize {
+                        let Some(p) = self.slots[keys.index(j)] else { continue };
+                        if slots[p].is_none() && !keys.is_null(j) && !values.is_null(j) {
+                            let v = values.value(j);
+                            if !v.is_empty() {
+                                slots[p] = Some(Cow::Borrowed(v));
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Some(MapSource::Json(_)) => {
+                scratch.clear();
+                self.source.row(i, scratch)?;
+                for (k, v) in scratch.drain(..) {
+                    if let Some(slot) = self.keys.iter().position(|w| *w == k).map(|p| &mut slots[p])
+                        && slot.is_none()
+                    {
+                        *slot = Some(v);
+                    }
+                }
+                Ok(())
+            }
+            None => Ok(()),
         }
-    };
-    let keys_or_values = |a: &ArrayRef| match a.data_type() {
-        DataType::Utf8View => Ok(Strings::View(a.as_string_view().clone())),
-        _ => text(a).map(Strings::Plain),
-    };
+    }
+}
+
+fn map_source(name: &str, array: &ArrayRef) -> Result<MapSource, String> {
     match array.data_type() {
         DataType::Map(_, _) => {
             let map = array.as_map().clone();
-            let keys = keys_or_values(map.keys())?;
-            let values = keys_or_values(map.values())?;
-            Ok(MapSource::Map { map: Box::new(map), keys, values })
+            let keys = Strings::new(name, map.keys())?;
+            let values = Strings::new(name, map.values())?;
+            Ok(MapSource::Map(Box::new(MapColumn { map, keys, values })))
         }
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(MapSource::Json(text(array)?)),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = match array.data_type() {
+                DataType::Utf8 => array.clone(),
+                _ => cast(array, &DataType::Utf8).map_err(|e| format!("column '{name}': {e}"))?,
+            };
+            Ok(MapSource::Json(text.as_string::<i32>().clone()))
+        }
         other => Err(format!("column '{name}' is {other}, not a map or JSON text")),
     }
 }

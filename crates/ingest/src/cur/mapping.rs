@@ -17,10 +17,10 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int32Type};
 
 use super::Plan;
-use super::keyvalue::{KeyValues, Pairs};
+use super::keyvalue::{KeyValues, Pairs, PlainMap};
 use super::names as n;
 use super::services::{FastMap, category_for_name, focus_unit, name_for_code, region_name, resource_type};
 use crate::IngestError;
@@ -847,6 +847,7 @@ fn product_columns(
         map_attrs.iter().map(|_| StringBuilder::with_capacity(rows, rows * 16)).collect();
     let mut found: Vec<Option<Cow<str>>> = vec![None; map_keys.len()];
     let mut scratch: Pairs = Vec::new();
+    let finder = product.finder(&map_keys);
     let mut services = Interner::new();
     let mut service_codes: Vec<Option<u32>> = Vec::with_capacity(rows);
     let mut regions = Interner::new();
@@ -863,7 +864,7 @@ fn product_columns(
         let attr = |a: usize| input.attrs[a].as_ref().and_then(|col| col.value(i)).map(Cow::Borrowed);
         if !map_keys.is_empty() {
             found.iter_mut().for_each(|f| *f = None);
-            if let Err(reason) = product.find(i, &map_keys, &mut found, &mut scratch) {
+            if let Err(reason) = finder.find(i, &mut found, &mut scratch) {
                 c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
             }
             for (b, v) in from_map.iter_mut().zip(&found) {
@@ -1104,46 +1105,45 @@ fn invoice_issuers(entities: Option<&Text>, rows: usize) -> ArrayRef {
 }
 
 /// Tags and x_RawTags from a map whose entries are all usable (see `KeyValues::plain_map`): the
-/// raw map is x_RawTags as it is, Tags is the same map with normalised keys. Rows without tags are
-/// null in both. `None` when two keys of a row normalise alike (the row-by-row path handles it).
-fn tag_columns_from_map(map: &MapArray) -> Option<(ArrayRef, ArrayRef)> {
-    let keys = map.keys().as_string::<i32>();
+/// raw map is x_RawTags as it is, Tags is the same map with its distinct keys normalised. Rows
+/// without tags are null in both. `None` when two keys of a row normalise alike (the row-by-row
+/// path handles it).
+fn tag_columns_from_map(plain: PlainMap) -> Option<(ArrayRef, ArrayRef)> {
+    let PlainMap { map, keys } = plain;
+    let distinct = keys.distinct();
+    // Each distinct key is normalised once; keys that normalise alike share an id.
+    let mut normalised = StringBuilder::with_capacity(distinct.len(), distinct.value_data().len());
+    let mut ids: Vec<usize> = Vec::with_capacity(distinct.len());
+    let mut first_of: FastMap<Cow<str>, usize> = FastMap::default();
+    for v in 0..distinct.len() {
+        let key = if distinct.is_valid(v) { normalize_tag_key(distinct.value(v)) } else { Cow::Borrowed("") };
+        normalised.append_value(&key);
+        let next = first_of.len();
+        ids.push(*first_of.entry(key).or_insert(next));
+    }
     let offsets = map.value_offsets();
-    let mut normalised = StringBuilder::with_capacity(keys.len(), keys.value_data().len());
-    // Rows tend to repeat the same keys in the same order: remember the key seen at each position.
-    let mut seen: Vec<(&str, Cow<str>)> = Vec::new();
     for i in 0..map.len() {
         let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
-        for (position, j) in (from..to).enumerate() {
-            let raw = keys.value(j);
-            if seen.get(position).is_none_or(|(k, _)| *k != raw) {
-                let entry = (raw, normalize_tag_key(raw));
-                match seen.get_mut(position) {
-                    Some(slot) => *slot = entry,
-                    None => seen.push(entry),
-                }
-            }
-            let key = seen[position].1.as_bytes();
-            let row_keys = &normalised.offsets_slice()[from..];
-            let values = normalised.values_slice();
-            if row_keys.windows(2).any(|w| &values[w[0] as usize..w[1] as usize] == key) {
+        for j in from..to {
+            let id = ids[keys.index(j)];
+            if (from..j).any(|earlier| ids[keys.index(earlier)] == id) {
                 return None;
             }
-            normalised.append_value(&seen[position].1);
         }
     }
     let raw = relabel(map, None)?;
-    let tags = relabel(map, Some(Arc::new(normalised.finish())))?;
+    let tags = relabel(map, Some(keys.with_distinct(normalised.finish())))?;
     Some((tags, raw))
 }
 
 /// x_CostCategories from a map whose entries are all usable: the map as it is, with rows without
 /// categories null.
-fn cost_categories_from_map(map: &MapArray) -> Option<ArrayRef> {
-    let keys = map.keys().as_string::<i32>();
-    let plain =
-        (0..keys.len()).all(|j| normalize_cost_category_key(keys.value(j)).len() == keys.value(j).len());
-    if plain { relabel(map, None) } else { None }
+fn cost_categories_from_map(plain: PlainMap) -> Option<ArrayRef> {
+    let distinct = plain.keys.distinct();
+    let plain_keys = (0..distinct.len()).all(|v| {
+        distinct.is_null(v) || normalize_cost_category_key(distinct.value(v)).len() == distinct.value(v).len()
+    });
+    if plain_keys { relabel(plain.map, None) } else { None }
 }
 
 /// `map` with the lake's map type (its field names), optionally new keys, and rows without entries
@@ -1153,10 +1153,14 @@ fn relabel(map: &MapArray, keys: Option<ArrayRef>) -> Option<ArrayRef> {
     let DataType::Struct(fields) = entries_field.data_type() else { return None };
     let keys = keys.unwrap_or_else(|| map.keys().clone());
     let values = map.values().clone();
-    if keys.data_type() != &DataType::Utf8 || values.data_type() != &DataType::Utf8 {
-        return None;
-    }
-    let entries = StructArray::try_new(fields.clone(), vec![keys, values], None).ok()?;
+    let fields: Vec<Field> = fields
+        .iter()
+        .zip([&keys, &values])
+        .map(|(f, a)| f.as_ref().clone().with_data_type(a.data_type().clone()))
+        .collect();
+    let entries = StructArray::try_new(fields.clone().into(), vec![keys, values], None).ok()?;
+    let entries_field =
+        Arc::new(entries_field.as_ref().clone().with_data_type(DataType::Struct(fields.into())));
     let offsets = map.value_offsets();
     let present: BooleanBuffer =
         (0..map.len()).map(|i| map.is_valid(i) && offsets[i + 1] > offsets[i]).collect();
@@ -1346,35 +1350,42 @@ mod tests {
 
     #[test]
     fn tag_maps_are_relabelled_unless_keys_clash() {
+        use costpilot_model::is_lake_type;
         use datafusion::arrow::array::MapBuilder;
-        let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
-        for (k, v) in [("user_team", "web"), ("aws_created_by", "me")] {
-            b.keys().append_value(k);
-            b.values().append_value(v);
-        }
-        b.append(true).unwrap();
-        b.append(true).unwrap();
-        let map = b.finish();
-        let (tags, raw) = tag_columns_from_map(&map).unwrap();
-        assert_eq!(tags.data_type(), &tags_type());
-        let tags = tags.as_map();
-        assert_eq!(
-            tags.value(0).column(0).as_string::<i32>().iter().flatten().collect::<Vec<_>>(),
-            ["team", "aws:createdBy"]
-        );
-        assert_eq!(raw.as_map().value(0).column(0).as_string::<i32>().value(0), "user_team");
-        assert!(tags.is_null(1), "a row without tags is null");
+        let map_of = |rows: &[&[(&str, &str)]]| -> ArrayRef {
+            let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+            for row in rows {
+                for (k, v) in *row {
+                    b.keys().append_value(k);
+                    b.values().append_value(v);
+                }
+                b.append(true).unwrap();
+            }
+            Arc::new(b.finish())
+        };
+        let columns = |map: &ArrayRef| {
+            let kv = KeyValues::new(Some(("resource_tags", map)), vec![]).unwrap();
+            kv.plain_map().and_then(tag_columns_from_map)
+        };
+        // `user_team` and `team` normalise alike, but no row holds both.
+        let map = map_of(&[&[("user_team", "web"), ("aws_created_by", "me")], &[], &[("team", "data")]]);
+        let (tags, raw) = columns(&map).unwrap();
+        assert!(is_lake_type(&tags_type(), tags.data_type()));
+        let (tags, raw) = (cast(&tags, &tags_type()).unwrap(), cast(&raw, &tags_type()).unwrap());
+        let keys = |m: &ArrayRef, row: usize| -> Vec<String> {
+            let entries = m.as_map().value(row);
+            entries.column(0).as_string::<i32>().iter().flatten().map(str::to_string).collect()
+        };
+        assert_eq!(keys(&tags, 0), ["team", "aws:createdBy"]);
+        assert_eq!(keys(&raw, 0), ["user_team", "aws_created_by"]);
+        assert!(tags.is_null(1) && raw.is_null(1), "a row without tags is null");
+        assert_eq!(keys(&tags, 2), ["team"]);
+        assert_eq!(tags.as_map().value(2).column(1).as_string::<i32>().value(0), "data");
 
-        let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
-        for (k, v) in [("user_team", "web"), ("team", "data")] {
-            b.keys().append_value(k);
-            b.values().append_value(v);
-        }
-        b.append(true).unwrap();
-        assert!(
-            tag_columns_from_map(&b.finish()).is_none(),
-            "two keys that normalise alike take the row-by-row path"
-        );
+        let clash = map_of(&[&[("env", "prod")], &[("user_team", "web"), ("team", "data")]]);
+        assert!(columns(&clash).is_none(), "two keys of a row that normalise alike take the row-by-row path");
+        let empty_value = map_of(&[&[("user_team", "")]]);
+        assert!(columns(&empty_value).is_none(), "an empty value takes the row-by-row path");
     }
 
     #[test]
