@@ -795,6 +795,20 @@ fn encode_hybrid<T: Copy + Into<u32> + PartialEq>(values: &[T], width: u8, out: 
         let w = usize::from(width);
         for g in 0..groups {
             let group = values.get(start + g * 8..).unwrap_or_default();
+            // Whole groups of narrow values (levels, most dictionary indices) are packed without
+            // bounds checks, up to eight bits in one 64-bit word.
+            if let Some(eight) = group.first_chunk::<8>() {
+                if w <= 8 {
+                    let packed = (0..8).fold(0u64, |acc, j| acc | u64::from(eight[j].into()) << (j * w));
+                    out.extend_from_slice(&packed.to_le_bytes()[..w]);
+                    continue;
+                }
+                if w <= 16 {
+                    let packed = (0..8).fold(0u128, |acc, j| acc | u128::from(eight[j].into()) << (j * w));
+                    out.extend_from_slice(&packed.to_le_bytes()[..w]);
+                    continue;
+                }
+            }
             let at = |j: usize| group.get(j).map_or(0, |&v| u128::from(v.into()));
             if w <= 16 {
                 // Eight values of up to 16 bits fill at most 128 bits: pack them at once.
