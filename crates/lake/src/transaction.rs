@@ -842,13 +842,37 @@ impl OpenFile {
         Ok(())
     }
 
-    /// Finishes the file (footer written, data flushed to disk).
-    fn close(mut self, unit: usize) -> Result<StagedFile, LakeError> {
+    /// Finishes the file (footer written) and starts flushing it to disk on a thread of its own,
+    /// so that the next file is written meanwhile; the staged file is ready once that thread
+    /// succeeds.
+    fn close(mut self, unit: usize) -> Result<Syncing, LakeError> {
         self.flush_row_group()?;
         let file = self.writer.into_inner().map_err(|e| parquet_err(&self.path, e))?;
-        file.sync_all().map_err(|e| LakeError::io(&self.path, e))?;
         let bytes = file.metadata().map_err(|e| LakeError::io(&self.path, e))?.len();
-        Ok(StagedFile { unit, seq: self.seq, path: self.path, rows: self.rows, bytes })
+        let staged = StagedFile { unit, seq: self.seq, path: self.path, rows: self.rows, bytes };
+        let sync = std::thread::Builder::new()
+            .name("lake-fsync".into())
+            .spawn(move || file.sync_all())
+            .map_err(|e| LakeError::io(&staged.path, e))?;
+        Ok(Syncing { staged, sync })
+    }
+}
+
+/// A staging file being flushed to disk.
+struct Syncing {
+    staged: StagedFile,
+    sync: JoinHandle<std::io::Result<()>>,
+}
+
+impl Syncing {
+    /// The staged file, once it is on disk.
+    fn wait(self) -> Result<StagedFile, LakeError> {
+        let path = &self.staged.path;
+        match self.sync.join() {
+            Ok(synced) => synced.map_err(|e| LakeError::io(path, e))?,
+            Err(_) => return Err(LakeError::io(path, std::io::Error::other("the fsync thread panicked"))),
+        }
+        Ok(self.staged)
     }
 }
 
@@ -988,7 +1012,7 @@ fn write_loop(
     for (unit, f) in open {
         done.push(f.close(unit)?);
     }
-    Ok(done)
+    done.into_iter().map(Syncing::wait).collect()
 }
 
 #[cfg(test)]
