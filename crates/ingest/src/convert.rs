@@ -315,6 +315,17 @@ impl Text {
         (!v.is_empty()).then_some(v)
     }
 
+    /// For a dictionary, which of its distinct values row `i` has (whatever the null mask says),
+    /// so that work on a value can be done once per distinct value; `None` for plain text.
+    pub fn distinct_index(&self, i: usize) -> Option<usize> {
+        self.keys.as_ref().map(|k| k[i] as usize)
+    }
+
+    /// How many distinct values a dictionary has (0 for plain text).
+    pub fn distinct_len(&self) -> usize {
+        if self.keys.is_some() { self.values.len() } else { 0 }
+    }
+
     /// The column as an Arrow array (a dictionary stays one).
     pub fn array(&self) -> &ArrayRef {
         &self.array

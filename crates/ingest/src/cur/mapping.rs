@@ -843,8 +843,14 @@ fn product_columns(
         (0..PRODUCT_ATTRS.len()).filter(|&a| input.attrs[a].is_none()).collect()
     };
     let map_keys: Vec<&str> = map_attrs.iter().map(|&a| PRODUCT_ATTRS[a].1).collect();
-    let mut from_map: Vec<StringBuilder> =
-        map_attrs.iter().map(|_| StringBuilder::with_capacity(rows, rows * 16)).collect();
+    // Attributes from the map that become lake columns as they are (the others only feed
+    // ServiceName and the region columns).
+    let mut from_map: Vec<(usize, StringBuilder)> = map_attrs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| [A_SKU, A_INSTANCE_TYPE, A_FAMILY].contains(a))
+        .map(|(p, _)| (p, StringBuilder::with_capacity(rows, rows * 16)))
+        .collect();
     let mut found: Vec<Option<Cow<str>>> = vec![None; map_keys.len()];
     let mut scratch: Pairs = Vec::new();
     let finder = product.finder(&map_keys);
@@ -857,6 +863,9 @@ fn product_columns(
         input.attrs[A_REGION_CODE].is_none().then(|| StringBuilder::with_capacity(rows, rows * 10));
     let mut resource_type_names = Interner::new();
     let mut resource_types: Vec<Option<u32>> = Vec::with_capacity(rows);
+    // The type a resource id names, worked out once per distinct id of a dictionary column.
+    let mut type_of_id: Vec<Option<Option<u32>>> =
+        vec![None; input.resource_id.as_ref().map_or(0, Text::distinct_len)];
     let mut resource_fallback: Vec<(usize, &str)> = Vec::new();
     let mut tax = BooleanBufferBuilder::new(rows);
     let mut no_sku = BooleanBufferBuilder::new(rows);
@@ -867,8 +876,8 @@ fn product_columns(
             if let Err(reason) = finder.find(i, &mut found, &mut scratch) {
                 c.fault(i, product.map_column().unwrap_or(n::PRODUCT_MAP), reason);
             }
-            for (b, v) in from_map.iter_mut().zip(&found) {
-                b.append_option(v.as_deref());
+            for (p, b) in from_map.iter_mut() {
+                b.append_option(found[*p].as_deref());
             }
         }
         let mapped = |a: usize| map_attrs.iter().position(|&m| m == a).and_then(|p| found[p].clone());
@@ -904,7 +913,9 @@ fn product_columns(
         let kind = Kind::ALL[class.kinds[i] as usize];
         let rule = kind.rule();
         let mut resource = at(&input.resource_id, i);
+        let mut memo = input.resource_id.as_ref().and_then(|t| t.distinct_index(i));
         if resource.is_none() && (rule.charge_category == "Purchase" || rule.status == Some("Unused")) {
+            memo = None;
             let arn = match class.commitments[i] {
                 RESERVATION => at(&input.ri_arn, i),
                 SAVINGS_PLAN => at(&input.sp_arn, i),
@@ -916,11 +927,14 @@ fn product_columns(
             }
         }
         let family = get(A_FAMILY);
-        resource_types.push(
-            resource
-                .and_then(|r| resource_type(r).or(family.as_deref()))
-                .map(|t| resource_type_names.code_of(t)),
-        );
+        resource_types.push(resource.and_then(|r| {
+            let names = &mut resource_type_names;
+            let by_id = match memo {
+                Some(k) => *type_of_id[k].get_or_insert_with(|| resource_type(r).map(|t| names.code_of(t))),
+                None => resource_type(r).map(|t| names.code_of(t)),
+            };
+            by_id.or_else(|| family.as_deref().map(|f| names.code_of(f)))
+        }));
         tax.append(kind == Kind::Tax);
         no_sku.append(kind == Kind::Tax || get(A_SKU).is_none());
     }
@@ -949,7 +963,7 @@ fn product_columns(
     // Attributes that are columns are reused as they are (SkuId without tax, SkuPriceId only under
     // a SKU); those from the map were built above.
     let mut built: Vec<(usize, Text)> =
-        map_attrs.iter().zip(from_map.iter_mut()).map(|(&a, b)| (a, Text::plain(b.finish()))).collect();
+        from_map.iter_mut().map(|(p, b)| (map_attrs[*p], Text::plain(b.finish()))).collect();
     let mut attr_column = |a: usize| -> Option<Text> {
         match built.iter().position(|(m, _)| *m == a) {
             Some(p) => Some(built.swap_remove(p).1),
@@ -1061,6 +1075,27 @@ fn with_rows(primary: Option<&Text>, rows: usize, extra: &[(usize, &str)]) -> Ar
             Some(a) => a.array().clone(),
             None => Arc::new(StringArray::new_null(rows)),
         };
+    }
+    if let Some(dict) = primary.and_then(|a| a.array().as_dictionary_opt::<Int32Type>()) {
+        // A dictionary gets the extra values as entries of their own; rows keep their keys.
+        let values = dict.values().as_string::<i32>();
+        let extra_bytes: usize = extra.iter().map(|(_, v)| v.len()).sum();
+        let mut distinct =
+            StringBuilder::with_capacity(values.len() + extra.len(), values.value_data().len() + extra_bytes);
+        distinct.extend(values.iter());
+        let mut keys = dict.keys().values().to_vec();
+        let mut valid = BooleanBufferBuilder::new(rows);
+        match dict.nulls() {
+            Some(n) => valid.append_buffer(n.inner()),
+            None => valid.append_n(rows, true),
+        }
+        for (n, (row, v)) in extra.iter().enumerate() {
+            keys[*row] = (values.len() + n) as i32;
+            valid.set_bit(*row, true);
+            distinct.append_value(v);
+        }
+        let keys = Int32Array::new(keys.into(), Some(NullBuffer::new(valid.finish())));
+        return Arc::new(DictionaryArray::new(keys, Arc::new(distinct.finish())));
     }
     let mut b = StringBuilder::with_capacity(rows, rows * 24 + extra.len() * 64);
     let mut next = extra.iter().peekable();
