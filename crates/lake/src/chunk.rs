@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use costpilot_model::TextValues;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type};
 use datafusion::parquet::basic::{Compression, Encoding, Type as PhysicalType};
@@ -405,7 +406,7 @@ impl ChunkEncoder {
         }
         let nulls = array.logical_nulls();
         match nulls.as_ref() {
-            Some(n) => self.pending_def.extend(n.iter().map(u8::from)),
+            Some(n) => push_levels(&mut self.pending_def, n.inner()),
             None => self.pending_def.resize(self.pending_def.len() + array.len(), 1),
         }
         self.pending_rows += array.len();
@@ -770,6 +771,35 @@ fn text_statistics(store: &TextStore, nulls: u64) -> Statistics {
     let min = all.clone().min().map(|v| ByteArray::from(v.to_vec()));
     let max = all.max().map(|v| ByteArray::from(v.to_vec()));
     Statistics::byte_array(min, max, None, Some(nulls), false)
+}
+
+/// Eight definition levels (1 valid, 0 null) for each byte of a validity bitmap, as the bytes of a
+/// little-endian word.
+const SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut bit = 0;
+        while bit < 8 {
+            table[byte] |= (((byte >> bit) & 1) as u64) << (8 * bit);
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// Appends one definition level per row of `valid` (1 valid, 0 null), eight rows at a time.
+fn push_levels(out: &mut Vec<u8>, valid: &BooleanBuffer) {
+    let chunks = valid.inner().bit_chunks(valid.offset(), valid.len());
+    out.reserve(valid.len());
+    for word in chunks.iter() {
+        for byte in word.to_le_bytes() {
+            out.extend_from_slice(&SPREAD[usize::from(byte)].to_le_bytes());
+        }
+    }
+    let bits = chunks.remainder_bits();
+    out.extend((0..chunks.remainder_len()).map(|j| ((bits >> j) & 1) as u8));
 }
 
 /// Bits needed for values up to `max` (at least 1).
@@ -1188,6 +1218,18 @@ mod tests {
         assert_eq!(read.column(0).null_count(), 1_000);
         let stats = metadata.row_group(0).column(0).statistics().unwrap();
         assert_eq!((stats.min_bytes_opt(), stats.null_count_opt()), (None, Some(1_000)));
+    }
+
+    #[test]
+    fn levels_spread_every_bit_of_a_sliced_bitmap() {
+        let bits: BooleanBuffer = (0..300).map(|i| i % 3 != 0 && i % 7 != 2).collect();
+        for (offset, len) in [(0, 300), (3, 150), (5, 64), (13, 0), (1, 7), (64, 200)] {
+            let slice = bits.slice(offset, len);
+            let mut levels = vec![9];
+            push_levels(&mut levels, &slice);
+            let expected: Vec<u8> = std::iter::once(9).chain(slice.iter().map(u8::from)).collect();
+            assert_eq!(levels, expected, "offset {offset}, {len} bits");
+        }
     }
 
     #[test]
