@@ -563,14 +563,18 @@ impl ChunkEncoder {
         while self.pending_rows > 0 && self.pending_rows >= keep_below {
             let dictionary = self.dedup && self.store.len() > 0;
             let max_def = self.max_def;
-            // At most PAGE_ROWS rows, and for PLAIN values about PAGE_BYTES.
+            // PAGE_ROWS rows, or all pending rows when they are fewer than twice that (nothing
+            // pending is then left to move to the front); PLAIN values also end a page at about
+            // PAGE_BYTES.
+            let all = self.pending_rows < 2 * PAGE_ROWS;
+            let page_rows = if all { self.pending_rows } else { PAGE_ROWS };
             let (slots, rows, values) = if dictionary && !repeated {
-                let rows = self.pending_rows.min(PAGE_ROWS);
+                let rows = page_rows;
                 (rows, rows, self.pending_def[..rows].iter().filter(|&&d| d == max_def).count())
             } else if dictionary {
-                // About PAGE_ROWS slots, ended at the next row start.
+                // All pending slots, or about PAGE_ROWS of them ended at the next row start.
                 let reps = &self.pending_rep;
-                let mut slots = reps.len().min(PAGE_ROWS);
+                let mut slots = if all { reps.len() } else { reps.len().min(PAGE_ROWS) };
                 slots += reps[slots..].iter().take_while(|&&r| r != 0).count();
                 let rows = reps[..slots].iter().filter(|&&r| r == 0).count();
                 (slots, rows, self.pending_def[..slots].iter().filter(|&&d| d == max_def).count())
@@ -578,7 +582,7 @@ impl ChunkEncoder {
                 let (mut slot, mut rows, mut values, mut plain_bytes) = (0, 0, 0, 0);
                 while slot < self.pending_def.len() {
                     if !repeated || self.pending_rep[slot] == 0 {
-                        if rows == PAGE_ROWS || plain_bytes >= PAGE_BYTES {
+                        if rows == page_rows || plain_bytes >= PAGE_BYTES {
                             break;
                         }
                         rows += 1;
@@ -603,7 +607,13 @@ impl ChunkEncoder {
             }
             let start = buf.len();
             buf.extend_from_slice(&[0; 4]);
-            encode_hybrid(&self.pending_def[..slots], bit_width(u32::from(max_def)), buf);
+            if values == slots {
+                // Every slot holds a value: one run, without scanning the levels again.
+                push_varint(buf, (slots as u64) << 1);
+                buf.push(max_def);
+            } else {
+                encode_hybrid(&self.pending_def[..slots], bit_width(u32::from(max_def)), buf);
+            }
             let len = (buf.len() - start - 4) as u32;
             buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
             let indices = &self.pending[..values];
@@ -1134,6 +1144,9 @@ mod tests {
                 .collect();
             batches.push(vec![Arc::new(values.with_data_type(t.clone())) as ArrayRef]);
         }
+        // Pages without nulls too.
+        let valid: Decimal128Array = (0..50_000).map(|i| Some(i128::from(i % 1000) - 500)).collect();
+        batches.push(vec![Arc::new(valid.with_data_type(t.clone())) as ArrayRef]);
         let (read, _) = round_trip(vec![Field::new("cost", t.clone(), true)], &batches, false);
         assert_eq!(read.column(0), &expected(&batches, 0, &t));
     }
