@@ -171,9 +171,13 @@ impl<'a> Columns<'a> {
             Ok(a) => {
                 // The cast turns values it cannot represent (NaN, infinity, overflow) into nulls.
                 let out = a.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>().clone();
-                for i in 0..out.len() {
-                    if out.is_null(i) && source.is_valid(i) {
-                        self.fault(i, name, "not a finite number in range".to_string());
+                // Nulls are only ever added, so equal counts mean there is nothing to report.
+                if out.null_count() != source.null_count() {
+                    let source_nulls = source.logical_nulls();
+                    for i in 0..out.len() {
+                        if out.is_null(i) && source_nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
+                            self.fault(i, name, "not a finite number in range".to_string());
+                        }
                     }
                 }
                 Some(out)
@@ -515,12 +519,19 @@ mod tests {
     fn floats_and_other_decimals_convert() {
         let r = raw(vec![(
             "f",
-            Arc::new(datafusion::arrow::array::Float64Array::from(vec![0.1, f64::NAN])) as ArrayRef,
+            Arc::new(datafusion::arrow::array::Float64Array::from(vec![
+                Some(0.1),
+                Some(f64::NAN),
+                None,
+                Some(f64::INFINITY),
+                Some(1e30),
+            ])) as ArrayRef,
         )]);
         let mut c = Columns::new(&r);
         let d = c.decimal("f").unwrap();
         assert_eq!(d.value(0), 100_000_000_000_000);
-        assert!(c.is_faulty(1));
+        let faulty: Vec<bool> = (0..5).map(|i| c.is_faulty(i)).collect();
+        assert_eq!(faulty, [false, true, false, true, true], "a null is no fault; NaN, infinity and overflow are");
     }
 
     #[test]
