@@ -8,18 +8,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use costpilot_model::money::parse_decimal;
+use costpilot_model::money::{MONEY_PRECISION, MONEY_SCALE, parse_decimal};
 use costpilot_model::{
     TextValues, is_lake_type, lake_schema, money_type, parse_timestamp_micros, timestamp_type,
 };
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Decimal128Builder, DictionaryArray, Int32Array,
-    MapBuilder, MapFieldNames, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
-    TimestampMicrosecondBuilder, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Decimal128Builder, DictionaryArray,
+    Float64Array, Int32Array, MapBuilder, MapFieldNames, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder, new_null_array,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema};
 
 use crate::IngestError;
 use crate::raw::RawBatch;
@@ -167,6 +167,9 @@ impl<'a> Columns<'a> {
             }
             _ => col,
         };
+        if let Some(floats) = source.as_primitive_opt::<Float64Type>() {
+            return Some(self.money_from_floats(name, floats));
+        }
         match cast(&source, &target) {
             Ok(a) => {
                 // The cast turns values it cannot represent (NaN, infinity, overflow) into nulls.
@@ -191,6 +194,52 @@ impl<'a> Columns<'a> {
                 Some(Decimal128Array::new_null(self.len()).with_data_type(target))
             }
         }
+    }
+
+    /// Doubles (CUR Parquet amounts) as money in one pass, rounded as arrow's cast rounds them:
+    /// scaled by 10^15 and rounded half away from zero. Values money cannot hold (NaN, infinity,
+    /// more than 38 digits) are faults on their rows.
+    fn money_from_floats(&mut self, name: &str, floats: &Float64Array) -> Decimal128Array {
+        let scale = 10f64.powi(i32::from(MONEY_SCALE));
+        let limit = 10u128.pow(u32::from(MONEY_PRECISION));
+        let mut unrepresentable = Vec::new();
+        let values: Vec<i128> = floats
+            .values()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let scaled = v * scale;
+                if scaled.abs() < 9e18 {
+                    // Most amounts fit an i64, whose conversion (truncating) is one instruction;
+                    // the fraction left over is exact, so rounding half away from zero needs no
+                    // call into libm.
+                    let whole = scaled as i64;
+                    let fraction = scaled - whole as f64;
+                    return i128::from(whole + i64::from(fraction >= 0.5) - i64::from(fraction <= -0.5));
+                }
+                // `as` saturates, so anything beyond i128 fails the precision check too.
+                let rounded = scaled.round();
+                match rounded as i128 {
+                    units if rounded.is_finite() && units.unsigned_abs() < limit => units,
+                    _ => {
+                        unrepresentable.push(i);
+                        0
+                    }
+                }
+            })
+            .collect();
+        let mut nulls = floats.nulls().cloned();
+        let faults: Vec<usize> =
+            unrepresentable.into_iter().filter(|&i| nulls.as_ref().is_none_or(|n| n.is_valid(i))).collect();
+        if !faults.is_empty() {
+            let mut valid = vec![true; floats.len()];
+            faults.iter().for_each(|&i| valid[i] = false);
+            nulls = NullBuffer::union(nulls.as_ref(), Some(&NullBuffer::from(valid)));
+            for i in faults {
+                self.fault(i, name, "not a finite number in range".to_string());
+            }
+        }
+        Decimal128Array::new(ScalarBuffer::from(values), nulls).with_data_type(money_type())
     }
 
     /// The named column as UTC microseconds, or `None` if absent. Text that is not a date/time is a
@@ -531,7 +580,48 @@ mod tests {
         let d = c.decimal("f").unwrap();
         assert_eq!(d.value(0), 100_000_000_000_000);
         let faulty: Vec<bool> = (0..5).map(|i| c.is_faulty(i)).collect();
-        assert_eq!(faulty, [false, true, false, true, true], "a null is no fault; NaN, infinity and overflow are");
+        assert_eq!(
+            faulty,
+            [false, true, false, true, true],
+            "a null is no fault; NaN, infinity and overflow are"
+        );
+    }
+
+    #[test]
+    fn doubles_become_money_exactly_as_arrow_casts_them() {
+        let mut x = 7u64;
+        let mut values: Vec<Option<f64>> = (0..20_000)
+            .map(|i| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+                let magnitude = 10f64.powi((i % 50) - 25);
+                (i % 17 != 0).then_some((unit - 0.5) * magnitude)
+            })
+            .collect();
+        values.extend(
+            [
+                0.0,
+                -0.0,
+                0.5e-15,
+                1.5e-15,
+                -2.5e-15,
+                0.0416,
+                1e23 - 1.0,
+                99_999_999_999_999_990_000_000.0,
+                1e23,
+            ]
+            .map(Some),
+        );
+        values.extend([f64::MIN_POSITIVE, f64::MAX, f64::NEG_INFINITY, 1e200].map(Some));
+        let floats = datafusion::arrow::array::Float64Array::from(values);
+        let r = raw(vec![("f", Arc::new(floats.clone()) as ArrayRef)]);
+        let mut c = Columns::new(&r);
+        let ours = c.decimal("f").unwrap();
+        let arrows = cast(&floats, &money_type()).unwrap();
+        assert_eq!(&ours, arrows.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>());
+        let faults = (0..floats.len()).filter(|&i| c.is_faulty(i)).count();
+        assert_eq!(faults, ours.null_count() - floats.null_count());
+        assert!(faults >= 3, "f64::MAX, -inf and 1e200 at least");
     }
 
     #[test]
