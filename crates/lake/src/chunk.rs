@@ -11,7 +11,8 @@
 //!
 //! A chunk is written as Parquet v1 pages: one PLAIN dictionary page and RLE_DICTIONARY data pages,
 //! or, when the dictionary outgrows [`DICTIONARY_BYTES`] (resource ids, say), PLAIN data pages as
-//! arrow-rs falls back to. Definition levels are RLE, as every nullable flat column has them. The
+//! arrow-rs falls back to. A chunk whose first page's values are mostly distinct (amounts that vary
+//! row by row) is PLAIN from the start: hashing them would buy nothing. Definition levels are RLE, as every nullable flat column has them. The
 //! chunk's bytes and metadata are spliced into the row group with
 //! [`SerializedRowGroupWriter::append_column`], next to the chunks arrow-rs wrote.
 

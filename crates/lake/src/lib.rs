@@ -37,8 +37,8 @@
 //! The text, amount and key/value columns (all but the timestamps) are encoded by the lake's own
 //! column-chunk encoder (`chunk.rs`), not arrow-rs's: arrow-rs hashes and compares every string
 //! into the chunk dictionary and allocates a buffer per Decimal128 value, which was the largest
-//! share of ingest CPU. Readers may hand text over as Arrow dictionaries
-//! ([`costpilot_model::text_dictionary_type`]); the encoder then maps a batch's distinct values
+//! share of ingest CPU. Readers may hand text over as Arrow dictionaries, map keys and values
+//! included ([`costpilot_model::text_dictionary_type`]); the encoder then maps a batch's distinct values
 //! into the chunk once and copies one index per row. The files are ordinary Parquet (dictionary
 //! pages, RLE_DICTIONARY or PLAIN data pages, v1 page headers written by the parquet crate) with no
 //! page index: without page statistics nothing prunes by page.
