@@ -1,5 +1,5 @@
-//! Column chunks of the lake's flat text and amount columns, encoded without arrow-rs's per-value
-//! work.
+//! Column chunks of the lake's text, amount, timestamp and key/value columns, encoded without
+//! arrow-rs's per-value work.
 //!
 //! arrow-rs's writer dictionary-encodes a text column by hashing and comparing every value against
 //! the chunk's dictionary, and writes each Decimal128 value through a freshly allocated 16-byte
@@ -23,7 +23,7 @@ use costpilot_model::TextValues;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::parquet::basic::{Compression, Encoding, Type as PhysicalType};
 use datafusion::parquet::column::page::{CompressedPage, Page, PageWriter};
 use datafusion::parquet::column::writer::ColumnCloseResult;
@@ -63,6 +63,11 @@ pub enum ChunkKind {
     },
     /// `Decimal128` as a 16-byte FIXED_LEN_BYTE_ARRAY, without statistics.
     Decimal,
+    /// Microsecond timestamps as INT64, with chunk min/max statistics when `statistics` is set.
+    Timestamp {
+        /// Whether the chunk carries min/max statistics.
+        statistics: bool,
+    },
     /// The keys of a map of text to text (the lake's key/value columns), without statistics.
     MapKeys,
     /// The values of a map of text to text, without statistics.
@@ -71,9 +76,9 @@ pub enum ChunkKind {
 
 impl ChunkKind {
     /// The encoder for a leaf `descr` of a lake column of `data_type`, if this module handles it:
-    /// flat text; decimals stored in 16 bytes, without statistics; both leaves of a nullable map
-    /// of text to nullable text, without statistics. Only SNAPPY and no compression are written
-    /// here.
+    /// flat text; decimals stored in 16 bytes, without statistics; microsecond timestamps; both
+    /// leaves of a nullable map of text to nullable text, without statistics. Only SNAPPY and no
+    /// compression are written here.
     pub fn of(
         data_type: &DataType,
         descr: &ColumnDescPtr,
@@ -110,6 +115,9 @@ impl ChunkKind {
                 if descr.type_length() == 16 && !statistics =>
             {
                 Some(Self::Decimal)
+            }
+            (DataType::Timestamp(TimeUnit::Microsecond, _), PhysicalType::INT64) => {
+                Some(Self::Timestamp { statistics })
             }
             _ => None,
         }
@@ -173,16 +181,24 @@ impl TextStore {
     }
 }
 
-#[derive(Default)]
-struct DecimalStore {
-    values: Vec<i128>,
-    index: HashMap<i128, u32, Hasher>,
-    /// The entry last interned (amounts repeat row after row, zeros above all).
-    last: Option<(i128, u32)>,
+/// Distinct numbers of a chunk in order of first appearance (see [`TextStore`]).
+struct NumberStore<T> {
+    values: Vec<T>,
+    index: HashMap<T, u32, Hasher>,
+    /// The entry last interned (amounts repeat row after row, zeros above all; so do hours).
+    last: Option<(T, u32)>,
+    /// The least and greatest entry dropped by [`Store::forget_written`], for the statistics.
+    forgotten: Option<(T, T)>,
 }
 
-impl DecimalStore {
-    fn intern(&mut self, value: i128, dedup: bool) -> u32 {
+impl<T> Default for NumberStore<T> {
+    fn default() -> Self {
+        Self { values: Vec::new(), index: HashMap::default(), last: None, forgotten: None }
+    }
+}
+
+impl<T: Copy + Eq + Ord + std::hash::Hash> NumberStore<T> {
+    fn intern(&mut self, value: T, dedup: bool) -> u32 {
         if let Some((v, i)) = self.last
             && v == value
         {
@@ -202,11 +218,40 @@ impl DecimalStore {
         self.last = Some((value, i));
         i
     }
+
+    /// Drops entries `keep..first`, whose successors move down by `first - keep`.
+    fn forget(&mut self, keep: usize, first: usize) {
+        let gone = first - keep;
+        let dropped = self.values.drain(keep..first);
+        let bounds = dropped.fold(self.forgotten, |b, v| match b {
+            None => Some((v, v)),
+            Some((min, max)) => Some((min.min(v), max.max(v))),
+        });
+        self.forgotten = bounds;
+        self.last = self.last.and_then(|(v, l)| match l as usize {
+            l if l < keep => Some((v, l as u32)),
+            l if l >= first => Some((v, (l - gone) as u32)),
+            _ => None,
+        });
+    }
+
+    /// The least and greatest value rows hold: every entry, kept or forgotten, is one.
+    fn bounds(&self) -> Option<(T, T)> {
+        self.values.iter().fold(self.forgotten, |b, &v| match b {
+            None => Some((v, v)),
+            Some((min, max)) => Some((min.min(v), max.max(v))),
+        })
+    }
+
+    fn memory(&self) -> usize {
+        (self.values.capacity() + self.index.capacity() * 2) * std::mem::size_of::<T>()
+    }
 }
 
 enum Store {
     Text(TextStore),
-    Decimal(DecimalStore),
+    Decimal(NumberStore<i128>),
+    Int64(NumberStore<i64>),
 }
 
 impl Store {
@@ -214,6 +259,7 @@ impl Store {
         match self {
             Self::Text(s) => s.ends.len(),
             Self::Decimal(s) => s.values.len(),
+            Self::Int64(s) => s.values.len(),
         }
     }
 
@@ -222,6 +268,7 @@ impl Store {
         match self {
             Self::Text(s) => 4 + s.get(i).len(),
             Self::Decimal(_) => 16,
+            Self::Int64(_) => 8,
         }
     }
 
@@ -230,6 +277,7 @@ impl Store {
         match self {
             Self::Text(s) => s.bytes.len() + 4 * s.ends.len(),
             Self::Decimal(s) => 16 * s.values.len(),
+            Self::Int64(s) => 8 * s.values.len(),
         }
     }
 
@@ -240,8 +288,9 @@ impl Store {
                 out.extend_from_slice(&(v.len() as u32).to_le_bytes());
                 out.extend_from_slice(v);
             }
-            // FIXED_LEN_BYTE_ARRAY decimals are big-endian two's complement.
+            // FIXED_LEN_BYTE_ARRAY decimals are big-endian two's complement; INT64 little-endian.
             Self::Decimal(s) => out.extend_from_slice(&s.values[i].to_be_bytes()),
+            Self::Int64(s) => out.extend_from_slice(&s.values[i].to_le_bytes()),
         }
     }
 
@@ -284,14 +333,8 @@ impl Store {
                     _ => None,
                 });
             }
-            Self::Decimal(s) => {
-                s.values.drain(keep..first);
-                s.last = s.last.and_then(|(v, l)| match l as usize {
-                    l if l < keep => Some((v, l as u32)),
-                    l if l >= first => Some((v, (l - gone) as u32)),
-                    _ => None,
-                });
-            }
+            Self::Decimal(s) => s.forget(keep, first),
+            Self::Int64(s) => s.forget(keep, first),
         }
     }
 
@@ -299,13 +342,15 @@ impl Store {
         match self {
             Self::Text(s) => s.index = HashMap::default(),
             Self::Decimal(s) => s.index = HashMap::default(),
+            Self::Int64(s) => s.index = HashMap::default(),
         }
     }
 
     fn memory(&self) -> usize {
         match self {
             Self::Text(s) => s.bytes.capacity() + s.ends.capacity() * 8 + s.index.capacity() * 32,
-            Self::Decimal(s) => s.values.capacity() * 16 + s.index.capacity() * 24,
+            Self::Decimal(s) => s.memory(),
+            Self::Int64(s) => s.memory(),
         }
     }
 }
@@ -356,7 +401,8 @@ impl ChunkEncoder {
     /// An empty chunk of the leaf column `descr`.
     pub fn new(descr: ColumnDescPtr, kind: ChunkKind, compression: Compression) -> Self {
         let store = match kind {
-            ChunkKind::Decimal => Store::Decimal(DecimalStore::default()),
+            ChunkKind::Decimal => Store::Decimal(NumberStore::default()),
+            ChunkKind::Timestamp { .. } => Store::Int64(NumberStore::default()),
             _ => Store::Text(TextStore::default()),
         };
         let max_def = descr.max_def_level() as u8;
@@ -393,7 +439,8 @@ impl ChunkEncoder {
             |key: &DataType, value: &DataType| *key == DataType::Int32 && *value == DataType::Utf8;
         match (&self.store, array.data_type()) {
             (Store::Text(_), DataType::Utf8 | DataType::Utf8View)
-            | (Store::Decimal(_), DataType::Decimal128(_, _)) => {}
+            | (Store::Decimal(_), DataType::Decimal128(_, _))
+            | (Store::Int64(_), DataType::Timestamp(TimeUnit::Microsecond, _)) => {}
             (Store::Text(_), DataType::Dictionary(k, v)) if text_dictionary(k, v) => {}
             (Store::Text(_), DataType::Dictionary(_, _) | DataType::LargeUtf8) => {
                 return self.write(&cast(array, &DataType::Utf8)?);
@@ -451,6 +498,13 @@ impl ChunkEncoder {
             },
             Store::Decimal(store) => {
                 let values = array.as_primitive::<Decimal128Type>().values();
+                match nulls.as_ref() {
+                    None => self.pending.extend(values.iter().map(|&v| store.intern(v, dedup))),
+                    Some(n) => self.pending.extend(n.valid_indices().map(|i| store.intern(values[i], dedup))),
+                }
+            }
+            Store::Int64(store) => {
+                let values = array.as_primitive::<TimestampMicrosecondType>().values();
                 match nulls.as_ref() {
                     None => self.pending.extend(values.iter().map(|&v| store.intern(v, dedup))),
                     Some(n) => self.pending.extend(n.valid_indices().map(|i| store.intern(values[i], dedup))),
@@ -759,8 +813,15 @@ impl ChunkEncoder {
             .set_total_uncompressed_size(uncompressed)
             .set_data_page_offset(data_offset.unwrap_or(0))
             .set_dictionary_page_offset(dictionary_offset);
-        if let (ChunkKind::Text { statistics: true }, Store::Text(store)) = (self.kind, &self.store) {
-            meta = meta.set_statistics(text_statistics(store, self.nulls));
+        match (self.kind, &self.store) {
+            (ChunkKind::Text { statistics: true }, Store::Text(store)) => {
+                meta = meta.set_statistics(text_statistics(store, self.nulls));
+            }
+            (ChunkKind::Timestamp { statistics: true }, Store::Int64(store)) => {
+                let (min, max) = store.bounds().unzip();
+                meta = meta.set_statistics(Statistics::int64(min, max, None, Some(self.nulls), false));
+            }
+            _ => {}
         }
         let close = ColumnCloseResult {
             bytes_written: bytes.len() as u64,
@@ -909,7 +970,7 @@ mod tests {
 
     use datafusion::arrow::array::{
         Decimal128Array, DictionaryArray, Int32Array, MapArray, MapBuilder, MapFieldNames, RecordBatch,
-        StringArray, StringBuilder, StringViewArray, StructArray,
+        StringArray, StringBuilder, StringViewArray, StructArray, TimestampMicrosecondArray,
     };
     use datafusion::arrow::compute::{concat, concat_batches};
     use datafusion::arrow::datatypes::{Field, Schema};
@@ -1150,6 +1211,34 @@ mod tests {
         batches.push(vec![Arc::new(valid.with_data_type(t.clone())) as ArrayRef]);
         let (read, _) = round_trip(vec![Field::new("cost", t.clone(), true)], &batches, false);
         assert_eq!(read.column(0), &expected(&batches, 0, &t));
+    }
+
+    #[test]
+    fn timestamps_read_back_as_written_with_their_bounds() {
+        let t = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let hour = 3_600_000_000i64;
+        let start = 1_735_689_600_000_000i64;
+        let mut batches = Vec::new();
+        for b in 0..3i64 {
+            // Hours repeated by many rows (a dictionary), with nulls; then, in the last batch, a
+            // distinct instant per row, all before the first hour (the minimum comes last).
+            let values: TimestampMicrosecondArray = (0..60_000i64)
+                .map(|i| match (b, i % 13) {
+                    (_, 0) => None,
+                    (2, _) => Some(start - 1_000 * i),
+                    _ => Some(start + (i % 744) * hour + b),
+                })
+                .collect();
+            batches.push(vec![Arc::new(values.with_timezone("UTC")) as ArrayRef]);
+        }
+        let (read, metadata) = round_trip(vec![Field::new("t", t.clone(), true)], &batches, true);
+        assert_eq!(read.column(0), &expected(&batches, 0, &t));
+        let column = read.column(0).as_primitive::<TimestampMicrosecondType>();
+        let stats = metadata.row_group(0).column(0).statistics().expect("statistics were asked for");
+        let Statistics::Int64(stats) = stats else { panic!("INT64 statistics, got {stats:?}") };
+        assert_eq!(stats.min_opt().copied(), column.iter().flatten().min());
+        assert_eq!(stats.max_opt().copied(), column.iter().flatten().max());
+        assert_eq!(stats.null_count_opt(), Some(column.null_count() as u64));
     }
 
     #[test]

@@ -34,8 +34,8 @@
 //! core. Memory is bounded: one batch queued, one row group in progress per open file (at most
 //! 32 files open, 512 MiB for all row groups in progress).
 //!
-//! The text, amount and key/value columns (all but the timestamps) are encoded by the lake's own
-//! column-chunk encoder (`chunk.rs`), not arrow-rs's: arrow-rs hashes and compares every string
+//! Every column (text, amounts, timestamps, key/value maps) is encoded by the lake's own
+//! column-chunk encoder (`chunk.rs`) when the codec is Snappy or none, not by arrow-rs's: arrow-rs hashes and compares every string
 //! into the chunk dictionary and allocates a buffer per Decimal128 value, which was the largest
 //! share of ingest CPU. Readers may hand text over as Arrow dictionaries, map keys and values
 //! included ([`costpilot_model::text_dictionary_type`]); the encoder then maps a batch's distinct values

@@ -876,8 +876,8 @@ impl Syncing {
     }
 }
 
-/// A leaf column of the row group in progress: written by arrow-rs, or by [`ChunkEncoder`] for the
-/// flat text and amount columns, where it is several times faster.
+/// A leaf column of the row group in progress: written by [`ChunkEncoder`], several times faster,
+/// or by arrow-rs for what it does not handle (another codec, say).
 enum Leaf {
     Arrow(Box<ArrowColumnWriter>),
     Chunk(Box<ChunkEncoder>),
