@@ -379,6 +379,19 @@ impl Text {
         if self.keys.is_some() { self.values.len() } else { 0 }
     }
 
+    /// A dictionary's distinct values (some possibly unused, empty or null); `None` for plain
+    /// text.
+    pub fn distinct(&self) -> Option<&StringArray> {
+        self.keys.as_ref().map(|_| &self.values)
+    }
+
+    /// For a dictionary, the same rows over other distinct values (one for each of
+    /// [`Self::distinct`]); `None` for plain text.
+    pub fn with_distinct(&self, distinct: StringArray) -> Option<ArrayRef> {
+        let keys = Int32Array::new(self.keys.clone()?, self.array.nulls().cloned());
+        Some(Arc::new(DictionaryArray::new(keys, Arc::new(distinct))))
+    }
+
     /// The column as an Arrow array (a dictionary stays one).
     pub fn array(&self) -> &ArrayRef {
         &self.array

@@ -5,95 +5,42 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 use costpilot_model::text_dictionary_type;
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, MapArray, StringArray,
-};
-use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use crate::convert::Text;
 
 /// One row's pairs, in source order; keys and values borrow from the batch where they can.
 pub type Pairs<'s> = Vec<(Cow<'s, str>, Cow<'s, str>)>;
 
 enum MapSource {
-    /// An Arrow map whose keys and values are dictionaries of text (cast to that when stored
-    /// otherwise).
+    /// An Arrow map.
     Map(Box<MapColumn>),
     /// A JSON object per cell.
     Json(StringArray),
 }
 
-/// A map column with its keys and values.
+/// A map column with its keys and values, as dictionaries: CUR readers decode the maps this way
+/// (see [`crate::raw::RawOptions::dictionary_columns`]), so that key lookups and the lake writer
+/// work once per distinct value. Empty keys and values read as nulls.
 struct MapColumn {
     map: MapArray,
-    keys: Strings,
-    values: Strings,
+    keys: Text,
+    values: Text,
 }
 
-/// Map keys or values as a dictionary: an index per entry into the distinct values. CUR readers
-/// decode the maps this way (see [`crate::raw::RawOptions::dictionary_columns`]), so that key
-/// lookups and the lake writer work once per distinct value.
-pub struct Strings {
-    indices: ScalarBuffer<i32>,
-    distinct: StringArray,
-    /// Entries without a value: a null index or an index to a null.
-    nulls: Option<NullBuffer>,
-}
-
-impl Strings {
-    fn new(name: &str, array: &ArrayRef) -> Result<Self, String> {
-        let array = match array.data_type() {
-            t if *t == text_dictionary_type() => array.clone(),
-            _ => cast(array, &text_dictionary_type())
-                .map_err(|e| format!("column '{name}' has keys or values that are not text: {e}"))?,
-        };
-        let dictionary = array.as_dictionary::<Int32Type>();
-        Ok(Self {
-            indices: dictionary.keys().values().clone(),
-            distinct: dictionary.values().as_string::<i32>().clone(),
-            nulls: array.logical_nulls(),
-        })
-    }
-
-    fn is_null(&self, j: usize) -> bool {
-        self.nulls.as_ref().is_some_and(|n| n.is_null(j))
-    }
-
-    fn value(&self, j: usize) -> &str {
-        self.distinct.value(self.indices[j] as usize)
-    }
-
-    /// The distinct value entry `j` names.
-    pub fn index(&self, j: usize) -> usize {
-        self.indices[j] as usize
-    }
-
-    /// The distinct values (some possibly unused, or null).
-    pub fn distinct(&self) -> &StringArray {
-        &self.distinct
-    }
-
-    /// The same entries over other distinct values (one for each of [`Self::distinct`]), as a
-    /// dictionary array.
-    pub fn with_distinct(&self, distinct: StringArray) -> ArrayRef {
-        let indices = Int32Array::new(self.indices.clone(), self.nulls.clone());
-        Arc::new(DictionaryArray::new(indices, Arc::new(distinct)))
-    }
-
-    /// Whether every entry holds a non-empty value.
-    fn all_usable(&self) -> bool {
-        if self.nulls.is_some() {
-            return false;
-        }
-        let usable: Vec<bool> = (0..self.distinct.len())
-            .map(|v| self.distinct.is_valid(v) && !self.distinct.value(v).is_empty())
-            .collect();
-        usable.iter().all(|&u| u) || self.indices.iter().all(|&i| usable[i as usize])
-    }
+/// Map keys or values as a dictionary of text, cast to one when stored otherwise.
+fn dictionary_text(name: &str, array: &ArrayRef) -> Result<Text, String> {
+    let array = match array.data_type() {
+        t if *t == text_dictionary_type() => array.clone(),
+        _ => cast(array, &text_dictionary_type())
+            .map_err(|e| format!("column '{name}' has keys or values that are not text: {e}"))?,
+    };
+    Ok(Text::from_dictionary(array.as_dictionary::<Int32Type>()))
 }
 
 /// The sources of one kind of key/value data in a batch: an optional map column and any number of
@@ -103,12 +50,12 @@ pub struct KeyValues {
     flat: Vec<(String, StringArray)>,
 }
 
-/// A clean map column (see [`KeyValues::plain_map`]) with its keys and values.
+/// A clean map column (see [`KeyValues::plain_map`]) with its keys.
 pub struct PlainMap<'a> {
     /// The map itself.
     pub map: &'a MapArray,
-    /// Its keys.
-    pub keys: &'a Strings,
+    /// Its keys, a dictionary.
+    pub keys: &'a Text,
 }
 
 impl KeyValues {
@@ -136,16 +83,16 @@ impl KeyValues {
     pub fn finder<'s, 'k>(&'s self, keys: &'k [&'k str]) -> Finder<'s, 'k> {
         // Which of `keys` each distinct map key is, found once per batch.
         let slots = match self.map.as_ref().map(|(_, s)| s) {
-            Some(MapSource::Map(m)) => (0..m.keys.distinct.len())
-                .map(|v| {
-                    let position = m
-                        .keys
-                        .distinct
-                        .is_valid(v)
-                        .then(|| keys.iter().position(|w| *w == m.keys.distinct.value(v)));
-                    position.flatten()
-                })
-                .collect(),
+            Some(MapSource::Map(m)) => m.keys.distinct().map_or(Vec::new(), |distinct| {
+                (0..distinct.len())
+                    .map(|v| {
+                        distinct
+                            .is_valid(v)
+                            .then(|| keys.iter().position(|w| *w == distinct.value(v)))
+                            .flatten()
+                    })
+                    .collect()
+            }),
             _ => Vec::new(),
         };
         Finder { source: self, keys, slots }
@@ -155,8 +102,8 @@ impl KeyValues {
     /// null or empty key or value), so that batches can reuse it instead of copying it row by row.
     pub fn plain_map(&self) -> Option<PlainMap<'_>> {
         let Some((_, MapSource::Map(m))) = &self.map else { return None };
-        (self.flat.is_empty() && m.keys.all_usable() && m.values.all_usable())
-            .then_some(PlainMap { map: &m.map, keys: &m.keys })
+        let usable = m.keys.null_count() == 0 && m.values.null_count() == 0;
+        (self.flat.is_empty() && usable).then_some(PlainMap { map: &m.map, keys: &m.keys })
     }
 
     /// Appends row `i`'s non-empty pairs to `out` (map entries first, then one-key columns). A cell
@@ -169,11 +116,7 @@ impl KeyValues {
                     if map.is_valid(i) {
                         let offsets = map.value_offsets();
                         for j in offsets[i] as usize..offsets[i + 1] as usize {
-                            if keys.is_null(j) || values.is_null(j) {
-                                continue;
-                            }
-                            let (k, v) = (keys.value(j), values.value(j));
-                            if !k.is_empty() && !v.is_empty() {
+                            if let (Some(k), Some(v)) = (keys.value(j), values.value(j)) {
                                 out.push((Cow::Borrowed(k), Cow::Borrowed(v)));
                             }
                         }
@@ -229,12 +172,12 @@ impl<'s> Finder<'s, '_> {
                 if map.is_valid(i) {
                     let offsets = map.value_offsets();
                     for j in offsets[i] as usize..offsets[i + 1] as usize {
-                        let Some(p) = self.slots[keys.index(j)] else { continue };
-                        if slots[p].is_none() && !keys.is_null(j) && !values.is_null(j) {
-                            let v = values.value(j);
-                            if !v.is_empty() {
-                                slots[p] = Some(Cow::Borrowed(v));
-                            }
+                        let Some(p) = keys.distinct_index(j).and_then(|k| self.slots[k]) else { continue };
+                        if slots[p].is_none()
+                            && keys.value(j).is_some()
+                            && let Some(v) = values.value(j)
+                        {
+                            slots[p] = Some(Cow::Borrowed(v));
                         }
                     }
                 }
@@ -261,8 +204,8 @@ fn map_source(name: &str, array: &ArrayRef) -> Result<MapSource, String> {
     match array.data_type() {
         DataType::Map(_, _) => {
             let map = array.as_map().clone();
-            let keys = Strings::new(name, map.keys())?;
-            let values = Strings::new(name, map.values())?;
+            let keys = dictionary_text(name, map.keys())?;
+            let values = dictionary_text(name, map.values())?;
             Ok(MapSource::Map(Box::new(MapColumn { map, keys, values })))
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
@@ -301,8 +244,8 @@ impl<'de: 's, 's> Visitor<'de> for ObjectVisitor<'_, 's> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            let value: Option<Text<'de>> = map.next_value()?;
+        while let Some(key) = map.next_key::<JsonText<'de>>()? {
+            let value: Option<JsonText<'de>> = map.next_value()?;
             if let Some(value) = value
                 && !key.0.is_empty()
                 && !value.0.is_empty()
@@ -315,42 +258,42 @@ impl<'de: 's, 's> Visitor<'de> for ObjectVisitor<'_, 's> {
 }
 
 /// A JSON string (borrowed when possible), number or boolean, as text.
-struct Text<'de>(Cow<'de, str>);
+struct JsonText<'de>(Cow<'de, str>);
 
-impl<'de> de::Deserialize<'de> for Text<'de> {
+impl<'de> de::Deserialize<'de> for JsonText<'de> {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_any(TextVisitor)
+        de.deserialize_any(JsonTextVisitor)
     }
 }
 
-struct TextVisitor;
+struct JsonTextVisitor;
 
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Text<'de>;
+impl<'de> Visitor<'de> for JsonTextVisitor {
+    type Value = JsonText<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a string, number or boolean")
     }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Borrowed(v)))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<JsonText<'de>, E> {
+        Ok(JsonText(Cow::Borrowed(v)))
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v.to_string())))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonText<'de>, E> {
+        Ok(JsonText(Cow::Owned(v.to_string())))
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v)))
+    fn visit_string<E: de::Error>(self, v: String) -> Result<JsonText<'de>, E> {
+        Ok(JsonText(Cow::Owned(v)))
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v.to_string())))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonText<'de>, E> {
+        Ok(JsonText(Cow::Owned(v.to_string())))
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v.to_string())))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonText<'de>, E> {
+        Ok(JsonText(Cow::Owned(v.to_string())))
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v.to_string())))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonText<'de>, E> {
+        Ok(JsonText(Cow::Owned(v.to_string())))
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text<'de>, E> {
-        Ok(Text(Cow::Owned(v.to_string())))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<JsonText<'de>, E> {
+        Ok(JsonText(Cow::Owned(v.to_string())))
     }
 }
 

@@ -1145,7 +1145,7 @@ fn invoice_issuers(entities: Option<&Text>, rows: usize) -> ArrayRef {
 /// path handles it).
 fn tag_columns_from_map(plain: PlainMap) -> Option<(ArrayRef, ArrayRef)> {
     let PlainMap { map, keys } = plain;
-    let distinct = keys.distinct();
+    let distinct = keys.distinct()?;
     // Each distinct key is normalised once; keys that normalise alike share an id.
     let mut normalised = StringBuilder::with_capacity(distinct.len(), distinct.value_data().len());
     let mut ids: Vec<usize> = Vec::with_capacity(distinct.len());
@@ -1160,21 +1160,21 @@ fn tag_columns_from_map(plain: PlainMap) -> Option<(ArrayRef, ArrayRef)> {
     for i in 0..map.len() {
         let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
         for j in from..to {
-            let id = ids[keys.index(j)];
-            if (from..j).any(|earlier| ids[keys.index(earlier)] == id) {
+            let id = ids[keys.distinct_index(j)?];
+            if (from..j).any(|earlier| keys.distinct_index(earlier).is_some_and(|e| ids[e] == id)) {
                 return None;
             }
         }
     }
     let raw = relabel(map, None)?;
-    let tags = relabel(map, Some(keys.with_distinct(normalised.finish())))?;
+    let tags = relabel(map, Some(keys.with_distinct(normalised.finish())?))?;
     Some((tags, raw))
 }
 
 /// x_CostCategories from a map whose entries are all usable: the map as it is, with rows without
 /// categories null.
 fn cost_categories_from_map(plain: PlainMap) -> Option<ArrayRef> {
-    let distinct = plain.keys.distinct();
+    let distinct = plain.keys.distinct()?;
     let plain_keys = (0..distinct.len()).all(|v| {
         distinct.is_null(v) || normalize_cost_category_key(distinct.value(v)).len() == distinct.value(v).len()
     });
