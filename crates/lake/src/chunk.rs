@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use costpilot_model::TextValues;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int32Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::parquet::basic::{Compression, Encoding, Type as PhysicalType};
@@ -160,6 +160,33 @@ impl TextStore {
         self.intern(value, dedup)
     }
 
+    /// Drops entries `keep..first`, whose successors move down by `first - keep`.
+    fn forget(&mut self, keep: usize, first: usize) {
+        let gone = first - keep;
+        let forgotten = self.forgotten.take();
+        let seed = forgotten.unwrap_or_else(|| (self.get(keep).to_vec(), self.get(keep).to_vec()));
+        let bounds = (keep..first).fold(seed, |(mut min, mut max), i| {
+            let v = self.get(i);
+            if v < min.as_slice() {
+                min = v.to_vec();
+            } else if v > max.as_slice() {
+                max = v.to_vec();
+            }
+            (min, max)
+        });
+        self.forgotten = Some(bounds);
+        let start = if keep == 0 { 0 } else { self.ends[keep - 1] };
+        let cut = self.ends[first - 1] - start;
+        self.bytes.drain(start..start + cut);
+        self.ends.drain(keep..first);
+        self.ends[keep..].iter_mut().for_each(|e| *e -= cut);
+        self.last = self.last.and_then(|l| match l as usize {
+            l if l < keep => Some(l as u32),
+            l if l >= first => Some((l - gone) as u32),
+            _ => None,
+        });
+    }
+
     fn intern(&mut self, value: &[u8], dedup: bool) -> u32 {
         if let Some(last) = self.last
             && self.get(last as usize) == value
@@ -217,6 +244,14 @@ impl<T: Copy + Eq + Ord + std::hash::Hash> NumberStore<T> {
         };
         self.last = Some((value, i));
         i
+    }
+
+    /// Appends the entry of every valid value to `pending`.
+    fn intern_all(&mut self, values: &[T], nulls: Option<&NullBuffer>, dedup: bool, pending: &mut Vec<u32>) {
+        match nulls {
+            None => pending.extend(values.iter().map(|&v| self.intern(v, dedup))),
+            Some(n) => pending.extend(n.valid_indices().map(|i| self.intern(values[i], dedup))),
+        }
     }
 
     /// Drops entries `keep..first`, whose successors move down by `first - keep`.
@@ -303,36 +338,11 @@ impl Store {
         if first == keep {
             return;
         }
-        let gone = first - keep;
         for i in pending.iter_mut().filter(|i| **i as usize >= first) {
-            *i -= gone as u32;
+            *i -= (first - keep) as u32;
         }
         match self {
-            Self::Text(s) => {
-                let (min, max) = (keep..first).fold(
-                    s.forgotten.take().unwrap_or_else(|| (s.get(keep).to_vec(), s.get(keep).to_vec())),
-                    |(mut min, mut max), i| {
-                        let v = s.get(i);
-                        if v < min.as_slice() {
-                            min = v.to_vec();
-                        } else if v > max.as_slice() {
-                            max = v.to_vec();
-                        }
-                        (min, max)
-                    },
-                );
-                s.forgotten = Some((min, max));
-                let start = if keep == 0 { 0 } else { s.ends[keep - 1] };
-                let cut = s.ends[first - 1] - start;
-                s.bytes.drain(start..start + cut);
-                s.ends.drain(keep..first);
-                s.ends[keep..].iter_mut().for_each(|e| *e -= cut);
-                s.last = s.last.and_then(|l| match l as usize {
-                    l if l < keep => Some(l as u32),
-                    l if l >= first => Some((l - gone) as u32),
-                    _ => None,
-                });
-            }
+            Self::Text(s) => s.forget(keep, first),
             Self::Decimal(s) => s.forget(keep, first),
             Self::Int64(s) => s.forget(keep, first),
         }
@@ -498,17 +508,11 @@ impl ChunkEncoder {
             },
             Store::Decimal(store) => {
                 let values = array.as_primitive::<Decimal128Type>().values();
-                match nulls.as_ref() {
-                    None => self.pending.extend(values.iter().map(|&v| store.intern(v, dedup))),
-                    Some(n) => self.pending.extend(n.valid_indices().map(|i| store.intern(values[i], dedup))),
-                }
+                store.intern_all(values, nulls.as_ref(), dedup, &mut self.pending);
             }
             Store::Int64(store) => {
                 let values = array.as_primitive::<TimestampMicrosecondType>().values();
-                match nulls.as_ref() {
-                    None => self.pending.extend(values.iter().map(|&v| store.intern(v, dedup))),
-                    Some(n) => self.pending.extend(n.valid_indices().map(|i| store.intern(values[i], dedup))),
-                }
+                store.intern_all(values, nulls.as_ref(), dedup, &mut self.pending);
             }
         }
         self.limit_dictionary()?;
