@@ -32,6 +32,8 @@ enum Command {
     Query(commands::query::Args),
     /// Write the lake as a FOCUS file (.parquet or .csv).
     Export(commands::export::Args),
+    /// Write a realistic synthetic estate: a CUR 2.0 bill and its truth.json.
+    Generate(commands::generate::Args),
     /// Inspect or maintain the lake.
     Lake {
         #[command(subcommand)]
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => commands::ingest::run(&cli.data_dir, args),
             Command::Query(args) => commands::query::run(&cli.data_dir, args).await,
             Command::Export(args) => commands::export::run(&cli.data_dir, args).await,
+            Command::Generate(args) => commands::generate::run(args),
             Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
         }
     });

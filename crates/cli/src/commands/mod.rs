@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod export;
+pub mod generate;
 pub mod ingest;
 pub mod lake;
 pub mod query;

@@ -1,0 +1,163 @@
+//! `costpilot generate`: write a realistic synthetic estate (a bill and its truth) to a folder.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use costpilot_generate::{Format as BillFormat, Knobs, Options, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::output::{Format, print_json, thousands};
+
+/// Arguments of `costpilot generate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder to write the estate into (must not exist, unless --replace).
+    #[arg(long)]
+    out: PathBuf,
+    /// Member accounts, the payers' management accounts included.
+    #[arg(long, default_value_t = 120)]
+    accounts: u32,
+    /// Days of usage.
+    #[arg(long, default_value_t = 90)]
+    days: u32,
+    /// First day of usage (YYYY-MM-DD).
+    #[arg(long, default_value = "2025-01-01")]
+    start: NaiveDate,
+    /// Seed of every random draw: the same seed and options give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// About how many line items to write (default: the estate's natural size).
+    #[arg(long)]
+    rows_target: Option<u64>,
+    /// Bill format.
+    #[arg(long = "bill-format", value_enum, default_value_t = BillFormatArg::Cur2)]
+    bill_format: BillFormatArg,
+    /// A JSON file of knobs (tag faults, growth, commitments, waste, events; see truth.json).
+    #[arg(long)]
+    knobs: Option<PathBuf>,
+    /// Replace the folder if it exists (only once the new estate is complete).
+    #[arg(long)]
+    replace: bool,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// The bill formats, as the command line spells them.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BillFormatArg {
+    /// AWS CUR 2.0 (Data Exports) Parquet.
+    Cur2,
+    /// FOCUS 1.2 Parquet of an Azure-shaped estate.
+    FocusAzure,
+    /// FOCUS 1.2 Parquet of a Google Cloud-shaped estate.
+    FocusGcp,
+}
+
+impl From<BillFormatArg> for BillFormat {
+    fn from(f: BillFormatArg) -> Self {
+        match f {
+            BillFormatArg::Cur2 => Self::Cur2,
+            BillFormatArg::FocusAzure => Self::FocusAzure,
+            BillFormatArg::FocusGcp => Self::FocusGcp,
+        }
+    }
+}
+
+/// What a run wrote, as printed with `--format json`.
+#[derive(Debug, Serialize)]
+struct Summary {
+    out: PathBuf,
+    rows: u64,
+    files: usize,
+    bytes: u64,
+    billed_cost_by_currency: std::collections::BTreeMap<String, String>,
+    seconds: f64,
+    rows_per_second: f64,
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn start(&self, hours: u64) {
+        self.0.set_length(hours);
+    }
+    fn advance(&self, hours: u64, rows: u64) {
+        self.0.inc(hours);
+        self.0.set_message(format!("{} line items", thousands(rows)));
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Runs `costpilot generate`.
+pub fn run(args: Args) -> Result<()> {
+    let knobs = match &args.knobs {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            serde_json::from_str::<Knobs>(&text)
+                .with_context(|| format!("{}: not a valid knobs file", path.display()))?
+        }
+        None => Knobs::default(),
+    };
+    let options = Options {
+        accounts: args.accounts,
+        days: args.days,
+        start: args.start,
+        seed: args.seed,
+        rows_target: args.rows_target,
+        format: args.bill_format.into(),
+        knobs,
+    };
+    let bar = if args.format == Format::Table && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} generating [{bar:30}] {pos}/{len} hours {msg} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let summary = costpilot_generate::generate(&options, &args.out, args.replace, &Bar(bar))?;
+    let out = Summary {
+        out: summary.out.clone(),
+        rows: summary.rows,
+        files: summary.files.len(),
+        bytes: summary.bytes,
+        billed_cost_by_currency: summary.billed.iter().cloned().collect(),
+        seconds: summary.seconds,
+        rows_per_second: summary.rows as f64 / summary.seconds.max(1e-9),
+    };
+    match args.format {
+        Format::Json => print_json(&out),
+        Format::Table | Format::Csv => {
+            let billed: Vec<String> =
+                out.billed_cost_by_currency.iter().map(|(c, v)| format!("{c} {}", trim_cents(v))).collect();
+            println!(
+                "generated {} line items in {} files ({:.1} MB) into {} in {:.1} s ({} rows/s); BilledCost {}",
+                thousands(out.rows),
+                out.files,
+                out.bytes as f64 / 1e6,
+                out.out.display(),
+                out.seconds,
+                thousands(out.rows_per_second as u64),
+                billed.join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+fn trim_cents(v: &str) -> String {
+    match v.split_once('.') {
+        Some((whole, frac)) => format!("{whole}.{}", &frac[..2.min(frac.len())]),
+        None => v.to_string(),
+    }
+}

@@ -1,0 +1,280 @@
+//! truth.json: what the generator knows about the estate it wrote, for tests and benchmarks to
+//! check costpilot against.
+//!
+//! Sums are exact: amounts are added as integers of 10⁻¹⁰ of the currency and written as decimal
+//! strings. EffectiveCost and ListCost follow costpilot's documented CUR → FOCUS mapping
+//! (docs/mapping.md), so SQL over an ingested estate must reproduce them to the cent.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::estate::Estate;
+use crate::lines::{Line, LineKind, Product, SCALE};
+
+/// Billed, effective and list cost of a set of lines, in amount units.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sums {
+    /// Line items.
+    pub rows: u64,
+    /// Σ BilledCost.
+    pub billed: i128,
+    /// Σ EffectiveCost.
+    pub effective: i128,
+    /// Σ ListCost.
+    pub list: i128,
+}
+
+impl Sums {
+    fn add(&mut self, line: &Line) {
+        self.rows += 1;
+        self.billed += i128::from(line.unblended);
+        self.effective += i128::from(line.effective());
+        self.list += i128::from(list_cost(line));
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "rows": self.rows,
+            "billed_cost": decimal(self.billed),
+            "effective_cost": decimal(self.effective),
+            "list_cost": decimal(self.list),
+        })
+    }
+}
+
+/// ListCost as the mapping defines it.
+pub fn list_cost(line: &Line) -> i64 {
+    match line.kind {
+        LineKind::Usage | LineKind::DiscountedUsage | LineKind::SavingsPlanCoveredUsage => line.public,
+        LineKind::SavingsPlanNegation | LineKind::EdpDiscount => 0,
+        _ => line.unblended,
+    }
+}
+
+/// An exact decimal string of an amount in 10⁻¹⁰ units.
+pub fn decimal(units: i128) -> String {
+    let sign = if units < 0 { "-" } else { "" };
+    let a = units.unsigned_abs();
+    let scale = SCALE as u128;
+    format!("{sign}{}.{:010}", a / scale, a % scale)
+}
+
+/// Running sums over every line written.
+#[derive(Default)]
+pub struct Truth {
+    by_period: BTreeMap<(String, String), Sums>,
+    by_account: BTreeMap<usize, Sums>,
+    by_service: BTreeMap<(&'static str, String), Sums>,
+    by_team: BTreeMap<(Option<usize>, String), Sums>,
+    by_kind: BTreeMap<(&'static str, String), Sums>,
+    by_day: BTreeMap<(String, String), Sums>,
+    untagged: BTreeMap<String, Sums>,
+    unowned: BTreeMap<String, Sums>,
+    total: BTreeMap<String, Sums>,
+    resource_effective: BTreeMap<usize, i128>,
+}
+
+impl Truth {
+    /// Adds lines of `period` (YYYY-MM).
+    pub fn observe(&mut self, e: &Estate, products: &[Product], period: &str, lines: &[Line]) {
+        for line in lines {
+            let account = &e.accounts[line.account];
+            let currency = &e.payers[account.payer].currency;
+            let res = line.resource.map(|r| &e.resources[r]);
+            let owner = match res {
+                Some(r) => r.owner,
+                None => account.team,
+            };
+            let key = |s: &str| (s.to_string(), currency.clone());
+            self.by_period.entry(key(period)).or_default().add(line);
+            self.by_account.entry(line.account).or_default().add(line);
+            self.by_service
+                .entry((products[line.product].product_code, currency.clone()))
+                .or_default()
+                .add(line);
+            self.by_team.entry((owner, currency.clone())).or_default().add(line);
+            self.by_kind.entry((line.kind.name(), currency.clone())).or_default().add(line);
+            let day = chrono::DateTime::from_timestamp_millis(line.start_ms)
+                .expect("in range")
+                .format("%Y-%m-%d")
+                .to_string();
+            self.by_day.entry(key(&day)).or_default().add(line);
+            self.total.entry(currency.clone()).or_default().add(line);
+            if res.is_none_or(|r| r.tags.is_empty()) {
+                self.untagged.entry(currency.clone()).or_default().add(line);
+            }
+            if owner.is_none() {
+                self.unowned.entry(currency.clone()).or_default().add(line);
+            }
+            if let Some(r) = line.resource {
+                *self.resource_effective.entry(r).or_default() += i128::from(line.effective());
+            }
+        }
+    }
+
+    /// Σ over everything, per currency.
+    pub fn totals(&self) -> &BTreeMap<String, Sums> {
+        &self.total
+    }
+
+    /// The truth.json document.
+    pub fn document(
+        &self,
+        e: &Estate,
+        event_cost: &[i64],
+        files: &[crate::WrittenFile],
+        root: &std::path::Path,
+    ) -> Value {
+        let per_currency = |m: &BTreeMap<String, Sums>| -> Vec<Value> {
+            m.iter()
+                .map(|(c, s)| {
+                    let mut v = s.json();
+                    v["currency"] = json!(c);
+                    if let Some(t) = self.total.get(c) {
+                        v["share_of_effective_cost"] = json!(share(s.effective, t.effective));
+                    }
+                    v
+                })
+                .collect()
+        };
+        let currency_of = |a: usize| e.payers[e.accounts[a].payer].currency.clone();
+        json!({
+            "generator": "costpilot-generate",
+            "format_version": 1,
+            "options": e.options,
+            "rows": self.total.values().map(|s| s.rows).sum::<u64>(),
+            "columns": crate::cur::COLUMNS.len(),
+            "files": files.iter().map(|f| json!({
+                "path": f.path.strip_prefix(root).unwrap_or(&f.path).to_string_lossy().replace('\\', "/"),
+                "rows": f.rows,
+                "billing_period": f.period,
+            })).collect::<Vec<_>>(),
+            "totals": per_currency(&self.total),
+            "periods": self.by_period.iter().map(|((p, c), s)| {
+                let mut v = s.json();
+                v["billing_period"] = json!(p);
+                v["currency"] = json!(c);
+                v["invoiced"] = json!(crate::lines::periods(e).iter().any(|x| x.label() == *p && x.invoiced));
+                v
+            }).collect::<Vec<_>>(),
+            "by_account": self.by_account.iter().map(|(a, s)| {
+                let mut v = s.json();
+                v["account_id"] = json!(e.accounts[*a].id);
+                v["account_name"] = json!(e.accounts[*a].name);
+                v["currency"] = json!(currency_of(*a));
+                v
+            }).collect::<Vec<_>>(),
+            "by_service": self.by_service.iter().map(|((code, c), s)| {
+                let mut v = s.json();
+                v["product_code"] = json!(code);
+                v["currency"] = json!(c);
+                v
+            }).collect::<Vec<_>>(),
+            "by_team": self.by_team.iter().map(|((t, c), s)| {
+                let mut v = s.json();
+                v["team"] = json!(t.map(|t| e.teams[t].name));
+                v["currency"] = json!(c);
+                v
+            }).collect::<Vec<_>>(),
+            "by_line_item_type": self.by_kind.iter().map(|((k, c), s)| {
+                let mut v = s.json();
+                v["line_item_type"] = json!(k);
+                v["currency"] = json!(c);
+                v
+            }).collect::<Vec<_>>(),
+            "by_day": self.by_day.iter().map(|((d, c), s)| {
+                let mut v = s.json();
+                v["day"] = json!(d);
+                v["currency"] = json!(c);
+                v
+            }).collect::<Vec<_>>(),
+            "untagged": per_currency(&self.untagged),
+            "unowned": per_currency(&self.unowned),
+            "organisation": {
+                "business_units": e.business_units,
+                "teams": e.teams,
+                "applications": e.applications,
+                "payers": e.payers,
+                "accounts": e.accounts.iter().map(|a| json!({
+                    "id": a.id,
+                    "name": a.name,
+                    "payer_id": e.payers[a.payer].id,
+                    "currency": e.payers[a.payer].currency,
+                    "team": a.team.map(|t| e.teams[t].name),
+                    "business_unit": e.business_units[a.business_unit].name,
+                    "environment": a.environment,
+                    "region": crate::catalog::REGIONS[a.region].code,
+                    "management": a.management,
+                    "team_tag_key": a.team_key,
+                    "cost_category": a.cost_category,
+                    "monthly_growth": a.growth,
+                })).collect::<Vec<_>>(),
+            },
+            "commitments": e.commitments.iter().map(|c| json!({
+                "arn": c.arn,
+                "payer_id": e.payers[c.payer].id,
+                "kind": c.kind,
+                "start": hour_text(e, c.start_hour),
+                "end": hour_text(e, c.start_hour + c.term_hours),
+                "upfront_share": c.upfront_share,
+                "hourly_commitment": c.hourly(),
+            })).collect::<Vec<_>>(),
+            "releases": e.releases.iter().map(|r| json!({
+                "application": e.applications[r.application].name,
+                "time": hour_text(e, i64::from(r.hour)),
+                "factor": r.factor,
+            })).collect::<Vec<_>>(),
+            "events": e.events.iter().enumerate().map(|(i, ev)| {
+                let r = &e.resources[ev.resource];
+                json!({
+                    "kind": ev.kind,
+                    "account_id": e.accounts[r.account].id,
+                    "resource_id": r.id,
+                    "resource_kind": r.kind,
+                    "instance_type": r.instance_type.map(|t| t.name),
+                    "start": hour_text(e, i64::from(ev.start_hour)),
+                    "end": hour_text(e, i64::from(ev.end_hour)),
+                    "lasts_to_end": ev.end_hour == e.hours,
+                    "multiplier": ev.multiplier,
+                    "currency": currency_of(r.account),
+                    "extra_billed_cost": decimal(i128::from(event_cost[i])),
+                })
+            }).collect::<Vec<_>>(),
+            "findings": e.resources.iter().enumerate().filter_map(|(i, r)| {
+                let f = r.finding.as_ref()?;
+                let mut v = serde_json::to_value(f).expect("serialisable");
+                v["resource_id"] = json!(r.id);
+                v["resource_kind"] = json!(r.kind);
+                v["account_id"] = json!(e.accounts[r.account].id);
+                v["currency"] = json!(currency_of(r.account));
+                v["instance_type"] = json!(r.instance_type.map(|t| t.name));
+                v["effective_cost"] = json!(decimal(self.resource_effective.get(&i).copied().unwrap_or(0)));
+                Some(v)
+            }).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn share(part: i128, total: i128) -> f64 {
+    if total == 0 { 0.0 } else { part as f64 / total as f64 }
+}
+
+fn hour_text(e: &Estate, h: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(e.start_ms + h * crate::estate::HOUR_MS)
+        .expect("in range")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(decimal(0), "0.0000000000");
+        assert_eq!(decimal(12_345_678_901), "1.2345678901");
+        assert_eq!(decimal(-5), "-0.0000000005");
+    }
+}
