@@ -228,17 +228,18 @@ pub struct Meter {
     pub sp_discount: f64,
 }
 
+/// A meter of `service` (product code, service name) billed as `usage` (usage type, operation,
+/// unit).
 const fn meter(
-    product_code: &'static str,
-    service_name: &'static str,
+    service: (&'static str, &'static str),
     family: &'static str,
-    usage_type: &'static str,
-    operation: &'static str,
-    unit: &'static str,
+    usage: (&'static str, &'static str, &'static str),
     rate: f64,
     shape: Shape,
     base: f64,
 ) -> Meter {
+    let (product_code, service_name) = service;
+    let (usage_type, operation, unit) = usage;
     Meter {
         product_code,
         service_name,
@@ -258,123 +259,99 @@ const S3: &str = "Amazon Simple Storage Service";
 
 /// EBS gp3 volume storage.
 pub const EBS_GP3: Meter = meter(
-    "AmazonEC2",
-    EC2,
+    ("AmazonEC2", EC2),
     "Storage",
-    "EBS:VolumeUsage.gp3",
-    "CreateVolume-Gp3",
-    "GB-Mo",
+    ("EBS:VolumeUsage.gp3", "CreateVolume-Gp3", "GB-Mo"),
     0.08,
     Shape::Storage,
     0.0,
 );
 /// EBS io2 volume storage.
 pub const EBS_IO2: Meter = meter(
-    "AmazonEC2",
-    EC2,
+    ("AmazonEC2", EC2),
     "Storage",
-    "EBS:VolumeUsage.io2",
-    "CreateVolume-io2",
-    "GB-Mo",
+    ("EBS:VolumeUsage.io2", "CreateVolume-io2", "GB-Mo"),
     0.125,
     Shape::Storage,
     0.0,
 );
 /// EBS snapshot storage.
 pub const EBS_SNAPSHOT: Meter = meter(
-    "AmazonEC2",
-    EC2,
+    ("AmazonEC2", EC2),
     "Storage Snapshot",
-    "EBS:SnapshotUsage",
-    "CreateSnapshot",
-    "GB-Mo",
+    ("EBS:SnapshotUsage", "CreateSnapshot", "GB-Mo"),
     0.05,
     Shape::Storage,
     0.0,
 );
 /// Data transfer out to the internet from an instance.
 pub const DATA_TRANSFER_OUT: Meter = meter(
-    "AWSDataTransfer",
-    "AWS Data Transfer",
+    ("AWSDataTransfer", "AWS Data Transfer"),
     "Data Transfer",
-    "DataTransfer-Out-Bytes",
-    "RunInstances",
-    "GB",
+    ("DataTransfer-Out-Bytes", "RunInstances", "GB"),
     0.09,
     Shape::Gigabytes,
     0.6,
 );
 /// Data transfer between availability zones.
 pub const DATA_TRANSFER_AZ: Meter = meter(
-    "AWSDataTransfer",
-    "AWS Data Transfer",
+    ("AWSDataTransfer", "AWS Data Transfer"),
     "Data Transfer",
-    "DataTransfer-Regional-Bytes",
-    "InterZone-Out",
-    "GB",
+    ("DataTransfer-Regional-Bytes", "InterZone-Out", "GB"),
     0.01,
     Shape::Gigabytes,
     4.0,
 );
 /// NAT gateway hours.
-pub const NAT_HOURS: Meter =
-    meter("AmazonEC2", EC2, "NAT Gateway", "NatGateway-Hours", "NatGateway", "Hrs", 0.045, Shape::Hours, 0.0);
+pub const NAT_HOURS: Meter = meter(
+    ("AmazonEC2", EC2),
+    "NAT Gateway",
+    ("NatGateway-Hours", "NatGateway", "Hrs"),
+    0.045,
+    Shape::Hours,
+    0.0,
+);
 /// NAT gateway bytes processed.
 pub const NAT_BYTES: Meter = meter(
-    "AmazonEC2",
-    EC2,
+    ("AmazonEC2", EC2),
     "NAT Gateway",
-    "NatGateway-Bytes",
-    "NatGateway",
-    "GB",
+    ("NatGateway-Bytes", "NatGateway", "GB"),
     0.045,
     Shape::Gigabytes,
     6.0,
 );
 /// S3 Standard storage.
 pub const S3_STORAGE: Meter = meter(
-    "AmazonS3",
-    S3,
+    ("AmazonS3", S3),
     "Storage",
-    "TimedStorage-ByteHrs",
-    "StandardStorage",
-    "GB-Mo",
+    ("TimedStorage-ByteHrs", "StandardStorage", "GB-Mo"),
     0.023,
     Shape::Storage,
     0.0,
 );
 /// S3 PUT/COPY/POST/LIST requests.
 pub const S3_TIER1: Meter = meter(
-    "AmazonS3",
-    S3,
+    ("AmazonS3", S3),
     "API Request",
-    "Requests-Tier1",
-    "PutObject",
-    "Requests",
+    ("Requests-Tier1", "PutObject", "Requests"),
     0.000005,
     Shape::Count,
     2500.0,
 );
 /// S3 GET requests.
 pub const S3_TIER2: Meter = meter(
-    "AmazonS3",
-    S3,
+    ("AmazonS3", S3),
     "API Request",
-    "Requests-Tier2",
-    "GetObject",
-    "Requests",
+    ("Requests-Tier2", "GetObject", "Requests"),
     0.0000004,
     Shape::Count,
     30000.0,
 );
 /// RDS gp3 database storage.
 pub const RDS_STORAGE: Meter = meter(
-    "AmazonRDS",
-    "Amazon Relational Database Service",
+    ("AmazonRDS", "Amazon Relational Database Service"),
     "Database Storage",
-    "RDS:GP3-Storage",
-    "CreateDBInstance:0002",
-    "GB-Mo",
+    ("RDS:GP3-Storage", "CreateDBInstance:0002", "GB-Mo"),
     0.115,
     Shape::Storage,
     0.0,
@@ -383,12 +360,9 @@ pub const RDS_STORAGE: Meter = meter(
 pub const LAMBDA_COMPUTE: Meter = Meter {
     sp_discount: 0.17,
     ..meter(
-        "AWSLambda",
-        "AWS Lambda",
+        ("AWSLambda", "AWS Lambda"),
         "Serverless",
-        "Lambda-GB-Second",
-        "Invoke",
-        "Lambda-GB-Second",
+        ("Lambda-GB-Second", "Invoke", "Lambda-GB-Second"),
         0.0000166667,
         Shape::Count,
         9000.0,
@@ -396,36 +370,27 @@ pub const LAMBDA_COMPUTE: Meter = Meter {
 };
 /// Lambda requests.
 pub const LAMBDA_REQUESTS: Meter = meter(
-    "AWSLambda",
-    "AWS Lambda",
+    ("AWSLambda", "AWS Lambda"),
     "Serverless",
-    "Request",
-    "Invoke",
-    "Requests",
+    ("Request", "Invoke", "Requests"),
     0.0000002,
     Shape::Count,
     12000.0,
 );
 /// CloudWatch custom metrics (one line per account and hour).
 pub const CLOUDWATCH_METRICS: Meter = meter(
-    "AmazonCloudWatch",
-    "AmazonCloudWatch",
+    ("AmazonCloudWatch", "AmazonCloudWatch"),
     "Metric",
-    "CW:MetricMonitorUsage",
-    "MetricStorage",
-    "Metrics",
+    ("CW:MetricMonitorUsage", "MetricStorage", "Metrics"),
     0.3 / 730.0,
     Shape::Count,
     120.0,
 );
 /// CloudWatch Logs ingestion.
 pub const CLOUDWATCH_LOGS: Meter = meter(
-    "AmazonCloudWatch",
-    "AmazonCloudWatch",
+    ("AmazonCloudWatch", "AmazonCloudWatch"),
     "Data Payload",
-    "DataProcessing-Bytes",
-    "PutLogEvents",
-    "GB",
+    ("DataProcessing-Bytes", "PutLogEvents", "GB"),
     0.5,
     Shape::Gigabytes,
     0.4,

@@ -355,6 +355,9 @@ impl Sink for CurSink {
     }
 }
 
+/// String column values of one key: (column, value).
+type Values = Vec<(&'static str, Option<String>)>;
+
 /// A column of strings gathered from a small table.
 struct Table {
     values: Vec<Option<String>>,
@@ -437,10 +440,9 @@ fn batch(
             rows.push(id);
         };
     // Per-key string values are computed once per distinct key and batch.
-    let mut product_cache: HashMap<(usize, LineKind, Option<usize>), Vec<(&'static str, Option<String>)>> =
-        HashMap::new();
-    let mut account_cache: HashMap<usize, Vec<(&'static str, Option<String>)>> = HashMap::new();
-    let mut resource_cache: HashMap<Option<usize>, Vec<(&'static str, Option<String>)>> = HashMap::new();
+    let mut product_cache: HashMap<(usize, LineKind, Option<usize>), Values> = HashMap::new();
+    let mut account_cache: HashMap<usize, Values> = HashMap::new();
+    let mut resource_cache: HashMap<Option<usize>, Values> = HashMap::new();
     let mut interval_cache: HashMap<(i64, i64), String> = HashMap::new();
     let mut ids = StringBuilder::with_capacity(n, n * 52);
     let mut d: Vec<Vec<Option<f64>>> = vec![vec![None; n]; COLUMNS.len()];
@@ -510,15 +512,14 @@ fn batch(
             None => vec![("line_item_resource_id", None), ("line_item_availability_zone", None)],
         });
         let mut resource_values = rv.clone();
-        if res.is_none() {
-            if let Some(c) = commitment {
-                if matches!(
-                    line.kind,
-                    LineKind::RIFee | LineKind::SavingsPlanRecurringFee | LineKind::SavingsPlanUpfrontFee
-                ) {
-                    resource_values[0].1 = Some(c.arn.clone());
-                }
-            }
+        if res.is_none()
+            && let Some(c) = commitment
+            && matches!(
+                line.kind,
+                LineKind::RIFee | LineKind::SavingsPlanRecurringFee | LineKind::SavingsPlanUpfrontFee
+            )
+        {
+            resource_values[0].1 = Some(c.arn.clone());
         }
         for (name, v) in resource_values {
             put(name, v, &mut strings);
@@ -564,12 +565,13 @@ fn batch(
             money(line.public)
         };
         set("pricing_public_on_demand_cost", row, public, &mut d);
-        if is_usage && p.product_code == "AmazonEC2" {
-            if let Some(it) = p.instance_type {
-                let f = it.normalization_factor();
-                set("line_item_normalization_factor", row, f, &mut d);
-                set("line_item_normalized_usage_amount", row, line.usage * f, &mut d);
-            }
+        if is_usage
+            && p.product_code == "AmazonEC2"
+            && let Some(it) = p.instance_type
+        {
+            let f = it.normalization_factor();
+            set("line_item_normalization_factor", row, f, &mut d);
+            set("line_item_normalized_usage_amount", row, line.usage * f, &mut d);
         }
         let c = &line.c;
         match line.kind {
@@ -701,12 +703,7 @@ fn purchase_option(share: f64) -> &'static str {
 }
 
 /// The string columns that follow from a line's product, type and commitment.
-fn product_values(
-    e: &Estate,
-    p: &Product,
-    line: &Line,
-    _period: &Period,
-) -> Vec<(&'static str, Option<String>)> {
+fn product_values(e: &Estate, p: &Product, line: &Line, _period: &Period) -> Values {
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let region = p.region.map(|r| &REGIONS[r]);
     let currency = &e.payers[p.payer].currency;
@@ -777,7 +774,7 @@ fn product_values(
         _ if usage_like => Some(rate.clone()),
         _ => None,
     };
-    let mut v: Vec<(&'static str, Option<String>)> = vec![
+    let mut v: Values = vec![
         ("line_item_line_item_type", Some(kind.name().to_string())),
         ("line_item_line_item_description", Some(description)),
         ("line_item_product_code", Some(p.product_code.to_string())),
@@ -828,8 +825,7 @@ fn product_values(
         "product_to_region_code",
         (transfer && !internet).then(|| region.map_or("", |r| r.code).to_string()),
     ));
-    let (mut ri, mut sp): (Vec<(&'static str, Option<String>)>, Vec<(&'static str, Option<String>)>) =
-        (Vec::new(), Vec::new());
+    let (mut ri, mut sp): (Values, Values) = (Vec::new(), Vec::new());
     if let Some(c) = commitment {
         let start = iso(e.start_ms + c.start_hour * HOUR_MS);
         let end = iso(e.start_ms + (c.start_hour + c.term_hours) * HOUR_MS);

@@ -847,7 +847,7 @@ fn new_resource(
         if kind == ResourceKind::ModelProfile && REGIONS[region].code.starts_with("ap") { 0 } else { region };
     let zone = *d.pick(REGIONS[region].zones);
     let instance_type = match kind {
-        ResourceKind::Instance => catalog::instance_type(*d.pick(instance_choices(archetype))),
+        ResourceKind::Instance => catalog::instance_type(d.pick::<&str>(instance_choices(archetype))),
         ResourceKind::Database => Some(d.pick(catalog::RDS_TYPES)),
         ResourceKind::Endpoint => Some(d.pick(catalog::SAGEMAKER_TYPES)),
         _ => None,
@@ -1041,10 +1041,9 @@ fn commitments(e: &mut Estate) {
             if e.accounts[r.account].payer == p
                 && always
                 && matches!(r.kind, ResourceKind::Instance | ResourceKind::Database)
+                && let Some(it) = r.instance_type
             {
-                if let Some(it) = r.instance_type {
-                    *steady.entry((it.name, r.region)).or_default() += 1;
-                }
+                *steady.entry((it.name, r.region)).or_default() += 1;
             }
         }
         let mut reserved: std::collections::BTreeMap<(&'static str, usize), u32> = Default::default();
@@ -1283,7 +1282,7 @@ fn forgotten_gpu(e: &mut Estate, d: &mut Draw, start_hour: u32) -> usize {
         .and_then(|t| (0..e.applications.len()).find(|x| e.applications[*x].team == t))
         .unwrap_or(0);
     let mut r = new_resource(e, d, account, ResourceKind::Instance, app, Archetype::Ml);
-    r.instance_type = catalog::instance_type(*d.pick(&["g5.12xlarge", "p4d.24xlarge", "p3.2xlarge"]));
+    r.instance_type = catalog::instance_type(d.pick::<&str>(&["g5.12xlarge", "p4d.24xlarge", "p3.2xlarge"]));
     r.start_hour = start_hour;
     r.end_hour = e.hours;
     r.office_hours = false;

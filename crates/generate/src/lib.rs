@@ -18,9 +18,11 @@ pub mod catalog;
 pub mod cur;
 pub mod error;
 pub mod estate;
+pub mod focus;
 pub mod lines;
 pub mod options;
 pub mod rng;
+pub mod sidecar;
 pub mod truth;
 
 use std::path::{Path, PathBuf};
@@ -196,8 +198,15 @@ fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Resul
         sink.end_period(&estate, &g.products)?;
     }
     let files = sink.finish()?;
+    let sidecars = sidecar::write_all(&estate, dir)?;
     progress.finish();
-    let doc = truth.document(&estate, &g.event_cost, &files, dir);
+    let mut doc = truth.document(&estate, &g.event_cost, &files, dir);
+    doc["sidecars"] = serde_json::json!(
+        sidecars
+            .iter()
+            .map(|p| p.strip_prefix(dir).unwrap_or(p).to_string_lossy().replace('\\', "/"))
+            .collect::<Vec<_>>()
+    );
     let path = dir.join("truth.json");
     let text = serde_json::to_string_pretty(&doc).expect("a JSON value");
     std::fs::write(&path, text).map_err(|e| GenerateError::io(&path, e))?;

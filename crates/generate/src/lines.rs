@@ -338,8 +338,6 @@ impl<'e> Generator<'e> {
         meter: &Meter,
         usage_type: &str,
         instance_type: Option<&'static catalog::InstanceType>,
-        rate_usd: f64,
-        sp_discount: f64,
     ) -> usize {
         let legacy = matches!(
             meter.product_code,
@@ -360,11 +358,11 @@ impl<'e> Generator<'e> {
             usage_type: full.clone(),
             operation: meter.operation,
             unit: meter.unit,
-            rate: round_rate(rate_usd * reg.uplift * fx),
+            rate: round_rate(meter.rate * reg.uplift * fx),
             region: Some(region),
             instance_type,
             payer,
-            sp_discount,
+            sp_discount: meter.sp_discount,
             sku: String::new(),
         })
     }
@@ -401,7 +399,8 @@ impl<'e> Generator<'e> {
         let region = res.region;
         let mut out = Vec::new();
         let mut add = |g: &mut Self, meter: &Meter, usage_type: &str, it, rate: f64, sp: f64, base: f64| {
-            let product = g.metered(payer, region, meter, usage_type, it, rate, sp);
+            let priced = Meter { rate, sp_discount: sp, ..*meter };
+            let product = g.metered(payer, region, &priced, usage_type, it);
             out.push(Plan { product, shape: meter.shape, base });
         };
         match res.kind {
@@ -930,11 +929,13 @@ impl<'e> Generator<'e> {
         }
         // A refund in the second invoiced month: 10 % of the largest account's EC2 usage of the
         // month before, for an outage.
-        if self.invoiced_periods == 2 {
-            if let Some((account, billed)) =
+        if self.invoiced_periods == 2
+            && let Some((account, billed)) =
                 self.previous_ec2.iter().max_by_key(|(a, v)| (**v, std::cmp::Reverse(**a)))
+            && *billed > 0
+        {
             {
-                if *billed > 0 {
+                {
                     let prev_start = period
                         .month
                         .checked_sub_months(chrono::Months::new(1))

@@ -26,8 +26,8 @@ pub struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, line: &Line) {
-        self.rows += 1;
+    fn add(&mut self, line: &Line, row: bool) {
+        self.rows += u64::from(row);
         self.billed += i128::from(line.unblended);
         self.effective += i128::from(line.effective());
         self.list += i128::from(list_cost(line));
@@ -79,6 +79,8 @@ impl Truth {
     /// Adds lines of `period` (YYYY-MM).
     pub fn observe(&mut self, e: &Estate, products: &[Product], period: &str, lines: &[Line]) {
         for line in lines {
+            // FOCUS has no negation rows: its writers fold a negation into the covered row.
+            let row = e.options.format == crate::Format::Cur2 || line.kind != LineKind::SavingsPlanNegation;
             let account = &e.accounts[line.account];
             let currency = &e.payers[account.payer].currency;
             let res = line.resource.map(|r| &e.resources[r]);
@@ -87,25 +89,25 @@ impl Truth {
                 None => account.team,
             };
             let key = |s: &str| (s.to_string(), currency.clone());
-            self.by_period.entry(key(period)).or_default().add(line);
-            self.by_account.entry(line.account).or_default().add(line);
+            self.by_period.entry(key(period)).or_default().add(line, row);
+            self.by_account.entry(line.account).or_default().add(line, row);
             self.by_service
                 .entry((products[line.product].product_code, currency.clone()))
                 .or_default()
-                .add(line);
-            self.by_team.entry((owner, currency.clone())).or_default().add(line);
-            self.by_kind.entry((line.kind.name(), currency.clone())).or_default().add(line);
+                .add(line, row);
+            self.by_team.entry((owner, currency.clone())).or_default().add(line, row);
+            self.by_kind.entry((line.kind.name(), currency.clone())).or_default().add(line, row);
             let day = chrono::DateTime::from_timestamp_millis(line.start_ms)
                 .expect("in range")
                 .format("%Y-%m-%d")
                 .to_string();
-            self.by_day.entry(key(&day)).or_default().add(line);
-            self.total.entry(currency.clone()).or_default().add(line);
+            self.by_day.entry(key(&day)).or_default().add(line, row);
+            self.total.entry(currency.clone()).or_default().add(line, row);
             if res.is_none_or(|r| r.tags.is_empty()) {
-                self.untagged.entry(currency.clone()).or_default().add(line);
+                self.untagged.entry(currency.clone()).or_default().add(line, row);
             }
             if owner.is_none() {
-                self.unowned.entry(currency.clone()).or_default().add(line);
+                self.unowned.entry(currency.clone()).or_default().add(line, row);
             }
             if let Some(r) = line.resource {
                 *self.resource_effective.entry(r).or_default() += i128::from(line.effective());
