@@ -319,12 +319,21 @@ pub struct Resource {
     pub finding: Option<Finding>,
     /// Whether the CMDB lists it by id.
     pub in_cmdb: bool,
+    /// A remediation's new type and the hour it takes effect.
+    pub resized: Option<(u32, &'static InstanceType)>,
+    /// The hour from which a remediation runs it in office hours only.
+    pub scheduled_from: Option<u32>,
 }
 
 impl Resource {
-    /// Whether the resource runs in hour `h`.
+    /// Whether the resource exists in hour `h`.
     pub fn alive(&self, h: u32) -> bool {
         h >= self.start_hour && h < self.end_hour
+    }
+
+    /// Whether it runs only in office hours in hour `h`.
+    pub fn office_hours_at(&self, h: u32) -> bool {
+        self.office_hours || self.scheduled_from.is_some_and(|from| h >= from)
     }
 }
 
@@ -961,6 +970,8 @@ fn new_resource(
         attached_to: None,
         finding,
         in_cmdb,
+        resized: None,
+        scheduled_from: None,
     };
     r.id = resource_id(e, d, kind, account, region, app);
     // Shared accounts: a tagged resource names its team; an untagged one is owned only if the
@@ -1295,6 +1306,81 @@ fn forgotten_gpu(e: &mut Estate, d: &mut Draw, start_hour: u32) -> usize {
     r.tags.retain(|(k, _)| k == e.accounts[account].team_key);
     e.resources.push(r);
     e.resources.len() - 1
+}
+
+/// Applies the options' remediations to a built estate (the replay mode).
+pub fn remediate(e: &mut Estate) -> Result<(), crate::GenerateError> {
+    use crate::options::Action;
+    let remediations = e.options.remediations.clone();
+    for (i, r) in remediations.iter().enumerate() {
+        let bad = |m: String| crate::GenerateError::Options(format!("remediation {}: {m}", i + 1));
+        let hour = ((r.from.timestamp_millis() - e.start_ms) / HOUR_MS) as u32;
+        let find = |e: &Estate, id: &str| {
+            e.resources
+                .iter()
+                .position(|x| x.id == id && !id.is_empty())
+                .ok_or_else(|| bad(format!("no resource '{id}' in the estate")))
+        };
+        match &r.action {
+            Action::Delete { resource_id } => {
+                let x = find(e, resource_id)?;
+                let end = e.resources[x].end_hour.min(hour.max(e.resources[x].start_hour));
+                e.resources[x].end_hour = end;
+                // Terminating an instance deletes its root volume with it.
+                for v in e.resources.iter_mut().filter(|v| v.attached_to == Some(x)) {
+                    v.end_hour = v.end_hour.min(end.max(v.start_hour));
+                }
+            }
+            Action::Rightsize { resource_id, instance_type } => {
+                let x = find(e, resource_id)?;
+                let old = e.resources[x]
+                    .instance_type
+                    .ok_or_else(|| bad(format!("'{resource_id}' has no instance type to change")))?;
+                let new = catalog::instance_type(instance_type).ok_or_else(|| {
+                    bad(format!("'{instance_type}' is not an instance type of the price list"))
+                })?;
+                let table = |name: &'static str| {
+                    name.split('.').next().filter(|p| *p == "db" || *p == "ml").unwrap_or("")
+                };
+                if table(old.name) != table(new.name) {
+                    return Err(bad(format!(
+                        "cannot move '{resource_id}' from {} to {}",
+                        old.name, new.name
+                    )));
+                }
+                e.resources[x].resized = Some((hour, new));
+            }
+            Action::Schedule { resource_id } => {
+                let x = find(e, resource_id)?;
+                if e.resources[x].kind != ResourceKind::Instance {
+                    return Err(bad(format!("'{resource_id}' is not an instance")));
+                }
+                e.resources[x].scheduled_from = Some(hour);
+            }
+            Action::PurchaseSavingsPlan { hourly_commitment, term_years, upfront_share } => {
+                let payer = 0;
+                let n = e.commitments.len() as u64;
+                let h = format!("{:016x}{:016x}", mix(e.options.seed, 900 + n), mix(e.options.seed, 901 + n));
+                e.commitments.push(Commitment {
+                    arn: format!(
+                        "arn:aws:savingsplans::{}:savingsplan/{}-{}-{}-{}-{}",
+                        e.payers[payer].id,
+                        &h[..8],
+                        &h[8..12],
+                        &h[12..16],
+                        &h[16..20],
+                        &h[20..32]
+                    ),
+                    payer,
+                    kind: CommitmentKind::SavingsPlan { hourly: *hourly_commitment },
+                    start_hour: i64::from(hour),
+                    term_hours: i64::from(*term_years) * 365 * 24,
+                    upfront_share: *upfront_share,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Estate {

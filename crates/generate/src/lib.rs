@@ -166,7 +166,8 @@ pub fn generate(
 type Written = (u64, Vec<WrittenFile>, Vec<(String, String)>);
 
 fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Result<Written, GenerateError> {
-    let estate = estate::build(options);
+    let mut estate = estate::build(options);
+    estate::remediate(&mut estate)?;
     let mut sink: Box<dyn Sink> = match options.format {
         Format::Cur2 => Box::new(cur::CurSink::new(dir, EXPORT_NAME, ROWS_PER_FILE, ROW_GROUP_ROWS)),
         Format::FocusAzure | Format::FocusGcp => {

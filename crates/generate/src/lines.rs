@@ -206,6 +206,9 @@ struct Plan {
     product: usize,
     shape: Shape,
     base: f64,
+    /// Hours it bills in: from (inclusive) to until (exclusive).
+    from: u32,
+    until: u32,
 }
 
 /// A billing period: a calendar month clipped to the estate's range.
@@ -401,7 +404,7 @@ impl<'e> Generator<'e> {
         let mut add = |g: &mut Self, meter: &Meter, usage_type: &str, it, rate: f64, sp: f64, base: f64| {
             let priced = Meter { rate, sp_discount: sp, ..*meter };
             let product = g.metered(payer, region, &priced, usage_type, it);
-            out.push(Plan { product, shape: meter.shape, base });
+            out.push(Plan { product, shape: meter.shape, base, from: 0, until: u32::MAX });
         };
         match res.kind {
             ResourceKind::Instance => {
@@ -493,6 +496,26 @@ impl<'e> Generator<'e> {
                 }
             }
         }
+        // A rightsized resource bills its hours under the new type from the remediation on.
+        if let Some((hour, new)) = res.resized
+            && let Some(i) = out.iter().position(|p| self.products[p.product].instance_type.is_some())
+        {
+            out[i].until = hour;
+            let old = self.products[out[i].product].clone();
+            let old_type = old.instance_type.expect("found by its type").name;
+            let usage_type = old.usage_type.replace(old_type, new.name);
+            let uplift = old.region.map_or(1.0, |r| REGIONS[r].uplift);
+            let fx = self.e.payers[payer].fx;
+            let key = format!("{payer}|{}|{usage_type}|{}", old.product_code, old.operation);
+            let product = self.intern(key, |_| Product {
+                usage_type: usage_type.clone(),
+                rate: round_rate(new.rate * uplift * fx),
+                instance_type: Some(new),
+                sp_discount: if old.sp_discount > 0.0 { new.sp_discount } else { 0.0 },
+                ..old.clone()
+            });
+            out.push(Plan { product, shape: Shape::Hours, base: 0.0, from: hour, until: u32::MAX });
+        }
         out
     }
 
@@ -515,13 +538,16 @@ impl<'e> Generator<'e> {
             if !res.alive(h) {
                 continue;
             }
-            if res.office_hours && (!weekday || !(8..20).contains(&hod)) {
+            if res.office_hours_at(h) && (!weekday || !(8..20).contains(&hod)) {
                 continue;
             }
             let growth = self.growth[res.account][day];
             let profile = if res.utilisation.pattern == Pattern::Batch { BATCH[hod] } else { DIURNAL[hod] };
             let season = profile * WEEKLY[dow] * growth * self.release_factor[res.application];
             for (slot, plan) in self.plans[r].iter().enumerate() {
+                if h < plan.from || h >= plan.until {
+                    continue;
+                }
                 let noise = 0.85 + 0.3 * unit_of(hash4(e.options.seed, r as u64, slot as u64, u64::from(h)));
                 let base_usage = match plan.shape {
                     Shape::Hours => 1.0,

@@ -34,6 +34,54 @@ pub struct Options {
     pub format: Format,
     /// Every tunable of the estate.
     pub knobs: Knobs,
+    /// Remediations applied to the estate (the replay mode); empty for the estate as it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remediations: Vec<Remediation>,
+}
+
+/// A change to the estate from a point in time, so that savings realised by acting on a
+/// recommendation can be measured against the estate left alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remediation {
+    /// When it takes effect (UTC, on the hour: `2025-02-15T00:00:00Z`).
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// What is done.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What a remediation does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Terminate an instance, delete a volume, snapshot, bucket, NAT gateway, database,
+    /// function, endpoint or model profile: it bills nothing from then on.
+    Delete {
+        /// The resource id as the bill shows it.
+        resource_id: String,
+    },
+    /// Move an instance (or database, or endpoint) to another type of the catalogue.
+    Rightsize {
+        /// The resource id.
+        resource_id: String,
+        /// The new type (`m5.large`).
+        instance_type: String,
+    },
+    /// Run an instance only in office hours (weekdays 08:00–20:00 UTC).
+    Schedule {
+        /// The resource id.
+        resource_id: String,
+    },
+    /// Buy a Compute Savings Plan for the main payer.
+    PurchaseSavingsPlan {
+        /// Commitment per hour, USD.
+        hourly_commitment: f64,
+        /// Term in years (1 or 3).
+        term_years: u32,
+        /// Share paid up front (0, 0.5 or 1).
+        upfront_share: f64,
+    },
 }
 
 impl Default for Options {
@@ -46,6 +94,7 @@ impl Default for Options {
             rows_target: None,
             format: Format::Cur2,
             knobs: Knobs::default(),
+            remediations: Vec::new(),
         }
     }
 }
@@ -196,6 +245,28 @@ impl Options {
                 "knob releases_per_month = {} must be between 0 and 30",
                 k.releases_per_month
             ));
+        }
+        for r in &self.remediations {
+            let start = self.start.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+            if r.from < start || r.from.timestamp() % 3600 != 0 {
+                return bad(format!(
+                    "remediation from {} must be on the hour and not before the start {}",
+                    r.from.format("%Y-%m-%dT%H:%M:%SZ"),
+                    self.start
+                ));
+            }
+            if let Action::PurchaseSavingsPlan { hourly_commitment, term_years, upfront_share } = &r.action {
+                let valid = *hourly_commitment > 0.0
+                    && *hourly_commitment < 1e7
+                    && matches!(term_years, 1 | 3)
+                    && (0.0..=1.0).contains(upfront_share);
+                if !valid {
+                    return bad(format!(
+                        "remediation purchase_savings_plan needs hourly_commitment > 0, term_years 1 or 3 and \
+                         upfront_share between 0 and 1 (got {hourly_commitment}, {term_years}, {upfront_share})"
+                    ));
+                }
+            }
         }
         let (currency, rate) = &k.foreign_currency;
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) || currency == "USD" {

@@ -38,6 +38,11 @@ pub struct Args {
     /// A JSON file of knobs (tag faults, growth, commitments, waste, events; see truth.json).
     #[arg(long)]
     knobs: Option<PathBuf>,
+    /// Replay mode: a JSON list of remediations applied from their hour on
+    /// (`[{"from": "2025-02-15T00:00:00Z", "action": "delete", "resource_id": "i-0…"}, …]`;
+    /// actions delete, rightsize, schedule, purchase_savings_plan).
+    #[arg(long)]
+    remediate: Option<PathBuf>,
     /// Replace the folder if it exists (only once the new estate is complete).
     #[arg(long)]
     replace: bool,
@@ -104,6 +109,14 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => Knobs::default(),
     };
+    let remediations = match &args.remediate {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a list of remediations", path.display()))?
+        }
+        None => Vec::new(),
+    };
     let options = Options {
         accounts: args.accounts,
         days: args.days,
@@ -112,6 +125,7 @@ pub fn run(args: Args) -> Result<()> {
         rows_target: args.rows_target,
         format: args.bill_format.into(),
         knobs,
+        remediations,
     };
     let bar = if args.format == Format::Table && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar = ProgressBar::new(0);
