@@ -10,7 +10,8 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// costpilot: cloud cost data in one clean FOCUS model, queried with SQL.
 #[derive(Debug, Parser)]
@@ -34,6 +35,9 @@ enum Command {
     Export(commands::export::Args),
     /// Write a realistic synthetic estate: a CUR 2.0 bill and its truth.json.
     Generate(commands::generate::Args),
+    /// Generate a synthetic estate, ingest it and print the Monday briefing: no set-up, no
+    /// network. Uses ./.costpilot-demo unless --data-dir or COSTPILOT_DATA_DIR is given.
+    Demo(commands::demo::Args),
     /// Inspect or maintain the lake.
     Lake {
         #[command(subcommand)]
@@ -42,7 +46,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // `costpilot demo` has a data directory of its own unless one is given explicitly.
+    let data_dir_given = matches.value_source("data_dir").is_some_and(|s| s != ValueSource::DefaultValue);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -56,6 +63,7 @@ fn main() -> ExitCode {
             Command::Query(args) => commands::query::run(&cli.data_dir, args).await,
             Command::Export(args) => commands::export::run(&cli.data_dir, args).await,
             Command::Generate(args) => commands::generate::run(args),
+            Command::Demo(args) => commands::demo::run(data_dir_given.then_some(&*cli.data_dir), args).await,
             Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
         }
     });

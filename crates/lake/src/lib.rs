@@ -60,6 +60,7 @@
 //! `COSTPILOT_FAILPOINT=before-manifest-swap` makes [`Transaction::commit`] abort the process
 //! right before the manifest swap, to test crash safety.
 
+pub mod briefing;
 mod chunk;
 pub mod datetrunc;
 pub mod error;
@@ -72,6 +73,7 @@ pub mod manifest;
 pub mod session;
 pub mod transaction;
 
+pub use briefing::{Briefing, BriefingOptions, briefing};
 pub use error::LakeError;
 pub use export::{ExportFormat, ExportReport, export_columns};
 pub use lake::{DEFAULT_RETENTION, LOCK_WAIT, Lake, VacuumReport};

@@ -41,21 +41,35 @@ pub struct Args {
 
 /// What an ingest did, as printed with `--format json`.
 #[derive(Debug, Serialize)]
-struct Summary {
-    files: Vec<FileReport>,
-    rows_read: u64,
-    rows_kept: u64,
-    rows_skipped: u64,
-    skipped_by_reason: BTreeMap<String, u64>,
-    units: usize,
-    units_added: usize,
-    units_replaced: usize,
-    units_unchanged: usize,
-    billed_cost_by_currency: BTreeMap<String, String>,
-    seconds: f64,
-    rows_per_second: f64,
-    megabytes_per_second: f64,
-    unchanged: bool,
+pub struct Summary {
+    /// What was read from each file.
+    pub files: Vec<FileReport>,
+    /// Rows read from the files.
+    pub rows_read: u64,
+    /// Rows written to the lake.
+    pub rows_kept: u64,
+    /// Bad rows skipped.
+    pub rows_skipped: u64,
+    /// Bad rows skipped, by `column: reason`.
+    pub skipped_by_reason: BTreeMap<String, u64>,
+    /// Units the commit touched.
+    pub units: usize,
+    /// Units new to the lake.
+    pub units_added: usize,
+    /// Units that replaced older ones.
+    pub units_replaced: usize,
+    /// Units left as they were (same sources).
+    pub units_unchanged: usize,
+    /// Σ BilledCost per currency, in cents.
+    pub billed_cost_by_currency: BTreeMap<String, String>,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// Rows read per second.
+    pub rows_per_second: f64,
+    /// Megabytes of files read per second.
+    pub megabytes_per_second: f64,
+    /// True when every file was already ingested, so nothing was read.
+    pub unchanged: bool,
 }
 
 enum Message {
@@ -65,23 +79,31 @@ enum Message {
 
 /// Runs the ingest and prints its summary.
 pub fn run(data_dir: &Path, args: Args) -> Result<()> {
+    let summary = ingest(data_dir, &args.paths, &args.source, args.strict)?;
+    report(&summary, args.format)
+}
+
+/// Reads the billing files under `paths` into the lake of `data_dir` in one transaction, with a
+/// progress bar on a terminal; `source` is a `--source` value and `strict` fails on a bad row.
+/// Files the lake already holds (same checksums) are not read again. Shared by `costpilot ingest`
+/// and `costpilot demo`.
+pub fn ingest(data_dir: &Path, paths: &[PathBuf], source: &str, strict: bool) -> Result<Summary> {
     let started = Instant::now();
-    let kind = SourceKind::parse(&args.source).ok_or_else(|| anyhow!("unknown source '{}'", args.source))?;
-    let files = costpilot_ingest::discover(&args.paths, kind)?;
+    let kind = SourceKind::parse(source).ok_or_else(|| anyhow!("unknown source '{source}'"))?;
+    let files = costpilot_ingest::discover(paths, kind)?;
     if files.is_empty() {
-        bail!("no billing files found in {}", list(&args.paths));
+        bail!("no billing files found in {}", list(paths));
     }
     let lake = Lake::open(data_dir)?;
     let checksums: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
     if lake.manifest()?.already_ingested(&checksums) {
-        let summary = unchanged_summary(started.elapsed());
-        return report(&summary, args.format);
+        return Ok(unchanged_summary(started.elapsed()));
     }
 
     let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let progress = Arc::new(AtomicU64::new(0));
     let bar = progress_bar(total_bytes);
-    let opts = ReadOptions { strict: args.strict, progress: progress.clone(), ..ReadOptions::default() };
+    let opts = ReadOptions { strict, progress: progress.clone(), ..ReadOptions::default() };
 
     let mut tx = lake.begin()?;
     let (sender, receiver) = sync_channel::<Result<Message, IngestError>>(1);
@@ -158,7 +180,7 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
         unchanged: false,
         files: reports,
     };
-    report(&summary, args.format)
+    Ok(summary)
 }
 
 fn write_all(
