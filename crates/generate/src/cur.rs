@@ -355,6 +355,13 @@ impl Sink for CurSink {
     }
 }
 
+/// The position of a column in [`COLUMNS`].
+fn column(name: &str) -> usize {
+    static INDEX: std::sync::LazyLock<foldhash::HashMap<&'static str, usize>> =
+        std::sync::LazyLock::new(|| COLUMNS.iter().enumerate().map(|(i, (c, _))| (*c, i)).collect());
+    *INDEX.get(name).unwrap_or_else(|| panic!("{name} is not a CUR column"))
+}
+
 /// String column values of one key: (column, value).
 type Values = Vec<(&'static str, Option<String>)>;
 
@@ -432,23 +439,26 @@ fn batch(
     let n = lines.len();
     let seed = e.options.seed;
     let mut cols: HashMap<&'static str, ArrayRef> = HashMap::new();
-    let mut strings: HashMap<&'static str, (Table, Vec<u32>)> = HashMap::new();
-    let put =
-        |name: &'static str, v: Option<String>, strings: &mut HashMap<&'static str, (Table, Vec<u32>)>| {
-            let (t, rows) = strings.entry(name).or_insert_with(|| (Table::new(), Vec::with_capacity(n)));
-            let id = t.id(v);
-            rows.push(id);
-        };
-    // Per-key string values are computed once per distinct key and batch.
-    let mut product_cache: HashMap<(usize, LineKind, Option<usize>), Values> = HashMap::new();
-    let mut account_cache: HashMap<usize, Values> = HashMap::new();
-    let mut resource_cache: HashMap<Option<usize>, Values> = HashMap::new();
-    let mut interval_cache: HashMap<(i64, i64), String> = HashMap::new();
+    // String columns are gathered from per-batch tables of distinct values: each distinct
+    // product, account, resource or interval resolves its values to table ids once, and a row
+    // only pushes ids.
+    let mut strings: Vec<(Table, Vec<u32>)> =
+        (0..COLUMNS.len()).map(|_| (Table::new(), Vec::with_capacity(n))).collect();
+    let resolve = |values: Values, strings: &mut Vec<(Table, Vec<u32>)>| -> Vec<(usize, u32)> {
+        values.into_iter().map(|(name, v)| (column(name), strings[column(name)].0.id(v))).collect()
+    };
+    let mut product_cache: HashMap<(usize, LineKind, Option<usize>), Vec<(usize, u32)>> = HashMap::new();
+    let mut account_cache: HashMap<(usize, bool), Vec<(usize, u32)>> = HashMap::new();
+    let mut resource_cache: HashMap<(Option<usize>, Option<usize>), Vec<(usize, u32)>> = HashMap::new();
+    let mut interval_cache: HashMap<(i64, i64), Vec<(usize, u32)>> = HashMap::new();
     let mut ids = StringBuilder::with_capacity(n, n * 52);
-    let mut d: Vec<Vec<Option<f64>>> = vec![vec![None; n]; COLUMNS.len()];
-    let col_index: HashMap<&str, usize> = COLUMNS.iter().enumerate().map(|(i, (c, _))| (*c, i)).collect();
+    let mut d: Vec<Vec<Option<f64>>> = vec![Vec::new(); COLUMNS.len()];
     let set = |name: &str, row: usize, v: f64, d: &mut Vec<Vec<Option<f64>>>| {
-        d[col_index[name]][row] = Some(v);
+        let c = &mut d[column(name)];
+        if c.is_empty() {
+            c.resize(n, None);
+        }
+        c[row] = Some(v);
     };
     let mut starts = Vec::with_capacity(n);
     let mut ends = Vec::with_capacity(n);
@@ -461,13 +471,28 @@ fn batch(
         let payer = &e.payers[account.payer];
         let res = line.resource.map(|r| &e.resources[r]);
         let commitment = line.commitment.map(|c| &e.commitments[c]);
+        let push = |ids: &[(usize, u32)], strings: &mut Vec<(Table, Vec<u32>)>| {
+            for (c, id) in ids {
+                strings[*c].1.push(*id);
+            }
+        };
         let key = (line.product, line.kind, line.commitment);
-        let pv = product_cache.entry(key).or_insert_with(|| product_values(e, p, line, period));
-        for (name, v) in pv.iter() {
-            put(name, v.clone(), &mut strings);
+        if !product_cache.contains_key(&key) {
+            let v = resolve(product_values(e, p, line, period), &mut strings);
+            product_cache.insert(key, v);
         }
-        let av = account_cache.entry(line.account).or_insert_with(|| {
-            vec![
+        push(&product_cache[&key], &mut strings);
+        let key = (line.account, line.kind == LineKind::Tax);
+        if !account_cache.contains_key(&key) {
+            let invoice = period.invoiced.then(|| {
+                format!(
+                    "{}{:06}",
+                    period.month.format("%Y%m"),
+                    crate::rng::mix(payer.id.len() as u64, account.payer as u64 + period.start_ms as u64)
+                        % 1_000_000
+                )
+            });
+            let values = vec![
                 ("line_item_usage_account_id", Some(account.id.clone())),
                 ("line_item_usage_account_name", Some(account.name.clone())),
                 ("bill_payer_account_id", Some(payer.id.clone())),
@@ -476,64 +501,56 @@ fn batch(
                 ("line_item_legal_entity", Some(payer.legal_entity.to_string())),
                 ("line_item_currency_code", Some(payer.currency.clone())),
                 ("pricing_currency", Some(payer.currency.clone())),
-                (
-                    "bill_invoice_id",
-                    period.invoiced.then(|| {
-                        format!(
-                            "{}{:06}",
-                            period.month.format("%Y%m"),
-                            crate::rng::mix(
-                                payer.id.len() as u64,
-                                account.payer as u64 + period.start_ms as u64
-                            ) % 1_000_000
-                        )
-                    }),
-                ),
-            ]
-        });
-        for (name, v) in av.iter() {
-            put(name, v.clone(), &mut strings);
+                ("bill_invoice_id", invoice),
+                ("line_item_tax_type", key.1.then(|| payer.tax_type.to_string())),
+            ];
+            let v = resolve(values, &mut strings);
+            account_cache.insert(key, v);
         }
-        let rv = resource_cache.entry(line.resource).or_insert_with(|| match res {
-            Some(r) => vec![
-                ("line_item_resource_id", Some(r.id.clone())),
-                (
-                    "line_item_availability_zone",
-                    matches!(
-                        r.kind,
-                        ResourceKind::Instance
-                            | ResourceKind::Volume
-                            | ResourceKind::Database
-                            | ResourceKind::NatGateway
+        push(&account_cache[&key], &mut strings);
+        // A commitment's fee lines carry its ARN as their resource id, as AWS writes them.
+        let arn_of = commitment
+            .filter(|_| {
+                res.is_none()
+                    && matches!(
+                        line.kind,
+                        LineKind::RIFee | LineKind::SavingsPlanRecurringFee | LineKind::SavingsPlanUpfrontFee
                     )
-                    .then(|| r.zone.to_string()),
-                ),
-            ],
-            None => vec![("line_item_resource_id", None), ("line_item_availability_zone", None)],
-        });
-        let mut resource_values = rv.clone();
-        if res.is_none()
-            && let Some(c) = commitment
-            && matches!(
-                line.kind,
-                LineKind::RIFee | LineKind::SavingsPlanRecurringFee | LineKind::SavingsPlanUpfrontFee
-            )
-        {
-            resource_values[0].1 = Some(c.arn.clone());
+            })
+            .and(line.commitment);
+        let key = (line.resource, arn_of);
+        if !resource_cache.contains_key(&key) {
+            let values = match res {
+                Some(r) => vec![
+                    ("line_item_resource_id", Some(r.id.clone())),
+                    (
+                        "line_item_availability_zone",
+                        matches!(
+                            r.kind,
+                            ResourceKind::Instance
+                                | ResourceKind::Volume
+                                | ResourceKind::Database
+                                | ResourceKind::NatGateway
+                        )
+                        .then(|| r.zone.to_string()),
+                    ),
+                ],
+                None => vec![
+                    ("line_item_resource_id", arn_of.map(|c| e.commitments[c].arn.clone())),
+                    ("line_item_availability_zone", None),
+                ],
+            };
+            let v = resolve(values, &mut strings);
+            resource_cache.insert(key, v);
         }
-        for (name, v) in resource_values {
-            put(name, v, &mut strings);
+        push(&resource_cache[&key], &mut strings);
+        let key = (line.start_ms, line.end_ms);
+        if !interval_cache.contains_key(&key) {
+            let text = format!("{}/{}", iso(line.start_ms), iso(line.end_ms));
+            let v = resolve(vec![("identity_time_interval", Some(text))], &mut strings);
+            interval_cache.insert(key, v);
         }
-        put(
-            "line_item_tax_type",
-            (line.kind == LineKind::Tax).then(|| payer.tax_type.to_string()),
-            &mut strings,
-        );
-        let interval = interval_cache
-            .entry((line.start_ms, line.end_ms))
-            .or_insert_with(|| format!("{}/{}", iso(line.start_ms), iso(line.end_ms)))
-            .clone();
-        put("identity_time_interval", Some(interval), &mut strings);
+        push(&interval_cache[&key], &mut strings);
         ids.append_value(line_id(seed, line));
         starts.push(line.start_ms);
         ends.push(line.end_ms);
@@ -647,8 +664,10 @@ fn batch(
             _ => {}
         }
     }
-    for (name, (table, rows)) in &strings {
-        cols.insert(name, table.gather(rows)?);
+    for (i, (table, rows)) in strings.iter().enumerate() {
+        if !rows.is_empty() {
+            cols.insert(COLUMNS[i].0, table.gather(rows)?);
+        }
     }
     cols.insert("identity_line_item_id", Arc::new(ids.finish()));
     let period_start = TimestampMillisecondArray::from(vec![period.start_ms; n]).with_timezone("UTC");
@@ -672,6 +691,7 @@ fn batch(
     for (i, (name, col)) in COLUMNS.iter().enumerate() {
         let array = match (cols.remove(name), col) {
             (Some(a), _) => a,
+            (None, Col::D) if d[i].is_empty() => Arc::new(Float64Array::new_null(n)),
             (None, Col::D) => Arc::new(Float64Array::from(std::mem::take(&mut d[i]))),
             (None, Col::S) => match *name {
                 "bill_bill_type" => constant("Anniversary"),

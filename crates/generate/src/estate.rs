@@ -1060,8 +1060,15 @@ fn commitments(e: &mut Estate) {
         let mut reserved: std::collections::BTreeMap<(&'static str, usize), u32> = Default::default();
         let mut candidates: Vec<_> = steady.iter().filter(|(_, n)| **n >= 2).collect();
         candidates.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for ((name, region), n) in candidates.into_iter().take(4) {
-            let count = (f64::from(*n) * o.knobs.reserved_coverage).floor() as u32;
+        let chosen = candidates.len().min(4);
+        for (i, ((name, region), n)) in candidates.into_iter().take(4).enumerate() {
+            // The last reservation was bought for more instances than still run: the unused
+            // hours on its RIFee are the commitment waste a FinOps team looks for.
+            let count = if i + 1 == chosen && chosen > 1 {
+                n + 1
+            } else {
+                (f64::from(*n) * o.knobs.reserved_coverage).floor() as u32
+            };
             if count == 0 {
                 continue;
             }
@@ -1105,7 +1112,7 @@ fn commitments(e: &mut Estate) {
             if name.starts_with("db.") || it.sp_discount == 0.0 {
                 continue;
             }
-            let left = n - reserved.get(&(*name, *region)).copied().unwrap_or(0);
+            let left = n.saturating_sub(reserved.get(&(*name, *region)).copied().unwrap_or(0));
             eligible += f64::from(left) * it.rate * REGIONS[*region].uplift * (1.0 - it.sp_discount);
         }
         let target = eligible * o.knobs.savings_plan_coverage;

@@ -905,7 +905,8 @@ impl<'e> Generator<'e> {
             return;
         }
         self.invoiced_periods += 1;
-        // Credits: sandbox accounts get up to 300 (in their currency) of EC2 usage back.
+        // Credits: sandbox accounts get up to 300 (in their currency) of EC2 usage back; an
+        // organisation without one gets the credit on its smallest account that ran EC2.
         let mut by_account: BTreeMap<usize, i64> = BTreeMap::new();
         for ((account, _), v) in &charges {
             *by_account.entry(*account).or_default() += v;
@@ -937,9 +938,18 @@ impl<'e> Generator<'e> {
                 c: CommitAmounts::default(),
             });
         };
+        let sandbox = |a: &usize| e.accounts[*a].environment == crate::estate::Environment::Sandbox;
+        let fallback = if ec2.iter().any(|(a, b)| sandbox(a) && *b > 0) {
+            None
+        } else {
+            ec2.iter()
+                .filter(|(a, b)| **b > 0 && !e.accounts[**a].management)
+                .min_by_key(|(a, b)| (**b, **a))
+                .map(|(a, _)| *a)
+        };
         for (account, billed) in &ec2 {
             let a = &e.accounts[*account];
-            if a.environment == crate::estate::Environment::Sandbox && *billed > 0 {
+            if (sandbox(account) || fallback == Some(*account)) && *billed > 0 {
                 let cap = units(300.0 * e.payers[a.payer].fx);
                 lines_for(
                     self,

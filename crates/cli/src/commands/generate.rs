@@ -153,7 +153,7 @@ pub fn run(args: Args) -> Result<()> {
         Format::Json => print_json(&out),
         Format::Table | Format::Csv => {
             let billed: Vec<String> =
-                out.billed_cost_by_currency.iter().map(|(c, v)| format!("{c} {}", trim_cents(v))).collect();
+                out.billed_cost_by_currency.iter().map(|(c, v)| format!("{c} {}", cents(v))).collect();
             println!(
                 "generated {} line items in {} files ({:.1} MB) into {} in {:.1} s ({} rows/s); BilledCost {}",
                 thousands(out.rows),
@@ -169,9 +169,9 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-fn trim_cents(v: &str) -> String {
-    match v.split_once('.') {
-        Some((whole, frac)) => format!("{whole}.{}", &frac[..2.min(frac.len())]),
-        None => v.to_string(),
-    }
+/// An exact decimal rounded to cents, half away from zero, as ingest prints its totals.
+fn cents(v: &str) -> String {
+    costpilot_model::money::parse_decimal(v)
+        .map(|units| costpilot_model::money::format_units(units, 2))
+        .unwrap_or_else(|_| v.to_string())
 }
