@@ -133,3 +133,24 @@ fn a_restated_bill_replaces_its_unit_and_a_crash_before_the_swap_keeps_the_old_o
     assert!(vacuum["orphans_deleted"].as_u64().unwrap() >= 1, "{vacuum}");
     assert_eq!(total(dir.path()), after);
 }
+
+#[test]
+fn a_bare_relative_data_dir_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = testdata("cur/cur2.csv");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_costpilot"))
+            .current_dir(dir.path())
+            .args(["--data-dir", "lakedir"])
+            .args(args)
+            .output()
+            .expect("run costpilot");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["ingest", csv.to_str().unwrap()]);
+    let total = run(&["query", "--sql", "SELECT count(*) AS n FROM focus", "--format", "csv"]);
+    let expected = duckdb(&format!("SELECT count(*) FROM read_csv('{}', all_varchar = true)", csv.display()));
+    assert_eq!(total.lines().nth(1).unwrap(), expected[0][0].to_string());
+    assert!(dir.path().join("lakedir/lake").is_dir());
+}

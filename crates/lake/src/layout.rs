@@ -75,7 +75,9 @@ pub fn sync_dir(dir: &Path) -> Result<(), LakeError> {
 /// Creates `dir` and its missing parents, flushing each parent whose entries changed, so a
 /// renamed file inside survives a crash.
 pub fn create_dir_durable(dir: &Path) -> Result<(), LakeError> {
-    if dir.is_dir() {
+    // A bare relative name (`lakedir`) has the empty path as its parent: that is the current
+    // folder, which exists.
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
@@ -86,8 +88,10 @@ pub fn create_dir_durable(dir: &Path) -> Result<(), LakeError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(LakeError::io(dir, e)),
     }
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
+    match dir.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => sync_dir(Path::new("."))?,
+        Some(parent) => sync_dir(parent)?,
+        None => {}
     }
     Ok(())
 }
