@@ -10,7 +10,6 @@
 //! row.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,13 +21,11 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::catalog::REGIONS;
 use crate::error::GenerateError;
 use crate::estate::{CommitmentKind, Estate, HOUR_MS, ResourceKind};
+use crate::files::PartFiles;
 use crate::lines::{Line, LineKind, Period, Product, SCALE};
 use crate::{Sink, WrittenFile};
 
@@ -215,32 +212,25 @@ pub fn schema() -> SchemaRef {
 pub struct CurSink {
     root: PathBuf,
     export: String,
-    rows_per_file: usize,
-    row_group_rows: usize,
     schema: SchemaRef,
     buffer: Vec<Line>,
-    writer: Option<(ArrowWriter<File>, PathBuf, usize)>,
+    files: PartFiles,
     period: Option<Period>,
-    period_files: Vec<(PathBuf, usize)>,
-    files: Vec<WrittenFile>,
-    file_number: usize,
+    written: Vec<WrittenFile>,
 }
 
 impl CurSink {
     /// A writer into `root` (the estate's output folder) for the export named `export`.
     pub fn new(root: &Path, export: &str, rows_per_file: usize, row_group_rows: usize) -> Self {
+        let schema = schema();
         Self {
             root: root.to_path_buf(),
             export: export.to_string(),
-            rows_per_file: rows_per_file.max(1),
-            row_group_rows: row_group_rows.max(1),
-            schema: schema(),
+            files: PartFiles::new(schema.clone(), rows_per_file, row_group_rows),
+            schema,
             buffer: Vec::new(),
-            writer: None,
             period: None,
-            period_files: Vec::new(),
-            files: Vec::new(),
-            file_number: 0,
+            written: Vec::new(),
         }
     }
 
@@ -253,58 +243,22 @@ impl CurSink {
     }
 
     fn flush(&mut self, e: &Estate, products: &[Product], all: bool) -> Result<(), GenerateError> {
-        while self.buffer.len() >= self.row_group_rows || (all && !self.buffer.is_empty()) {
+        while self.buffer.len() >= self.files.room() || (all && !self.buffer.is_empty()) {
             let period = self.period.clone().expect("a period is open");
-            if self.writer.is_none() {
-                self.file_number += 1;
-                let dir = self.data_dir(&period);
-                std::fs::create_dir_all(&dir).map_err(|err| GenerateError::io(&dir, err))?;
-                let path = dir.join(format!("{}-{:05}.snappy.parquet", self.export, self.file_number));
-                let file = File::create(&path).map_err(|err| GenerateError::io(&path, err))?;
-                let props = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .set_max_row_group_row_count(Some(self.row_group_rows))
-                    .set_created_by("costpilot-generate".to_string())
-                    .build();
-                let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
-                    .map_err(|err| parquet_error(&path, err))?;
-                self.writer = Some((writer, path, 0));
-            }
-            let (_, _, in_file) = self.writer.as_ref().expect("opened above");
-            let room = self.rows_per_file - in_file;
-            let n = self.buffer.len().min(self.row_group_rows).min(room);
-            let lines: Vec<Line> = self.buffer.drain(..n).collect();
-            let batch = batch(e, products, &period, &self.schema, &lines);
-            let (writer, path, in_file) = self.writer.as_mut().expect("opened above");
-            let batch = batch.map_err(|m| GenerateError::Parquet { path: path.clone(), message: m })?;
-            writer.write(&batch).map_err(|err| parquet_error(path, err))?;
-            writer.flush().map_err(|err| parquet_error(path, err))?;
-            *in_file += n;
-            if *in_file >= self.rows_per_file {
-                self.close_file()?;
-            }
+            let n = self.buffer.len().min(self.files.room());
+            let batch = batch(e, products, &period, &self.schema, &self.buffer[..n])
+                .map_err(|message| GenerateError::Parquet { path: self.data_dir(&period), message })?;
+            self.buffer.drain(..n);
+            self.files.write(batch)?;
         }
         Ok(())
     }
-
-    fn close_file(&mut self) -> Result<(), GenerateError> {
-        if let Some((writer, path, rows)) = self.writer.take() {
-            writer.close().map_err(|err| parquet_error(&path, err))?;
-            self.period_files.push((path, rows));
-        }
-        Ok(())
-    }
-}
-
-fn parquet_error(path: &Path, err: impl std::fmt::Display) -> GenerateError {
-    GenerateError::Parquet { path: path.to_path_buf(), message: err.to_string() }
 }
 
 impl Sink for CurSink {
     fn begin_period(&mut self, _e: &Estate, period: &Period) -> Result<(), GenerateError> {
         self.period = Some(period.clone());
-        self.period_files.clear();
-        self.file_number = 0;
+        self.files.begin(self.data_dir(period), &format!("{}-", self.export), ".snappy.parquet");
         Ok(())
     }
 
@@ -315,14 +269,13 @@ impl Sink for CurSink {
 
     fn end_period(&mut self, e: &Estate, products: &[Product]) -> Result<(), GenerateError> {
         self.flush(e, products, true)?;
-        self.close_file()?;
+        let period_files = self.files.end()?;
         let period = self.period.take().expect("a period is open");
         let label = period.label();
         let meta =
             self.root.join("cur").join(&self.export).join("metadata").join(format!("BILLING_PERIOD={label}"));
         std::fs::create_dir_all(&meta).map_err(|err| GenerateError::io(&meta, err))?;
-        let data_files: Vec<String> = self
-            .period_files
+        let data_files: Vec<String> = period_files
             .iter()
             .map(|(p, _)| {
                 format!(
@@ -332,7 +285,7 @@ impl Sink for CurSink {
                 )
             })
             .collect();
-        let rows: usize = self.period_files.iter().map(|(_, r)| r).sum();
+        let rows: usize = period_files.iter().map(|(_, r)| r).sum();
         let manifest = serde_json::json!({
             "executionId": format!("{:08x}-0000-4000-8000-{:012x}", crate::rng::mix(e.options.seed, period.start_ms as u64) as u32, period.start_ms),
             "exportArn": format!("arn:aws:bcm-data-exports:us-east-1:{}:export/{}", e.payers[0].id, self.export),
@@ -344,14 +297,18 @@ impl Sink for CurSink {
         let path = meta.join(format!("{}-Manifest.json", self.export));
         let text = serde_json::to_string_pretty(&manifest).expect("a JSON value");
         std::fs::write(&path, text).map_err(|err| GenerateError::io(&path, err))?;
-        for (path, rows) in self.period_files.drain(..) {
-            self.files.push(WrittenFile { path, rows, period: label.clone() });
+        for (path, rows) in period_files {
+            self.written.push(WrittenFile { path, rows, period: label.clone() });
         }
         Ok(())
     }
 
+    fn column_count(&self) -> usize {
+        self.schema.fields().len()
+    }
+
     fn finish(self: Box<Self>) -> Result<Vec<WrittenFile>, GenerateError> {
-        Ok(self.files)
+        Ok(self.written)
     }
 }
 
@@ -361,6 +318,12 @@ fn column(name: &str) -> usize {
         std::sync::LazyLock::new(|| COLUMNS.iter().enumerate().map(|(i, (c, _))| (*c, i)).collect());
     *INDEX.get(name).unwrap_or_else(|| panic!("{name} is not a CUR column"))
 }
+
+/// Table ids of one key's string values: (column, id).
+type Ids = Vec<(usize, u32)>;
+
+/// Ids of the distinct keys of a batch.
+type Cache<K> = foldhash::HashMap<K, Ids>;
 
 /// String column values of one key: (column, value).
 type Values = Vec<(&'static str, Option<String>)>;
@@ -447,10 +410,10 @@ fn batch(
     let resolve = |values: Values, strings: &mut Vec<(Table, Vec<u32>)>| -> Vec<(usize, u32)> {
         values.into_iter().map(|(name, v)| (column(name), strings[column(name)].0.id(v))).collect()
     };
-    let mut product_cache: HashMap<(usize, LineKind, Option<usize>), Vec<(usize, u32)>> = HashMap::new();
-    let mut account_cache: HashMap<(usize, bool), Vec<(usize, u32)>> = HashMap::new();
-    let mut resource_cache: HashMap<(Option<usize>, Option<usize>), Vec<(usize, u32)>> = HashMap::new();
-    let mut interval_cache: HashMap<(i64, i64), Vec<(usize, u32)>> = HashMap::new();
+    let mut product_cache: Cache<(usize, LineKind, Option<usize>)> = Default::default();
+    let mut account_cache: Cache<(usize, bool)> = Default::default();
+    let mut resource_cache: Cache<(Option<usize>, Option<usize>)> = Default::default();
+    let mut interval_cache: Cache<(i64, i64)> = Default::default();
     let mut ids = StringBuilder::with_capacity(n, n * 52);
     let mut d: Vec<Vec<Option<f64>>> = vec![Vec::new(); COLUMNS.len()];
     let set = |name: &str, row: usize, v: f64, d: &mut Vec<Vec<Option<f64>>>| {
@@ -477,13 +440,12 @@ fn batch(
             }
         };
         let key = (line.product, line.kind, line.commitment);
-        if !product_cache.contains_key(&key) {
-            let v = resolve(product_values(e, p, line, period), &mut strings);
-            product_cache.insert(key, v);
-        }
-        push(&product_cache[&key], &mut strings);
+        let key_ids = product_cache
+            .entry(key)
+            .or_insert_with(|| resolve(product_values(e, p, line, period), &mut strings));
+        push(key_ids, &mut strings);
         let key = (line.account, line.kind == LineKind::Tax);
-        if !account_cache.contains_key(&key) {
+        let key_ids = account_cache.entry(key).or_insert_with(|| {
             let invoice = period.invoiced.then(|| {
                 format!(
                     "{}{:06}",
@@ -504,10 +466,9 @@ fn batch(
                 ("bill_invoice_id", invoice),
                 ("line_item_tax_type", key.1.then(|| payer.tax_type.to_string())),
             ];
-            let v = resolve(values, &mut strings);
-            account_cache.insert(key, v);
-        }
-        push(&account_cache[&key], &mut strings);
+            resolve(values, &mut strings)
+        });
+        push(key_ids, &mut strings);
         // A commitment's fee lines carry its ARN as their resource id, as AWS writes them.
         let arn_of = commitment
             .filter(|_| {
@@ -519,7 +480,7 @@ fn batch(
             })
             .and(line.commitment);
         let key = (line.resource, arn_of);
-        if !resource_cache.contains_key(&key) {
+        let key_ids = resource_cache.entry(key).or_insert_with(|| {
             let values = match res {
                 Some(r) => vec![
                     ("line_item_resource_id", Some(r.id.clone())),
@@ -540,17 +501,15 @@ fn batch(
                     ("line_item_availability_zone", None),
                 ],
             };
-            let v = resolve(values, &mut strings);
-            resource_cache.insert(key, v);
-        }
-        push(&resource_cache[&key], &mut strings);
+            resolve(values, &mut strings)
+        });
+        push(key_ids, &mut strings);
         let key = (line.start_ms, line.end_ms);
-        if !interval_cache.contains_key(&key) {
+        let key_ids = interval_cache.entry(key).or_insert_with(|| {
             let text = format!("{}/{}", iso(line.start_ms), iso(line.end_ms));
-            let v = resolve(vec![("identity_time_interval", Some(text))], &mut strings);
-            interval_cache.insert(key, v);
-        }
-        push(&interval_cache[&key], &mut strings);
+            resolve(vec![("identity_time_interval", Some(text))], &mut strings)
+        });
+        push(key_ids, &mut strings);
         ids.append_value(line_id(seed, line));
         starts.push(line.start_ms);
         ends.push(line.end_ms);

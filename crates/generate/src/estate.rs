@@ -1058,7 +1058,12 @@ fn commitments(e: &mut Estate) {
             }
         }
         let mut reserved: std::collections::BTreeMap<(&'static str, usize), u32> = Default::default();
+        // Reservations go to types with two or more always-on instances; a small estate without
+        // any reserves its most common type.
         let mut candidates: Vec<_> = steady.iter().filter(|(_, n)| **n >= 2).collect();
+        if candidates.is_empty() {
+            candidates = steady.iter().collect();
+        }
         candidates.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let chosen = candidates.len().min(4);
         for (i, ((name, region), n)) in candidates.into_iter().take(4).enumerate() {
@@ -1067,11 +1072,8 @@ fn commitments(e: &mut Estate) {
             let count = if i + 1 == chosen && chosen > 1 {
                 n + 1
             } else {
-                (f64::from(*n) * o.knobs.reserved_coverage).floor() as u32
+                ((f64::from(*n) * o.knobs.reserved_coverage).floor() as u32).max(1)
             };
-            if count == 0 {
-                continue;
-            }
             let it = catalog::instance_type(name).expect("a catalogue type");
             let rate = it.rate * REGIONS[*region].uplift;
             let is_rds = name.starts_with("db.");

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod cur;
 pub mod error;
 pub mod estate;
+pub mod files;
 pub mod focus;
 pub mod lines;
 pub mod options;
@@ -60,6 +61,8 @@ pub trait Sink {
     fn push(&mut self, e: &Estate, products: &[Product], lines: &[Line]) -> Result<(), GenerateError>;
     /// The open period has no more lines.
     fn end_period(&mut self, e: &Estate, products: &[Product]) -> Result<(), GenerateError>;
+    /// Columns of the files it writes.
+    fn column_count(&self) -> usize;
     /// Everything is written; the files, in order.
     fn finish(self: Box<Self>) -> Result<Vec<WrittenFile>, GenerateError>;
 }
@@ -170,14 +173,12 @@ fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Resul
     estate::remediate(&mut estate)?;
     let mut sink: Box<dyn Sink> = match options.format {
         Format::Cur2 => Box::new(cur::CurSink::new(dir, EXPORT_NAME, ROWS_PER_FILE, ROW_GROUP_ROWS)),
-        Format::FocusAzure | Format::FocusGcp => {
-            return Err(GenerateError::Options("--format focus is not available in this build yet".into()));
-        }
+        Format::FocusAzure | Format::FocusGcp => Box::new(focus::FocusSink::new(dir, options.format)),
     };
     let mut g = Generator::new(&estate);
     let mut truth = truth::Truth::default();
     let mut lines: Vec<Line> = Vec::new();
-    let mut rows = 0u64;
+    let mut made = 0u64;
     progress.start(u64::from(estate.hours));
     for period in lines::periods(&estate) {
         sink.begin_period(&estate, &period)?;
@@ -192,16 +193,19 @@ fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Resul
             }
             truth.observe(&estate, &g.products, &label, &lines);
             sink.push(&estate, &g.products, &lines)?;
-            rows += lines.len() as u64;
+            made += lines.len() as u64;
             lines.clear();
-            progress.advance(1, rows);
+            progress.advance(1, made);
         }
         sink.end_period(&estate, &g.products)?;
     }
+    let columns = sink.column_count();
     let files = sink.finish()?;
+    let rows = files.iter().map(|f| f.rows as u64).sum();
     let sidecars = sidecar::write_all(&estate, dir)?;
     progress.finish();
     let mut doc = truth.document(&estate, &g.event_cost, &files, dir);
+    doc["columns"] = serde_json::json!(columns);
     doc["sidecars"] = serde_json::json!(
         sidecars
             .iter()

@@ -42,7 +42,6 @@ pub struct Options {
 /// A change to the estate from a point in time, so that savings realised by acting on a
 /// recommendation can be measured against the estate left alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Remediation {
     /// When it takes effect (UTC, on the hour: `2025-02-15T00:00:00Z`).
     pub from: chrono::DateTime<chrono::Utc>,

@@ -68,7 +68,7 @@ pub struct Truth {
     by_service: BTreeMap<(&'static str, String), Sums>,
     by_team: BTreeMap<(Option<usize>, String), Sums>,
     by_kind: BTreeMap<(&'static str, String), Sums>,
-    by_day: BTreeMap<(String, String), Sums>,
+    by_day: BTreeMap<(i64, String), Sums>,
     untagged: BTreeMap<String, Sums>,
     unowned: BTreeMap<String, Sums>,
     total: BTreeMap<String, Sums>,
@@ -97,11 +97,8 @@ impl Truth {
                 .add(line, row);
             self.by_team.entry((owner, currency.clone())).or_default().add(line, row);
             self.by_kind.entry((line.kind.name(), currency.clone())).or_default().add(line, row);
-            let day = chrono::DateTime::from_timestamp_millis(line.start_ms)
-                .expect("in range")
-                .format("%Y-%m-%d")
-                .to_string();
-            self.by_day.entry(key(&day)).or_default().add(line, row);
+            let day = line.start_ms.div_euclid(86_400_000);
+            self.by_day.entry((day, currency.clone())).or_default().add(line, row);
             self.total.entry(currency.clone()).or_default().add(line, row);
             if res.is_none_or(|r| r.tags.is_empty()) {
                 self.untagged.entry(currency.clone()).or_default().add(line, row);
@@ -146,7 +143,6 @@ impl Truth {
             "format_version": 1,
             "options": e.options,
             "rows": self.total.values().map(|s| s.rows).sum::<u64>(),
-            "columns": crate::cur::COLUMNS.len(),
             "files": files.iter().map(|f| json!({
                 "path": f.path.strip_prefix(root).unwrap_or(&f.path).to_string_lossy().replace('\\', "/"),
                 "rows": f.rows,
@@ -187,7 +183,8 @@ impl Truth {
             }).collect::<Vec<_>>(),
             "by_day": self.by_day.iter().map(|((d, c), s)| {
                 let mut v = s.json();
-                v["day"] = json!(d);
+                let day = chrono::DateTime::from_timestamp_millis(d * 86_400_000).expect("in range");
+                v["day"] = json!(day.format("%Y-%m-%d").to_string());
                 v["currency"] = json!(c);
                 v
             }).collect::<Vec<_>>(),

@@ -32,6 +32,14 @@ pub enum IngestError {
         /// What the CSV reader said.
         message: String,
     },
+    /// The file is not well-formed JSON, or not the JSON document its format expects.
+    #[error("{}: malformed JSON: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// What the JSON parser said (with the line and column).
+        message: String,
+    },
     /// A column the format requires is absent.
     #[error("{}: missing required column '{column}' for {format}", path.display())]
     MissingColumn {

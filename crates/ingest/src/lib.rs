@@ -17,6 +17,7 @@ pub mod convert;
 pub mod cur;
 pub mod error;
 pub mod focus;
+pub mod metrics;
 pub mod raw;
 pub mod report;
 pub mod source;
