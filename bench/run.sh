@@ -5,9 +5,10 @@
 #                [--inputs-only]
 #
 # For each row count it
-#   1. generates a wide CUR 2.0 Parquet export with bench/gen_cur2.py (seeded, 128 columns) and the
-#      same rows as CSV.gz with bench/cur2_csv.py, cached under ${COSTPILOT_BENCH_DIR:-~/.cache/
-#      costpilot/bench} (regenerated only when the generator or the row count changes);
+#   1. generates an estate of about that many line items with `costpilot generate --rows-target N
+#      --seed 42` (AWS CUR 2.0 Parquet with the full Data Exports column set) and the same rows as
+#      CSV.gz with bench/cur2_csv.py, cached under ${COSTPILOT_BENCH_DIR:-~/.cache/costpilot/bench}
+#      (regenerated only when the generator's sources or the row count change);
 #   2. times `costpilot ingest` of the Parquet and of the CSV.gz export into an empty data dir:
 #      whole-process wall time, median of --runs runs after one warm-up (hyperfine), and peak RSS
 #      of one more run (/usr/bin/time -v);
@@ -80,16 +81,17 @@ py=$venv/bin/python
 # The cached export for N rows: reused only when made by the same generator with the same rows.
 ensure_inputs() {
   local n=$1 src=$bench_dir/cur2-$1 csv=$bench_dir/cur2-$1-csv stamp
-  stamp="$(sha256sum "$root/bench/gen_cur2.py" | cut -d' ' -f1) rows=$n seed=42"
+  stamp="$(cat "$root"/crates/generate/src/*.rs "$root"/crates/generate/src/*/*.rs | sha256sum | cut -d' ' -f1) rows=$n seed=42"
   if [[ $(cat "$src/.complete" 2>/dev/null || true) != "$stamp" ]]; then
-    say "generate $n rows of CUR 2.0 Parquet"
+    say "generate about $n line items of CUR 2.0 Parquet"
     rm -rf "$src" "$csv"
-    "$py" "$root/bench/gen_cur2.py" --rows "$n" --seed 42 --out "$src" >"$bench_dir/gen-$n.json"
+    "$bin" generate --out "$src" --rows-target "$n" --seed 42 --format json >"$bench_dir/gen-$n.json"
+    "$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["rows"])' "$src/truth.json" >"$src/.rows"
     echo "$stamp" >"$src/.complete"
   fi
   if [[ $with_csv == 1 && $(cat "$csv/.complete" 2>/dev/null || true) != "$stamp" ]]; then
     say "convert $n rows to CSV.gz"
-    "$py" "$root/bench/cur2_csv.py" "$src" "$csv"
+    "$py" "$root/bench/cur2_csv.py" "$src/cur/costpilot-demo/data" "$csv"
     echo "$stamp" >"$csv/.complete"
   fi
 }
@@ -170,32 +172,33 @@ bench_queries() {
   done
 }
 
-for n in $sizes; do
-  ensure_inputs "$n"
-done
-[[ $inputs_only == 0 ]] || exit 0
-
 say "build costpilot (release)"
 (cd "$root" && cargo build --release --bin costpilot)
 bin=${CARGO_TARGET_DIR:-$root/target}/release/costpilot
 [[ -x $bin ]] || die "no binary at $bin"
 
+for n in $sizes; do
+  ensure_inputs "$n"
+done
+[[ $inputs_only == 0 ]] || exit 0
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $sizes; do
   work=$bench_dir/work-$n
   mkdir -p "$work"
-  bench_ingest "CUR 2.0 Parquet" "$bench_dir/cur2-$n" parquet "$n"
+  rows=$(cat "$bench_dir/cur2-$n/.rows")
+  bench_ingest "CUR 2.0 Parquet" "$bench_dir/cur2-$n/cur" parquet "$rows"
   if [[ $with_csv == 1 ]]; then
-    bench_ingest "CUR 2.0 CSV.gz" "$bench_dir/cur2-$n-csv" csv "$n"
+    bench_ingest "CUR 2.0 CSV.gz" "$bench_dir/cur2-$n-csv" csv "$rows"
     rm -rf "$work/csv"
   fi
-  bench_queries "$n"
+  bench_queries "$rows"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------
 say "write $out"
-columns=$("$py" -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_cur2; print(len(gen_cur2.COLUMNS))' "$root/bench")
+columns=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["columns"])' "$bench_dir/cur2-${sizes%% *}/truth.json")
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with local changes)"
 {
@@ -212,11 +215,11 @@ git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with 
   echo
   echo "## Method"
   echo
-  echo "- Input: \`bench/gen_cur2.py\` (seed 42), a wide AWS CUR 2.0 Data Exports export with $columns columns"
-  echo "  (124 flat + the product, resource_tags, cost_category and discount maps), one billing period, hourly"
-  echo "  line items of 12 accounts (EC2, EBS, S3, RDS, Lambda, data transfer, CloudWatch; Usage, DiscountedUsage,"
-  echo "  SavingsPlanCoveredUsage/Negation, RIFee, SavingsPlanRecurringFee, Tax, Credit), snappy Parquet files of"
-  echo "  at most 1,000,000 rows under \`BILLING_PERIOD=YYYY-MM/\`. CSV.gz: the same rows written by DuckDB"
+  echo "- Input: \`costpilot generate --rows-target N --seed 42\` (docs/generator.md): the default estate of"
+  echo "  120 accounts over 90 days (three billing periods, a USD and a EUR payer) as AWS CUR 2.0 Data Exports"
+  echo "  Parquet with $columns columns (124 flat + the product, resource_tags, cost_category and discount maps),"
+  echo "  every line item type the generator writes, snappy files of at most 1,000,000 rows under"
+  echo "  \`BILLING_PERIOD=YYYY-MM/\`, with their Data Exports manifests. CSV.gz: the same rows written by DuckDB"
   echo "  (\`bench/cur2_csv.py\`)."
   echo "- Every figure is whole-process wall time (the \`costpilot\` binary from start to exit), the median of"
   echo "  $runs runs after one warm-up run, measured with hyperfine; inputs are in the page cache. Ingest runs start"
