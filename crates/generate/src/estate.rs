@@ -537,11 +537,29 @@ pub fn build(options: &Options) -> Estate {
     };
     organisation(&mut estate);
     accounts(&mut estate);
-    resources(&mut estate);
-    commitments(&mut estate);
-    releases(&mut estate);
-    events(&mut estate);
+    populate(&mut estate, 1.0);
+    // The first draw sizes the estate from averages; with a row target, count what it would
+    // write and draw once more with the variable part scaled to hit the target.
+    if let Some(target) = options.rows_target {
+        let (fixed, variable) = expected_rows(&estate);
+        let want = target as f64 - fixed;
+        if variable > 0.0 && want > 0.0 && ((fixed + variable) / target as f64 - 1.0).abs() > 0.01 {
+            estate.resources.clear();
+            estate.commitments.clear();
+            estate.releases.clear();
+            estate.events.clear();
+            populate(&mut estate, want / variable);
+        }
+    }
     estate
+}
+
+/// Draws the resources (scaled by `correction`), commitments, releases and events.
+fn populate(e: &mut Estate, correction: f64) {
+    resources(e, correction);
+    commitments(e);
+    releases(e);
+    events(e);
 }
 
 fn organisation(e: &mut Estate) {
@@ -729,7 +747,42 @@ fn archetype_of(account: &Account) -> Archetype {
     }
 }
 
-fn resources(e: &mut Estate) {
+/// Line items the estate writes over the range, by its resources' meters and running hours and
+/// the negation lines of the usage its Savings Plans cover: (account services, the rest).
+fn expected_rows(e: &Estate) -> (f64, f64) {
+    let (mut fixed, mut variable) = (0.0, 0.0);
+    // A plan covers about its commitment over the mean discounted price of an eligible hour.
+    let eligible: Vec<f64> = e
+        .resources
+        .iter()
+        .filter_map(|r| r.instance_type.filter(|t| r.kind == ResourceKind::Instance && t.sp_discount > 0.0))
+        .map(|t| t.rate * (1.0 - t.sp_discount))
+        .collect();
+    if !eligible.is_empty() {
+        let mean = eligible.iter().sum::<f64>() / eligible.len() as f64;
+        for c in &e.commitments {
+            if let CommitmentKind::SavingsPlan { hourly } = c.kind {
+                let start = c.start_hour.clamp(0, i64::from(e.hours));
+                let end = (c.start_hour + c.term_hours).clamp(0, i64::from(e.hours));
+                variable += (hourly / mean).min(eligible.len() as f64) * (end - start) as f64;
+            }
+        }
+    }
+    for r in &e.resources {
+        let hours = f64::from(r.end_hour.saturating_sub(r.start_hour));
+        // Office hours are 12 hours on 5 days of 7.
+        let running = if r.office_hours { hours * 60.0 / 168.0 } else { hours };
+        let rows = running * meters_per_hour(r.kind, r.internet_facing);
+        if r.kind == ResourceKind::AccountServices {
+            fixed += rows;
+        } else {
+            variable += rows;
+        }
+    }
+    (fixed, variable)
+}
+
+fn resources(e: &mut Estate, correction: f64) {
     let o = e.options.clone();
     let mut d = Draw::new(o.seed, 3);
     // Scale units per account so the estate writes about the wanted rows per hour: each account
@@ -743,7 +796,7 @@ fn resources(e: &mut Estate) {
             a.size * per_unit
         })
         .sum();
-    let scale = ((rows_per_hour(&o) - fixed).max(0.0) / variable).max(0.0);
+    let scale = ((rows_per_hour(&o) - fixed).max(0.0) / variable).max(0.0) * correction;
     let hours = e.hours;
     for a in 0..e.accounts.len() {
         let account = e.accounts[a].clone();
