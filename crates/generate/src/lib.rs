@@ -206,6 +206,21 @@ fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Resul
     progress.finish();
     let mut doc = truth.document(&estate, &g.event_cost, &files, dir);
     doc["columns"] = serde_json::json!(columns);
+    doc["budgets"] = serde_json::json!(
+        sidecar::budgets::plan(&estate)
+            .iter()
+            .map(|b| serde_json::json!({
+                "business_unit": estate.business_units[b.business_unit].name,
+                "currency": "USD",
+                "set_to_be_overrun": b.overrun,
+                "months": b.months.iter().map(|(m, expected, amount)| serde_json::json!({
+                    "month": m,
+                    "expected_list_cost": (expected * 100.0).round() / 100.0,
+                    "budget": amount,
+                })).collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>()
+    );
     doc["sidecars"] = serde_json::json!(
         sidecars
             .iter()
