@@ -440,9 +440,8 @@ fn batch(
             }
         };
         let key = (line.product, line.kind, line.commitment);
-        let key_ids = product_cache
-            .entry(key)
-            .or_insert_with(|| resolve(product_values(e, p, line, period), &mut strings));
+        let key_ids =
+            product_cache.entry(key).or_insert_with(|| resolve(product_values(e, p, line), &mut strings));
         push(key_ids, &mut strings);
         let key = (line.account, line.kind == LineKind::Tax);
         let key_ids = account_cache.entry(key).or_insert_with(|| {
@@ -682,7 +681,7 @@ fn purchase_option(share: f64) -> &'static str {
 }
 
 /// The string columns that follow from a line's product, type and commitment.
-fn product_values(e: &Estate, p: &Product, line: &Line, _period: &Period) -> Values {
+fn product_values(e: &Estate, p: &Product, line: &Line) -> Values {
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let region = p.region.map(|r| &REGIONS[r]);
     let currency = &e.payers[p.payer].currency;

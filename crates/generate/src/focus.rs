@@ -723,7 +723,7 @@ fn tag_table(e: &Estate) -> ArrayRef {
 mod tests {
     use super::*;
     use crate::Options;
-    use crate::lines::{Generator, periods};
+
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Decimal128Type;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -740,25 +740,7 @@ mod tests {
         let e = crate::estate::build(options);
         let mut sink: Box<dyn Sink> =
             Box::new(FocusSink::with_limits(dir, options.format, rows_per_file, group));
-        let mut g = Generator::new(&e);
-        let mut truth = crate::truth::Truth::default();
-        let mut lines = Vec::new();
-        for period in periods(&e) {
-            sink.begin_period(&e, &period).unwrap();
-            for h in period.first_hour..period.end_hour {
-                g.hour(h, &period, &mut lines);
-                if h % 24 == 23 {
-                    g.end_of_day(h / 24, &period, &mut lines);
-                }
-                if h + 1 == period.end_hour {
-                    g.end_of_period(&period, &mut lines);
-                }
-                truth.observe(&e, &g.products, &period.label(), &lines);
-                sink.push(&e, &g.products, &lines).unwrap();
-                lines.clear();
-            }
-            sink.end_period(&e, &g.products).unwrap();
-        }
+        let (truth, _) = crate::bill(&e, sink.as_mut(), &crate::Quiet).unwrap();
         (sink.finish().unwrap(), truth.totals().clone())
     }
 

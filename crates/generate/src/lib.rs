@@ -168,6 +168,40 @@ pub fn generate(
 
 type Written = (u64, Vec<WrittenFile>, Vec<(String, String)>);
 
+/// Makes the estate's line items hour by hour, in time order, into `sink`; returns the truth of
+/// what was written and the extra cost of each injected event.
+pub(crate) fn bill(
+    estate: &Estate,
+    sink: &mut dyn Sink,
+    progress: &dyn Progress,
+) -> Result<(truth::Truth, Vec<i64>), GenerateError> {
+    let mut g = Generator::new(estate);
+    let mut truth = truth::Truth::default();
+    let mut lines: Vec<Line> = Vec::new();
+    let mut made = 0u64;
+    progress.start(u64::from(estate.hours));
+    for period in lines::periods(estate) {
+        sink.begin_period(estate, &period)?;
+        let label = period.label();
+        for h in period.first_hour..period.end_hour {
+            g.hour(h, &period, &mut lines);
+            if h % 24 == 23 {
+                g.end_of_day(h / 24, &mut lines);
+            }
+            if h + 1 == period.end_hour {
+                g.end_of_period(&period, &mut lines);
+            }
+            truth.observe(estate, &g.products, &label, &lines);
+            sink.push(estate, &g.products, &lines)?;
+            made += lines.len() as u64;
+            lines.clear();
+            progress.advance(1, made);
+        }
+        sink.end_period(estate, &g.products)?;
+    }
+    Ok((truth, g.event_cost))
+}
+
 fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Result<Written, GenerateError> {
     let mut estate = estate::build(options);
     estate::remediate(&mut estate)?;
@@ -175,36 +209,13 @@ fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Resul
         Format::Cur2 => Box::new(cur::CurSink::new(dir, EXPORT_NAME, ROWS_PER_FILE, ROW_GROUP_ROWS)),
         Format::FocusAzure | Format::FocusGcp => Box::new(focus::FocusSink::new(dir, options.format)),
     };
-    let mut g = Generator::new(&estate);
-    let mut truth = truth::Truth::default();
-    let mut lines: Vec<Line> = Vec::new();
-    let mut made = 0u64;
-    progress.start(u64::from(estate.hours));
-    for period in lines::periods(&estate) {
-        sink.begin_period(&estate, &period)?;
-        let label = period.label();
-        for h in period.first_hour..period.end_hour {
-            g.hour(h, &period, &mut lines);
-            if h % 24 == 23 {
-                g.end_of_day(h / 24, &period, &mut lines);
-            }
-            if h + 1 == period.end_hour {
-                g.end_of_period(&period, &mut lines);
-            }
-            truth.observe(&estate, &g.products, &label, &lines);
-            sink.push(&estate, &g.products, &lines)?;
-            made += lines.len() as u64;
-            lines.clear();
-            progress.advance(1, made);
-        }
-        sink.end_period(&estate, &g.products)?;
-    }
+    let (truth, event_cost) = bill(&estate, sink.as_mut(), progress)?;
     let columns = sink.column_count();
     let files = sink.finish()?;
     let rows = files.iter().map(|f| f.rows as u64).sum();
     let sidecars = sidecar::write_all(&estate, dir)?;
     progress.finish();
-    let mut doc = truth.document(&estate, &g.event_cost, &files, dir);
+    let mut doc = truth.document(&estate, &event_cost, &files, dir);
     doc["columns"] = serde_json::json!(columns);
     doc["budgets"] = serde_json::json!(
         sidecar::budgets::plan(&estate)

@@ -782,7 +782,7 @@ impl<'e> Generator<'e> {
     }
 
     /// The enterprise discount of day `day` (0-based), after its last hour.
-    pub fn end_of_day(&mut self, day: u32, period: &Period, out: &mut Vec<Line>) {
+    pub fn end_of_day(&mut self, day: u32, out: &mut Vec<Line>) {
         let e = self.e;
         let start_ms = e.hour_ms(day * 24);
         let usage = std::mem::take(&mut self.day_usage);
@@ -815,7 +815,6 @@ impl<'e> Generator<'e> {
                 c: CommitAmounts::default(),
             });
         }
-        let _ = period;
     }
 
     fn service_name_of(&self, code: &str) -> &'static str {
