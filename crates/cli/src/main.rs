@@ -46,6 +46,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // `costpilot demo` has a data directory of its own unless one is given explicitly.
@@ -73,5 +74,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Lets a closed pipe end the process quietly, as it ends `cat` or `grep`, instead of making the
+/// next `println!` panic: `costpilot query ... | head` is ordinary use. Rust ignores SIGPIPE at
+/// start-up; this puts back the default action.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; `signal` with SIG_DFL
+    // only resets the disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -194,3 +194,28 @@ fn export_round_trips_through_duckdb() {
         assert_eq!(rows.iter().map(|r| r[2].as_u64().unwrap()).sum::<u64>(), 1000);
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["ingest", testdata(SAMPLE).to_str().unwrap()]);
+    // The JSON of 1,000 rows is far larger than a pipe holds, so costpilot is still writing when
+    // the reader goes away, as with `costpilot query ... | head`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_costpilot"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["query", "--sql", "SELECT * FROM focus", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no panic, no message");
+    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE like cat or grep: {:?}", out.status);
+}
