@@ -53,6 +53,23 @@ pub fn print_batches(batches: &[RecordBatch], format: Format) -> Result<()> {
     Ok(())
 }
 
+/// A progress bar on stderr drawn with `template` when a person is watching a table (`table` and
+/// stderr a terminal), else a hidden one.
+pub fn progress_bar(table: bool, template: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if !table || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{spinner}} {template}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 /// Prints a serialisable value as pretty JSON.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value).context("encoding JSON")?);

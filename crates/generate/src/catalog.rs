@@ -254,6 +254,20 @@ const fn meter(
     }
 }
 
+/// A meter billed per hour a resource of `service` runs (instances, databases, endpoints); the
+/// usage type and price come from the resource's type.
+pub const fn hours_meter(
+    service: (&'static str, &'static str),
+    family: &'static str,
+    operation: &'static str,
+) -> Meter {
+    meter(service, family, ("", operation, "Hrs"), 0.0, Shape::Hours, 0.0)
+}
+
+/// A Bedrock meter billed per token; the usage type and price come from the model.
+pub const TOKENS: Meter =
+    meter(BEDROCK, "Generative AI", ("", "InvokeModelInference", "Tokens"), 0.0, Shape::Count, 0.0);
+
 const EC2: &str = "Amazon Elastic Compute Cloud";
 const S3: &str = "Amazon Simple Storage Service";
 

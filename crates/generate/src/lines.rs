@@ -173,6 +173,31 @@ pub struct Line {
 }
 
 impl Line {
+    /// A line without a resource that charges `amount` in `[start_ms, end_ms)`: fees, tax,
+    /// credits, refunds and discounts (no usage, list cost the amount, no commitment).
+    fn charge(
+        kind: LineKind,
+        (start_ms, end_ms): (i64, i64),
+        account: usize,
+        product: usize,
+        amount: i64,
+    ) -> Self {
+        Self {
+            kind,
+            start_ms,
+            end_ms,
+            account,
+            resource: None,
+            product,
+            slot: 0,
+            usage: 0.0,
+            unblended: amount,
+            public: amount,
+            commitment: None,
+            c: CommitAmounts::default(),
+        }
+    }
+
     /// EffectiveCost as costpilot's documented CUR mapping defines it (docs/mapping.md).
     pub fn effective(&self) -> i64 {
         match self.kind {
@@ -190,15 +215,18 @@ pub fn units(x: f64) -> i64 {
     (x * SCALE).round() as i64
 }
 
-const DIURNAL: [f64; 24] = [
+/// Hourly usage relative to the day's mean for daytime workloads (UTC hour of day).
+pub(crate) const DIURNAL: [f64; 24] = [
     0.45, 0.4, 0.38, 0.36, 0.38, 0.45, 0.6, 0.8, 1.0, 1.2, 1.35, 1.42, 1.45, 1.45, 1.42, 1.38, 1.3, 1.2, 1.1,
     1.0, 0.9, 0.78, 0.65, 0.52,
 ];
-const BATCH: [f64; 24] = [
+/// The same for night-time batch workloads.
+pub(crate) const BATCH: [f64; 24] = [
     1.6, 1.8, 1.9, 1.8, 1.5, 1.1, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.8, 0.9, 1.0, 1.1,
     1.2, 1.3, 1.45,
 ];
-const WEEKLY: [f64; 7] = [1.05, 1.08, 1.08, 1.06, 1.0, 0.78, 0.72];
+/// Usage by day of week, Monday first.
+pub(crate) const WEEKLY: [f64; 7] = [1.05, 1.08, 1.08, 1.06, 1.0, 0.78, 0.72];
 
 /// One meter of one resource: what to bill and how much is drawn.
 #[derive(Debug, Clone, Copy)]
@@ -409,8 +437,7 @@ impl<'e> Generator<'e> {
         match res.kind {
             ResourceKind::Instance => {
                 let it = res.instance_type.expect("instances have a type");
-                let m = Meter { family: "Compute Instance", ..catalog::NAT_HOURS };
-                let m = Meter { usage_type: "", operation: "RunInstances", ..m };
+                let m = catalog::hours_meter(catalog::EC2_SERVICE, "Compute Instance", "RunInstances");
                 add(self, &m, &format!("BoxUsage:{}", it.name), Some(it), it.rate, it.sp_discount, 0.0);
                 if res.internet_facing {
                     let dt = catalog::DATA_TRANSFER_OUT;
@@ -438,13 +465,8 @@ impl<'e> Generator<'e> {
             }
             ResourceKind::Database => {
                 let it = res.instance_type.expect("databases have a class");
-                let m = Meter {
-                    product_code: catalog::RDS_SERVICE.0,
-                    service_name: catalog::RDS_SERVICE.1,
-                    family: "Database Instance",
-                    operation: "CreateDBInstance:0002",
-                    ..catalog::NAT_HOURS
-                };
+                let m =
+                    catalog::hours_meter(catalog::RDS_SERVICE, "Database Instance", "CreateDBInstance:0002");
                 add(self, &m, &format!("InstanceUsage:{}", it.name), Some(it), it.rate, 0.0, 0.0);
                 let s = catalog::RDS_STORAGE;
                 add(self, &s, s.usage_type, None, s.rate, 0.0, 0.0);
@@ -456,26 +478,12 @@ impl<'e> Generator<'e> {
             }
             ResourceKind::Endpoint => {
                 let it = res.instance_type.expect("endpoints have a type");
-                let m = Meter {
-                    product_code: catalog::SAGEMAKER.0,
-                    service_name: catalog::SAGEMAKER.1,
-                    family: "ML Instance",
-                    operation: "RunInstance",
-                    ..catalog::NAT_HOURS
-                };
+                let m = catalog::hours_meter(catalog::SAGEMAKER, "ML Instance", "RunInstance");
                 add(self, &m, &format!("Host:{}", it.name), Some(it), it.rate, 0.0, 0.0);
             }
             ResourceKind::ModelProfile => {
                 let model = res.model.expect("profiles have a model");
-                let m = Meter {
-                    product_code: catalog::BEDROCK.0,
-                    service_name: catalog::BEDROCK.1,
-                    family: "Generative AI",
-                    operation: "InvokeModelInference",
-                    unit: "Tokens",
-                    shape: Shape::Count,
-                    ..catalog::NAT_HOURS
-                };
+                let m = catalog::TOKENS;
                 let tokens = model.input_tokens * res.scale;
                 add(self, &m, &format!("{}-input-tokens", model.stem), None, model.input_rate, 0.0, tokens);
                 if model.output_rate > 0.0 {
@@ -706,34 +714,19 @@ impl<'e> Generator<'e> {
             }
             out.extend(negations);
             let product = self.savings_plan_product(c.payer, c.term_hours, c.upfront_share);
+            let account = self.management_account(c.payer);
+            let hour = (start_ms, start_ms + HOUR_MS);
             if i64::from(h) == c.start_hour {
                 let upfront = amortized * c.term_hours;
                 out.push(Line {
-                    kind: LineKind::SavingsPlanUpfrontFee,
-                    start_ms,
-                    end_ms: start_ms + HOUR_MS,
-                    account: self.management_account(c.payer),
-                    resource: None,
-                    product,
-                    slot: 0,
                     usage: 1.0,
-                    unblended: upfront,
-                    public: upfront,
                     commitment: Some(ci),
                     c: CommitAmounts { total: upfront, ..Default::default() },
+                    ..Line::charge(LineKind::SavingsPlanUpfrontFee, hour, account, product, upfront)
                 });
             }
             out.push(Line {
-                kind: LineKind::SavingsPlanRecurringFee,
-                start_ms,
-                end_ms: start_ms + HOUR_MS,
-                account: self.management_account(c.payer),
-                resource: None,
-                product,
-                slot: 0,
                 usage: 1.0,
-                unblended: total - amortized,
-                public: total - amortized,
                 commitment: Some(ci),
                 c: CommitAmounts {
                     total,
@@ -742,6 +735,7 @@ impl<'e> Generator<'e> {
                     recurring: total - amortized,
                     ..Default::default()
                 },
+                ..Line::charge(LineKind::SavingsPlanRecurringFee, hour, account, product, total - amortized)
             });
         }
     }
@@ -800,19 +794,10 @@ impl<'e> Generator<'e> {
             let product = self.charge(payer, code, service, "Discount");
             let discount = -(billed as f64 * edp).round() as i64;
             *self.period_charges.entry((account, code)).or_default() += discount;
+            let day = (start_ms, start_ms + 24 * HOUR_MS);
             out.push(Line {
-                kind: LineKind::EdpDiscount,
-                start_ms,
-                end_ms: start_ms + 24 * HOUR_MS,
-                account,
-                resource: None,
-                product,
-                slot: 0,
-                usage: 0.0,
-                unblended: discount,
                 public: 0,
-                commitment: None,
-                c: CommitAmounts::default(),
+                ..Line::charge(LineKind::EdpDiscount, day, account, product, discount)
             });
         }
     }
@@ -872,17 +857,9 @@ impl<'e> Generator<'e> {
                 sku: String::new(),
             });
             let billed = (reserved * recurring as f64).round() as i64;
+            let account = self.management_account(c.payer);
             let line = Line {
-                kind: LineKind::RIFee,
-                start_ms,
-                end_ms,
-                account: self.management_account(c.payer),
-                resource: None,
-                product,
-                slot: 0,
                 usage: reserved,
-                unblended: billed,
-                public: billed,
                 commitment: Some(ci),
                 c: CommitAmounts {
                     effective,
@@ -894,6 +871,7 @@ impl<'e> Generator<'e> {
                     unused_quantity: unused,
                     ..Default::default()
                 },
+                ..Line::charge(LineKind::RIFee, (start_ms, end_ms), account, product, billed)
             };
             *self.period_charges.entry((line.account, code)).or_default() += billed;
             out.push(line);
@@ -922,20 +900,7 @@ impl<'e> Generator<'e> {
             let service = g.service_name_of(code);
             let service = if service.is_empty() { catalog::EC2_SERVICE.1 } else { service };
             let product = g.charge(payer, code, service, family);
-            out.push(Line {
-                kind,
-                start_ms: from,
-                end_ms: to,
-                account,
-                resource: None,
-                product,
-                slot: 0,
-                usage: 0.0,
-                unblended: amount,
-                public: amount,
-                commitment: None,
-                c: CommitAmounts::default(),
-            });
+            out.push(Line::charge(kind, (from, to), account, product, amount));
         };
         let sandbox = |a: &usize| e.accounts[*a].environment == crate::estate::Environment::Sandbox;
         let fallback = if ec2.iter().any(|(a, b)| sandbox(a) && *b > 0) {
@@ -1024,18 +989,8 @@ impl<'e> Generator<'e> {
             });
             let amount = units(fee);
             out.push(Line {
-                kind: LineKind::Fee,
-                start_ms,
-                end_ms,
-                account,
-                resource: None,
-                product,
-                slot: 0,
                 usage: 1.0,
-                unblended: amount,
-                public: amount,
-                commitment: None,
-                c: CommitAmounts::default(),
+                ..Line::charge(LineKind::Fee, (start_ms, end_ms), account, product, amount)
             });
         }
     }

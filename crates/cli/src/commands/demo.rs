@@ -15,17 +15,16 @@ use std::future::Future;
 use std::io::Write;
 use std::path::Path;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use chrono::NaiveDate;
-use costpilot_generate::{Options, Progress};
+use costpilot_generate::Options;
 use costpilot_lake::briefing::{Briefing, BriefingOptions, CurrencyBriefing, Mover, MoverLists};
 use costpilot_lake::{Lake, LakeSession};
 use costpilot_model::money::format_units;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
+use super::generate::GenerateBar;
 use super::ingest;
 use crate::output::{print_json, thousands};
 
@@ -46,21 +45,8 @@ pub struct Args {
     /// today this changes nothing; scripts should pass it so later versions stay non-interactive.
     #[arg(long)]
     no_serve: bool,
-    /// Member accounts of the estate, the payers' management accounts included.
-    #[arg(long, default_value_t = 120)]
-    accounts: u32,
-    /// Days of usage.
-    #[arg(long, default_value_t = 90)]
-    days: u32,
-    /// First day of usage (YYYY-MM-DD).
-    #[arg(long, default_value = "2025-01-01")]
-    start: NaiveDate,
-    /// Seed of every random draw: the same options give the same estate.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// About how many line items to write (default: the estate's natural size).
-    #[arg(long)]
-    rows_target: Option<u64>,
+    #[command(flatten)]
+    estate: super::generate::EstateArgs,
     /// Top movers listed per direction and dimension.
     #[arg(long, default_value_t = 5)]
     top: usize,
@@ -105,14 +91,7 @@ pub const ANALYSES: &[Analysis] =
 /// Runs `costpilot demo`; `data_dir` is the data directory when one was given explicitly.
 pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
     let started = Instant::now();
-    let options = Options {
-        accounts: args.accounts,
-        days: args.days,
-        start: args.start,
-        seed: args.seed,
-        rows_target: args.rows_target,
-        ..Options::default()
-    };
+    let options = args.estate.options();
     options.validate()?;
     let data_dir = data_dir.unwrap_or(Path::new(DEFAULT_DATA_DIR));
     if data_dir.exists() && !data_dir.is_dir() {
@@ -137,7 +116,7 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
     } else {
         refuse_foreign_estate(&estate_dir)?;
         empty_lake(&data_dir, &estate_dir)?;
-        let bar = GenerateBar(bar(table, "generating [{bar:30}] {pos}/{len} hours {msg} eta {eta}"));
+        let bar = GenerateBar::new(table);
         let summary = costpilot_generate::generate(&options, &estate_dir, true, &bar)?;
         say(format!(
             "estate: generated {} line items in {} files ({:.1} MB) into {} in {:.1} s",
@@ -269,37 +248,6 @@ fn empty_lake(data_dir: &Path, estate: &Path) -> Result<()> {
         );
     }
     std::fs::remove_dir_all(&root).with_context(|| root.display().to_string())
-}
-
-/// A progress bar on stderr when a person is watching a table, else a hidden one.
-fn bar(table: bool, template: &str) -> ProgressBar {
-    if !table || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(&format!("{{spinner}} {template}"))
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-/// Generation progress drawn as a bar of hours.
-struct GenerateBar(ProgressBar);
-
-impl Progress for GenerateBar {
-    fn start(&self, hours: u64) {
-        self.0.set_length(hours);
-    }
-    fn advance(&self, hours: u64, rows: u64) {
-        self.0.inc(hours);
-        self.0.set_message(format!("{} line items", thousands(rows)));
-    }
-    fn finish(&self) {
-        self.0.finish_and_clear();
-    }
 }
 
 /// The Monday briefing ([`costpilot_lake::briefing`]) as a section.

@@ -1,22 +1,18 @@
 //! `costpilot generate`: write a realistic synthetic estate (a bill and its truth) to a folder.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use costpilot_generate::{Format as BillFormat, Knobs, Options, Progress};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::output::{Format, print_json, thousands};
+use crate::output::{Format, print_json, progress_bar, thousands};
 
-/// Arguments of `costpilot generate`.
+/// The size, range and seed of an estate, as `generate` and `demo` take them.
 #[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Folder to write the estate into (must not exist, unless --replace).
-    #[arg(long)]
-    out: PathBuf,
+pub struct EstateArgs {
     /// Member accounts, the payers' management accounts included.
     #[arg(long, default_value_t = 120)]
     accounts: u32,
@@ -32,6 +28,30 @@ pub struct Args {
     /// About how many line items to write (default: the estate's natural size).
     #[arg(long)]
     rows_target: Option<u64>,
+}
+
+impl EstateArgs {
+    /// Generator options for these arguments, every other option at its default.
+    pub fn options(&self) -> Options {
+        Options {
+            accounts: self.accounts,
+            days: self.days,
+            start: self.start,
+            seed: self.seed,
+            rows_target: self.rows_target,
+            ..Options::default()
+        }
+    }
+}
+
+/// Arguments of `costpilot generate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder to write the estate into (must not exist, unless --replace).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    estate: EstateArgs,
     /// Bill format.
     #[arg(long = "bill-format", value_enum, default_value_t = BillFormatArg::Cur2)]
     bill_format: BillFormatArg,
@@ -84,9 +104,17 @@ struct Summary {
     rows_per_second: f64,
 }
 
-struct Bar(ProgressBar);
+/// Generation progress drawn as a bar of hours.
+pub struct GenerateBar(ProgressBar);
 
-impl Progress for Bar {
+impl GenerateBar {
+    /// A bar shown when a person is watching a table, hidden otherwise.
+    pub fn new(table: bool) -> Self {
+        Self(progress_bar(table, "generating [{bar:30}] {pos}/{len} hours {msg} eta {eta}"))
+    }
+}
+
+impl Progress for GenerateBar {
     fn start(&self, hours: u64) {
         self.0.set_length(hours);
     }
@@ -117,29 +145,13 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => Vec::new(),
     };
-    let options = Options {
-        accounts: args.accounts,
-        days: args.days,
-        start: args.start,
-        seed: args.seed,
-        rows_target: args.rows_target,
-        format: args.bill_format.into(),
-        knobs,
-        remediations,
-    };
-    let bar = if args.format == Format::Table && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} generating [{bar:30}] {pos}/{len} hours {msg} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let summary = costpilot_generate::generate(&options, &args.out, args.replace, &Bar(bar))?;
+    let options = Options { format: args.bill_format.into(), knobs, remediations, ..args.estate.options() };
+    let summary = costpilot_generate::generate(
+        &options,
+        &args.out,
+        args.replace,
+        &GenerateBar::new(args.format == Format::Table),
+    )?;
     let out = Summary {
         out: summary.out.clone(),
         rows: summary.rows,

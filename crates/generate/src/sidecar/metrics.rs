@@ -85,16 +85,8 @@ pub struct Point {
 /// memory, GPU; volumes: read ops, write ops, idle time); NaN where a slot has no datapoint.
 pub type Sample = [Point; SLOTS];
 
-// The bill's daily and weekly shapes (crate::lines), so metrics and usage move together.
-const DIURNAL: [f64; 24] = [
-    0.45, 0.4, 0.38, 0.36, 0.38, 0.45, 0.6, 0.8, 1.0, 1.2, 1.35, 1.42, 1.45, 1.45, 1.42, 1.38, 1.3, 1.2, 1.1,
-    1.0, 0.9, 0.78, 0.65, 0.52,
-];
-const BATCH: [f64; 24] = [
-    1.6, 1.8, 1.9, 1.8, 1.5, 1.1, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.8, 0.9, 1.0, 1.1,
-    1.2, 1.3, 1.45,
-];
-const WEEKLY: [f64; 7] = [1.05, 1.08, 1.08, 1.06, 1.0, 0.78, 0.72];
+// The bill's daily and weekly shapes, so metrics and usage move together.
+use crate::lines::{BATCH, DIURNAL, WEEKLY};
 
 // Noise purposes (the second word of the hash).
 const N_CPU: u64 = 1;
