@@ -120,6 +120,32 @@ pub struct Product {
     pub sku: String,
 }
 
+impl Product {
+    /// A product billed without a metered rate (fees, tax, credits, discounts, commitments).
+    fn unmetered(
+        payer: usize,
+        (product_code, service_name): (&'static str, &'static str),
+        family: &'static str,
+        usage_type: String,
+        unit: &'static str,
+    ) -> Self {
+        Self {
+            product_code,
+            service_name,
+            family,
+            usage_type,
+            operation: "",
+            unit,
+            rate: 0.0,
+            region: None,
+            instance_type: None,
+            payer,
+            sp_discount: 0.0,
+            sku: String::new(),
+        }
+    }
+}
+
 /// Amounts only commitment lines carry, in amount units.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CommitAmounts {
@@ -407,19 +433,8 @@ impl<'e> Generator<'e> {
         family: &'static str,
     ) -> usize {
         let key = format!("{payer}|{product_code}|charge|{family}");
-        self.intern(key, |_| Product {
-            product_code,
-            service_name,
-            family,
-            usage_type: String::new(),
-            operation: "",
-            unit: "",
-            rate: 0.0,
-            region: None,
-            instance_type: None,
-            payer,
-            sp_discount: 0.0,
-            sku: String::new(),
+        self.intern(key, |_| {
+            Product::unmetered(payer, (product_code, service_name), family, String::new(), "")
         })
     }
 
@@ -759,20 +774,8 @@ impl<'e> Generator<'e> {
         };
         let usage_type = format!("ComputeSP:{years}yr{option}");
         let key = format!("{payer}|ComputeSavingsPlans|{usage_type}");
-        self.intern(key, |_| Product {
-            product_code: "ComputeSavingsPlans",
-            service_name: "Savings Plans for AWS Compute usage",
-            family: "Savings Plan",
-            usage_type: usage_type.clone(),
-            operation: "",
-            unit: "Hrs",
-            rate: 0.0,
-            region: None,
-            instance_type: None,
-            payer,
-            sp_discount: 0.0,
-            sku: String::new(),
-        })
+        let service = ("ComputeSavingsPlans", "Savings Plans for AWS Compute usage");
+        self.intern(key, |_| Product::unmetered(payer, service, "Savings Plan", usage_type.clone(), "Hrs"))
     }
 
     /// The enterprise discount of day `day` (0-based), after its last hour.
@@ -842,19 +845,12 @@ impl<'e> Generator<'e> {
             let key = format!("{}|{code}|{usage_type}|fee", c.payer);
             let payer = c.payer;
             let region = *region;
+            let family = if rds { "Database Instance" } else { "Compute Instance" };
             let product = self.intern(key, |_| Product {
-                product_code: code,
-                service_name: service,
-                family: if rds { "Database Instance" } else { "Compute Instance" },
-                usage_type: usage_type.clone(),
                 operation,
-                unit: "Hrs",
-                rate: 0.0,
                 region: Some(region),
                 instance_type: Some(it),
-                payer,
-                sp_discount: 0.0,
-                sku: String::new(),
+                ..Product::unmetered(payer, (code, service), family, usage_type.clone(), "Hrs")
             });
             let billed = (reserved * recurring as f64).round() as i64;
             let account = self.management_account(c.payer);
@@ -973,19 +969,9 @@ impl<'e> Generator<'e> {
                 by_account.iter().filter(|(a, _)| e.accounts[**a].payer == p).map(|(_, v)| *v).sum();
             let fee = support_fee(total as f64 / SCALE / payer.fx) * payer.fx;
             let account = self.management_account(p);
-            let product = self.intern(format!("{p}|AWSSupportBusiness"), |_| Product {
-                product_code: "AWSSupportBusiness",
-                service_name: "AWS Support (Business)",
-                family: "AWS Support",
-                usage_type: "USE1-Dollar".to_string(),
-                operation: "",
-                unit: "Dollar",
-                rate: 0.0,
-                region: None,
-                instance_type: None,
-                payer: p,
-                sp_discount: 0.0,
-                sku: String::new(),
+            let service = ("AWSSupportBusiness", "AWS Support (Business)");
+            let product = self.intern(format!("{p}|AWSSupportBusiness"), |_| {
+                Product::unmetered(p, service, "AWS Support", "USE1-Dollar".to_string(), "Dollar")
             });
             let amount = units(fee);
             out.push(Line {
