@@ -741,7 +741,7 @@ mod tests {
         let mut sink: Box<dyn Sink> =
             Box::new(FocusSink::with_limits(dir, options.format, rows_per_file, group));
         let (truth, _) = crate::bill(&e, sink.as_mut(), &crate::Quiet).unwrap();
-        (sink.finish().unwrap(), truth.totals().clone())
+        (sink.finish().unwrap(), truth.totals())
     }
 
     fn options(format: Format) -> Options {

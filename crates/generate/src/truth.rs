@@ -26,6 +26,13 @@ pub struct Sums {
 }
 
 impl Sums {
+    fn merge(&mut self, other: &Sums) {
+        self.rows += other.rows;
+        self.billed += other.billed;
+        self.effective += other.effective;
+        self.list += other.list;
+    }
+
     fn add(&mut self, line: &Line, row: bool) {
         self.rows += u64::from(row);
         self.billed += i128::from(line.unblended);
@@ -60,61 +67,83 @@ pub fn decimal(units: i128) -> String {
     format!("{sign}{}.{:010}", a / scale, a % scale)
 }
 
+/// A currency code as a key: copied, not allocated, on the hot path (three ASCII letters order
+/// as their text does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Code([u8; 3]);
+
+impl Code {
+    fn of(code: &str) -> Self {
+        let mut b = [b' '; 3];
+        for (slot, c) in b.iter_mut().zip(code.bytes()) {
+            *slot = c;
+        }
+        Self(b)
+    }
+
+    fn text(self) -> String {
+        String::from_utf8_lossy(&self.0).trim_end().to_string()
+    }
+}
+
 /// Running sums over every line written.
 #[derive(Default)]
 pub struct Truth {
-    by_period: BTreeMap<(String, String), Sums>,
+    by_period: BTreeMap<(String, Code), Sums>,
     by_account: BTreeMap<usize, Sums>,
-    by_service: BTreeMap<(&'static str, String), Sums>,
-    by_team: BTreeMap<(Option<usize>, String), Sums>,
-    by_kind: BTreeMap<(&'static str, String), Sums>,
-    by_day: BTreeMap<(i64, String), Sums>,
-    untagged: BTreeMap<String, Sums>,
-    unowned: BTreeMap<String, Sums>,
-    total: BTreeMap<String, Sums>,
+    by_service: BTreeMap<(&'static str, Code), Sums>,
+    by_team: BTreeMap<(Option<usize>, Code), Sums>,
+    by_kind: BTreeMap<(&'static str, Code), Sums>,
+    by_day: BTreeMap<(i64, Code), Sums>,
+    untagged: BTreeMap<Code, Sums>,
+    unowned: BTreeMap<Code, Sums>,
+    total: BTreeMap<Code, Sums>,
     resource_effective: BTreeMap<usize, i128>,
 }
 
 impl Truth {
     /// Adds lines of `period` (YYYY-MM).
     pub fn observe(&mut self, e: &Estate, products: &[Product], period: &str, lines: &[Line]) {
+        let mut in_period: BTreeMap<Code, Sums> = BTreeMap::new();
         for line in lines {
             // FOCUS has no negation rows: its writers fold a negation into the covered row.
             let row = e.options.format == crate::Format::Cur2 || line.kind != LineKind::SavingsPlanNegation;
             let account = &e.accounts[line.account];
-            let currency = &e.payers[account.payer].currency;
+            let currency = Code::of(&e.payers[account.payer].currency);
             let res = line.resource.map(|r| &e.resources[r]);
             let owner = match res {
                 Some(r) => r.owner,
                 None => account.team,
             };
-            let key = |s: &str| (s.to_string(), currency.clone());
-            self.by_period.entry(key(period)).or_default().add(line, row);
+            in_period.entry(currency).or_default().add(line, row);
             self.by_account.entry(line.account).or_default().add(line, row);
             self.by_service
-                .entry((products[line.product].product_code, currency.clone()))
+                .entry((products[line.product].product_code, currency))
                 .or_default()
                 .add(line, row);
-            self.by_team.entry((owner, currency.clone())).or_default().add(line, row);
-            self.by_kind.entry((line.kind.name(), currency.clone())).or_default().add(line, row);
+            self.by_team.entry((owner, currency)).or_default().add(line, row);
+            self.by_kind.entry((line.kind.name(), currency)).or_default().add(line, row);
             let day = line.start_ms.div_euclid(86_400_000);
-            self.by_day.entry((day, currency.clone())).or_default().add(line, row);
-            self.total.entry(currency.clone()).or_default().add(line, row);
+            self.by_day.entry((day, currency)).or_default().add(line, row);
+            self.total.entry(currency).or_default().add(line, row);
             if res.is_none_or(|r| r.tags.is_empty()) {
-                self.untagged.entry(currency.clone()).or_default().add(line, row);
+                self.untagged.entry(currency).or_default().add(line, row);
             }
             if owner.is_none() {
-                self.unowned.entry(currency.clone()).or_default().add(line, row);
+                self.unowned.entry(currency).or_default().add(line, row);
             }
             if let Some(r) = line.resource {
                 *self.resource_effective.entry(r).or_default() += i128::from(line.effective());
             }
         }
+        for (currency, sums) in in_period {
+            self.by_period.entry((period.to_string(), currency)).or_default().merge(&sums);
+        }
     }
 
     /// Σ over everything, per currency.
-    pub fn totals(&self) -> &BTreeMap<String, Sums> {
-        &self.total
+    pub fn totals(&self) -> BTreeMap<String, Sums> {
+        self.total.iter().map(|(c, s)| (c.text(), *s)).collect()
     }
 
     /// The truth.json document.
@@ -125,11 +154,11 @@ impl Truth {
         files: &[crate::WrittenFile],
         root: &std::path::Path,
     ) -> Value {
-        let per_currency = |m: &BTreeMap<String, Sums>| -> Vec<Value> {
+        let per_currency = |m: &BTreeMap<Code, Sums>| -> Vec<Value> {
             m.iter()
                 .map(|(c, s)| {
                     let mut v = s.json();
-                    v["currency"] = json!(c);
+                    v["currency"] = json!(c.text());
                     if let Some(t) = self.total.get(c) {
                         v["share_of_effective_cost"] = json!(share(s.effective, t.effective));
                     }
@@ -152,7 +181,7 @@ impl Truth {
             "periods": self.by_period.iter().map(|((p, c), s)| {
                 let mut v = s.json();
                 v["billing_period"] = json!(p);
-                v["currency"] = json!(c);
+                v["currency"] = json!(c.text());
                 v["invoiced"] = json!(crate::lines::periods(e).iter().any(|x| x.label() == *p && x.invoiced));
                 v
             }).collect::<Vec<_>>(),
@@ -166,26 +195,26 @@ impl Truth {
             "by_service": self.by_service.iter().map(|((code, c), s)| {
                 let mut v = s.json();
                 v["product_code"] = json!(code);
-                v["currency"] = json!(c);
+                v["currency"] = json!(c.text());
                 v
             }).collect::<Vec<_>>(),
             "by_team": self.by_team.iter().map(|((t, c), s)| {
                 let mut v = s.json();
                 v["team"] = json!(t.map(|t| e.teams[t].name));
-                v["currency"] = json!(c);
+                v["currency"] = json!(c.text());
                 v
             }).collect::<Vec<_>>(),
             "by_line_item_type": self.by_kind.iter().map(|((k, c), s)| {
                 let mut v = s.json();
                 v["line_item_type"] = json!(k);
-                v["currency"] = json!(c);
+                v["currency"] = json!(c.text());
                 v
             }).collect::<Vec<_>>(),
             "by_day": self.by_day.iter().map(|((d, c), s)| {
                 let mut v = s.json();
                 let day = chrono::DateTime::from_timestamp_millis(d * 86_400_000).expect("in range");
                 v["day"] = json!(day.format("%Y-%m-%d").to_string());
-                v["currency"] = json!(c);
+                v["currency"] = json!(c.text());
                 v
             }).collect::<Vec<_>>(),
             "untagged": per_currency(&self.untagged),
