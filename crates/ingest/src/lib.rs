@@ -13,6 +13,7 @@
 //! keeps a [`FileReport`] of rows read, kept and skipped (with reasons). Readers never write: the
 //! lake crate stores what they produce, so a failed read leaves stored data untouched.
 
+pub mod cmdb;
 pub mod convert;
 pub mod cur;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod focus;
 pub mod metrics;
 pub mod raw;
 pub mod report;
+pub mod rules;
 pub mod source;
 pub mod tags;
 

@@ -60,6 +60,7 @@
 //! `COSTPILOT_FAILPOINT=before-manifest-swap` makes [`Transaction::commit`] abort the process
 //! right before the manifest swap, to test crash safety.
 
+pub mod allocation;
 pub mod briefing;
 mod chunk;
 pub mod datetrunc;

@@ -1,0 +1,1 @@
+//! The CMDB import (being written).

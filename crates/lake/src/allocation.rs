@@ -1,0 +1,1 @@
+//! Shared-cost allocation (being written).
