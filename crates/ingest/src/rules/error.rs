@@ -54,7 +54,9 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, Rul
 /// The parser's message without its trailing " at line L column C" (the error prints its own).
 fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
-        Some(i) if message[i..].contains(" column ") && !message[i..].contains(',') => message[..i].to_string(),
+        Some(i) if message[i..].contains(" column ") && !message[i..].contains(',') => {
+            message[..i].to_string()
+        }
         _ => message.to_string(),
     }
 }
