@@ -437,8 +437,8 @@ impl TagRules {
     }
 }
 
-fn find_cycle<'a>(
-    depends: &BTreeMap<&'a str, BTreeSet<String>>,
+fn find_cycle(
+    depends: &BTreeMap<&str, BTreeSet<String>>,
     at: &str,
     path: &mut Vec<String>,
 ) -> Option<(String, Vec<String>)> {
