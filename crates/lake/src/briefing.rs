@@ -8,8 +8,9 @@
 //!   in per cent);
 //! - the period to date, when the latest period is not complete yet;
 //! - the top movers (largest absolute change between those two periods, up and down) by service
-//!   (ServiceName), by account (SubAccountId) and by team (see [`TEAM_FUNCTION`]);
-//! - the untagged share: EffectiveCost without a team tag over all EffectiveCost.
+//!   (ServiceName), by account (SubAccountId) and by owner: the owner dimension of the tag rules
+//!   in force (`team` unless the rules say otherwise; see [`crate::dimensions`]);
+//! - the unallocated share: EffectiveCost the rules give no owner, over all EffectiveCost.
 //!
 //! A period is complete when the lake holds usage up to its end: the latest ChargePeriodEnd of the
 //! usage-based rows (ChargeFrequency `Usage-Based`) of its currency reaches its BillingPeriodEnd.
@@ -19,53 +20,16 @@
 //! Every figure comes from SQL through [`LakeSession::sql`], so the currency guard checks every
 //! query; Rust only picks the periods to compare and orders the movers into up and down lists.
 
-use std::fmt;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
-
 use costpilot_model::time::{format_micros, month_of};
-use costpilot_model::{money_type, timestamp_type};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, RecordBatch, StringBuilder};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, TimestampMicrosecondType};
-use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
-use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
+use crate::columns::{amount, amounts, counts, literal, opt_amount, strings, times};
+use crate::dimensions;
 use crate::error::LakeError;
-use crate::manifest::decimal_text;
 use crate::session::{FOCUS_TABLE, LakeSession};
-
-/// The SQL function giving a row's team from its tags: `briefing_team(Tags)`.
-pub const TEAM_FUNCTION: &str = "briefing_team";
-
-/// Tag keys that name a team, compared without regard to case.
-pub const TEAM_TAG_KEYS: &[&str] = &["team", "owner-team"];
 
 /// Movers listed per direction and dimension unless told otherwise.
 pub const DEFAULT_TOP: usize = 5;
-
-/// The team of a row from its tags, the one place the briefing decides what a team is.
-///
-/// The value of the first tag whose key is one of [`TEAM_TAG_KEYS`] in any case (`team`, `Team`,
-/// `owner-team`, ...) with a value that is not blank, trimmed and lower-cased (` Payments` and
-/// `payments` are one team); `None` when no tag names a team. This is a stop-gap: the tag-rules
-/// engine (a later issue) will replace it with rules that map keys and values and keep provenance.
-pub fn team_of<'a>(tags: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Option<String> {
-    tags.into_iter()
-        .filter(|(key, _)| TEAM_TAG_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k)))
-        .filter_map(|(_, value)| value.map(str::trim).filter(|v| !v.is_empty()))
-        .map(str::to_lowercase)
-        .next()
-}
-
-/// The SQL function [`TEAM_FUNCTION`]: [`team_of`] over a `Tags` map column.
-pub fn team_udf() -> ScalarUDF {
-    ScalarUDF::new_from_impl(TeamUdf { signature: Signature::any(1, Volatility::Immutable) })
-}
 
 /// What to brief on.
 #[derive(Debug, Clone, Copy)]
@@ -102,8 +66,8 @@ pub struct CurrencyBriefing {
     pub month_to_date: Option<MonthToDate>,
     /// Who moved most between the last complete period and the one before.
     pub movers: Option<Movers>,
-    /// EffectiveCost without a team tag, in the last complete period (else the period to date).
-    pub untagged: Option<Untagged>,
+    /// EffectiveCost without an owner, in the last complete period (else the period to date).
+    pub unallocated: Option<Unallocated>,
 }
 
 /// Σ EffectiveCost of one billing period.
@@ -118,9 +82,9 @@ pub struct PeriodTotal {
     /// Σ EffectiveCost, exact.
     #[serde(serialize_with = "amount")]
     pub effective_cost: i128,
-    /// Σ EffectiveCost of rows without a team tag, exact.
+    /// Σ EffectiveCost of rows without an owner, exact.
     #[serde(serialize_with = "amount")]
-    pub untagged_effective_cost: i128,
+    pub unallocated_effective_cost: i128,
     /// Rows.
     pub rows: u64,
     /// The lake holds usage up to the period's end.
@@ -178,8 +142,8 @@ pub struct Movers {
     pub service: MoverLists,
     /// By SubAccountId (with SubAccountName).
     pub account: MoverLists,
-    /// By team ([`team_of`]); spend without a team tag is the group with no key.
-    pub team: MoverLists,
+    /// By the owner dimension's value; spend without an owner is the group with no key.
+    pub owner: MoverLists,
 }
 
 /// The largest rises and falls of one dimension.
@@ -194,7 +158,7 @@ pub struct MoverLists {
 /// One group's change between two periods.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mover {
-    /// The group: the service name, account id or team; `None` for rows without one.
+    /// The group: the service name, account id or owner; `None` for rows without one.
     pub key: Option<String>,
     /// The account name, for accounts.
     pub name: Option<String>,
@@ -211,12 +175,12 @@ pub struct Mover {
     pub change_percent: Option<f64>,
 }
 
-/// EffectiveCost without a team tag in one period.
+/// EffectiveCost without an owner in one period.
 #[derive(Debug, Clone, Serialize)]
-pub struct Untagged {
+pub struct Unallocated {
     /// The period, `YYYY-MM`.
     pub period: String,
-    /// Σ EffectiveCost of rows without a team tag.
+    /// Σ EffectiveCost of rows without an owner.
     #[serde(serialize_with = "amount")]
     pub effective_cost: i128,
     /// Σ EffectiveCost of all rows.
@@ -228,11 +192,8 @@ pub struct Untagged {
 
 /// Computes the briefing over the session's snapshot of the lake.
 pub async fn briefing(session: &LakeSession, options: BriefingOptions) -> Result<Briefing, LakeError> {
-    let ctx = session.context();
-    if ctx.udf(TEAM_FUNCTION).is_err() {
-        ctx.register_udf(team_udf());
-    }
-    let rows = period_rows(session).await?;
+    let owner = owner_column(session);
+    let rows = period_rows(session, &owner).await?;
     // Per currency: its briefing and the latest ChargePeriodEnd of its usage.
     let mut currencies: Vec<(CurrencyBriefing, Option<i64>)> = Vec::new();
     for row in rows {
@@ -249,7 +210,7 @@ pub async fn briefing(session: &LakeSession, options: BriefingOptions) -> Result
                     last_complete: None,
                     month_to_date: None,
                     movers: None,
-                    untagged: None,
+                    unallocated: None,
                 },
                 row.usage_through,
             )),
@@ -279,7 +240,7 @@ pub async fn briefing(session: &LakeSession, options: BriefingOptions) -> Result
                 change_percent: previous
                     .and_then(|p| percent(current.effective_cost - p.effective_cost, p.effective_cost)),
             });
-            c.untagged = Some(untagged_of(current));
+            c.unallocated = Some(unallocated_of(current));
             movers_between = previous.map(|p| (current.clone(), p.clone()));
         }
         if let Some(latest) = c.periods.last().filter(|p| !p.complete)
@@ -294,8 +255,8 @@ pub async fn briefing(session: &LakeSession, options: BriefingOptions) -> Result
                 days: days(t - start),
                 days_in_period: days(end_of(latest) - start),
             });
-            if c.untagged.is_none() {
-                c.untagged = Some(untagged_of(latest));
+            if c.unallocated.is_none() {
+                c.unallocated = Some(unallocated_of(latest));
             }
         }
         if let Some((current, previous)) = movers_between {
@@ -312,12 +273,18 @@ struct PeriodRow {
     usage_through: Option<i64>,
 }
 
-/// Σ EffectiveCost (all and without a team) per currency and billing period, with the latest usage.
-async fn period_rows(session: &LakeSession) -> Result<Vec<PeriodRow>, LakeError> {
+/// The `focus` column of the owner dimension.
+fn owner_column(session: &LakeSession) -> String {
+    let resolver = session.resolver();
+    dimensions::column_of(&resolver.dimensions()[resolver.owner_index()])
+}
+
+/// Σ EffectiveCost (all and without an owner) per currency and billing period, with the latest usage.
+async fn period_rows(session: &LakeSession, owner: &str) -> Result<Vec<PeriodRow>, LakeError> {
     let sql = format!(
         "SELECT BillingCurrency, BillingPeriodStart, max(BillingPeriodEnd), \
            sum(EffectiveCost), \
-           sum(CASE WHEN {TEAM_FUNCTION}(Tags) IS NULL THEN EffectiveCost ELSE 0 END), \
+           sum(CASE WHEN {owner} IS NULL THEN EffectiveCost ELSE 0 END), \
            count(*), count(InvoiceId), \
            max(CASE WHEN ChargeFrequency = 'Usage-Based' THEN ChargePeriodEnd END) \
          FROM {FOCUS_TABLE} \
@@ -332,7 +299,7 @@ async fn period_rows(session: &LakeSession) -> Result<Vec<PeriodRow>, LakeError>
         let start = times(batch, 1)?;
         let end = times(batch, 2)?;
         let effective = amounts(batch, 3)?;
-        let untagged = amounts(batch, 4)?;
+        let unallocated = amounts(batch, 4)?;
         let rows = counts(batch, 5)?;
         let invoiced = counts(batch, 6)?;
         let usage = times(batch, 7)?;
@@ -347,7 +314,7 @@ async fn period_rows(session: &LakeSession) -> Result<Vec<PeriodRow>, LakeError>
                     start: format_micros(start),
                     end: format_micros(end),
                     effective_cost: effective[i].unwrap_or(0),
-                    untagged_effective_cost: untagged[i].unwrap_or(0),
+                    unallocated_effective_cost: unallocated[i].unwrap_or(0),
                     rows: rows[i],
                     complete: false,
                     invoiced: rows[i] > 0 && invoiced[i] == rows[i],
@@ -359,7 +326,7 @@ async fn period_rows(session: &LakeSession) -> Result<Vec<PeriodRow>, LakeError>
     Ok(out)
 }
 
-/// The top movers of `currency` by service, account and team between two periods.
+/// The top movers of `currency` by service, account and owner between two periods.
 async fn movers(
     session: &LakeSession,
     currency: &str,
@@ -370,7 +337,7 @@ async fn movers(
     let dims = [
         ("ServiceName".to_string(), "CAST(NULL AS VARCHAR)"),
         ("SubAccountId".to_string(), "max(SubAccountName)"),
-        (format!("{TEAM_FUNCTION}(Tags)"), "CAST(NULL AS VARCHAR)"),
+        (owner_column(session), "CAST(NULL AS VARCHAR)"),
     ];
     let mut lists = Vec::with_capacity(dims.len());
     for (key, name) in &dims {
@@ -418,27 +385,22 @@ async fn movers(
         previous_period: previous.period.clone(),
         service: next(),
         account: next(),
-        team: next(),
+        owner: next(),
     })
 }
 
-fn untagged_of(p: &PeriodTotal) -> Untagged {
-    Untagged {
+fn unallocated_of(p: &PeriodTotal) -> Unallocated {
+    Unallocated {
         period: p.period.clone(),
-        effective_cost: p.untagged_effective_cost,
+        effective_cost: p.unallocated_effective_cost,
         total_effective_cost: p.effective_cost,
-        share: (p.effective_cost != 0).then(|| p.untagged_effective_cost as f64 / p.effective_cost as f64),
+        share: (p.effective_cost != 0).then(|| p.unallocated_effective_cost as f64 / p.effective_cost as f64),
     }
 }
 
 /// `change` in per cent of `|base|`; `None` when `base` is zero.
 fn percent(change: i128, base: i128) -> Option<f64> {
     (base != 0).then(|| change as f64 / base.unsigned_abs() as f64 * 100.0)
-}
-
-/// A SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn parse_time(text: &str) -> i64 {
@@ -453,133 +415,9 @@ fn next_month(micros: i64) -> i64 {
         .unwrap_or(micros)
 }
 
-fn column(batch: &RecordBatch, i: usize, to: &DataType) -> Result<ArrayRef, LakeError> {
-    cast(batch.column(i), to).map_err(|e| LakeError::Query(format!("briefing: column {i}: {e}")))
-}
-
-fn strings(batch: &RecordBatch, i: usize) -> Result<Vec<Option<String>>, LakeError> {
-    let a = column(batch, i, &DataType::Utf8)?;
-    Ok(a.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
-}
-
-fn amounts(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i128>>, LakeError> {
-    let a = column(batch, i, &money_type())?;
-    Ok(a.as_primitive::<Decimal128Type>().iter().collect())
-}
-
-fn times(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i64>>, LakeError> {
-    let a = column(batch, i, &timestamp_type())?;
-    Ok(a.as_primitive::<TimestampMicrosecondType>().iter().collect())
-}
-
-fn counts(batch: &RecordBatch, i: usize) -> Result<Vec<u64>, LakeError> {
-    let a = column(batch, i, &DataType::Int64)?;
-    Ok(a.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0).max(0) as u64).collect())
-}
-
-/// Serialises an amount (units of 10^-15) as exact decimal text.
-fn amount<S: Serializer>(units: &i128, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&decimal_text(*units))
-}
-
-/// Serialises an optional amount as exact decimal text or null.
-fn opt_amount<S: Serializer>(units: &Option<i128>, s: S) -> Result<S::Ok, S::Error> {
-    match units {
-        Some(u) => s.serialize_str(&decimal_text(*u)),
-        None => s.serialize_none(),
-    }
-}
-
-/// `briefing_team(Tags)`.
-struct TeamUdf {
-    signature: Signature,
-}
-
-impl fmt::Debug for TeamUdf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(TEAM_FUNCTION)
-    }
-}
-
-impl PartialEq for TeamUdf {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for TeamUdf {}
-
-impl Hash for TeamUdf {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        TEAM_FUNCTION.hash(state);
-    }
-}
-
-impl ScalarUDFImpl for TeamUdf {
-    fn name(&self) -> &str {
-        TEAM_FUNCTION
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [tags] = arrays.as_slice() else {
-            return exec_err!("{TEAM_FUNCTION} takes one argument, the Tags map");
-        };
-        let mut out = StringBuilder::with_capacity(tags.len(), tags.len() * 8);
-        if tags.data_type() == &DataType::Null {
-            (0..tags.len()).for_each(|_| out.append_null());
-        } else {
-            let Some(map) = tags.as_any().downcast_ref::<MapArray>() else {
-                return exec_err!("{TEAM_FUNCTION} takes a map of tags, not {}", tags.data_type());
-            };
-            let keys = cast(map.keys(), &DataType::Utf8)?;
-            let values = cast(map.values(), &DataType::Utf8)?;
-            let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
-            let offsets = map.value_offsets();
-            for row in 0..map.len() {
-                if map.is_null(row) {
-                    out.append_null();
-                    continue;
-                }
-                let entries = offsets[row] as usize..offsets[row + 1] as usize;
-                let team = team_of(
-                    entries
-                        .filter(|&j| keys.is_valid(j))
-                        .map(|j| (keys.value(j), values.is_valid(j).then(|| values.value(j)))),
-                );
-                out.append_option(team);
-            }
-        }
-        let array: ArrayRef = Arc::new(out.finish());
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?));
-        }
-        Ok(ColumnarValue::Array(array))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_team_is_any_spelling_of_the_key_with_a_trimmed_lower_case_value() {
-        assert_eq!(team_of([("team", Some("payments"))]), Some("payments".into()));
-        assert_eq!(team_of([("Team", Some(" Payments"))]), Some("payments".into()));
-        assert_eq!(team_of([("env", Some("prod")), ("owner-team", Some("DATA "))]), Some("data".into()));
-        assert_eq!(team_of([("TEAM", Some("  ")), ("owner-team", Some("ml"))]), Some("ml".into()));
-        assert_eq!(team_of([("teams", Some("x")), ("owner", Some("y")), ("team", None)]), None);
-        assert_eq!(team_of([]), None);
-    }
 
     #[test]
     fn percentages_are_of_the_previous_magnitude() {

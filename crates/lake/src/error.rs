@@ -54,6 +54,9 @@ pub enum LakeError {
         /// What is wrong, with the line where it applies.
         message: String,
     },
+    /// A rules or CMDB file was refused (the rules in force are unchanged).
+    #[error(transparent)]
+    Rules(#[from] costpilot_ingest::rules::RulesError),
     /// A query would add amounts of different currencies.
     #[error("{0}")]
     CurrencyMix(String),

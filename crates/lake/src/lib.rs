@@ -63,7 +63,9 @@
 pub mod allocation;
 pub mod briefing;
 mod chunk;
+mod columns;
 pub mod datetrunc;
+pub mod dimensions;
 pub mod error;
 pub mod export;
 pub mod fx;
@@ -72,6 +74,7 @@ mod lake;
 pub mod layout;
 pub mod manifest;
 pub mod session;
+pub mod suggest;
 pub mod transaction;
 
 pub use briefing::{Briefing, BriefingOptions, briefing};

@@ -3,14 +3,17 @@
 //! The table `focus` has every lake column over the snapshot's data files. FOCUS column names work
 //! unquoted (`SELECT sum(BilledCost) FROM focus`): identifier normalisation is off, so names are
 //! case-sensitive as FOCUS spells them, while function names stay case-insensitive (`SUM` and
-//! `sum`). When FX rates are configured (see [`crate::fx`]) the lake columns are in `focus_lake`
-//! and `focus` is a view over it adding `x_ReportingCurrency`, `x_BilledCostInReportingCurrency`
-//! and `x_EffectiveCostInReportingCurrency`.
+//! `sum`). The lake columns are in the table `focus_lake`; `focus` is a view over it that adds one
+//! column per allocation dimension of the tag rules in force (`x_team`, `x_business_unit`, ...: see
+//! [`crate::dimensions`]) and, when FX rates are configured (see [`crate::fx`]),
+//! `x_ReportingCurrency`, `x_BilledCostInReportingCurrency` and `x_EffectiveCostInReportingCurrency`.
+//! Columns a query does not read are not computed.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use costpilot_ingest::rules::Resolver;
 use costpilot_model::{FocusVersion, lake_schema, names};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -22,6 +25,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::datetrunc::UtcDateTrunc;
+use crate::dimensions;
 use crate::error::LakeError;
 use crate::export::{self, ExportReport};
 use crate::fx::{CONVERT_FUNCTION, FxRates};
@@ -32,8 +36,10 @@ use crate::manifest::Manifest;
 
 /// The table every query reads.
 pub const FOCUS_TABLE: &str = "focus";
-/// The table of the lake columns alone, when `focus` is the FX view over it.
+/// The table of the lake columns alone; `focus` is a view over it.
 pub const FOCUS_LAKE_TABLE: &str = "focus_lake";
+/// The inner column of the `focus` view holding [`dimensions::DIMENSIONS_FUNCTION`]'s struct.
+const DIMENSIONS_STRUCT: &str = "__dimensions";
 
 /// The result of a query: its schema and its rows.
 #[derive(Debug, Clone)]
@@ -59,6 +65,7 @@ pub struct LakeSession {
     lake_table: &'static str,
     currencies: BTreeSet<String>,
     fx: Option<Arc<FxRates>>,
+    resolver: Arc<Resolver>,
 }
 
 impl std::fmt::Debug for LakeSession {
@@ -86,11 +93,10 @@ impl LakeSession {
             manifest.live_files().map(|f| layout::resolve(lake.root(), &f.path)).collect();
         let table = lake_table(&files)?;
         let fx = FxRates::load(lake.data_dir())?.map(Arc::new);
-        let lake_table = match &fx {
-            None => FOCUS_TABLE,
-            Some(_) => FOCUS_LAKE_TABLE,
-        };
-        ctx.register_table(lake_table, table)?;
+        let resolver = Arc::new(dimensions::resolver(lake.data_dir())?);
+        ctx.register_table(FOCUS_LAKE_TABLE, table)?;
+        ctx.register_udf(dimensions::udf(resolver.clone()));
+        let mut extra = Vec::new();
         if let Some(rates) = &fx {
             ctx.register_udf(rates.udf());
             let convert = |c: &str| {
@@ -98,16 +104,23 @@ impl LakeSession {
                     "{CONVERT_FUNCTION}({c}, BillingCurrency, ChargePeriodStart) AS x_{c}InReportingCurrency"
                 )
             };
-            let view = format!(
-                "CREATE VIEW {FOCUS_TABLE} AS SELECT *, '{}' AS x_ReportingCurrency, {}, {} FROM {FOCUS_LAKE_TABLE}",
-                rates.reporting_currency(),
-                convert(names::BILLED_COST),
-                convert(names::EFFECTIVE_COST)
-            );
-            ctx.sql(&view).await?;
+            extra.push(format!("'{}' AS x_ReportingCurrency", rates.reporting_currency()));
+            extra.push(convert(names::BILLED_COST));
+            extra.push(convert(names::EFFECTIVE_COST));
         }
+        extra.extend(dimensions::dimension_columns(&resolver, DIMENSIONS_STRUCT));
+        let lake_columns: Vec<String> =
+            lake_schema().fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
+        let view = format!(
+            "CREATE VIEW {FOCUS_TABLE} AS SELECT {}, {} FROM (SELECT *, {} AS \"{DIMENSIONS_STRUCT}\" FROM {FOCUS_LAKE_TABLE})",
+            lake_columns.join(", "),
+            extra.join(", "),
+            dimensions::dimensions_call()
+        );
+        ctx.sql(&view).await?;
+        let lake_table = FOCUS_LAKE_TABLE;
         let currencies = manifest.currencies().into_iter().map(str::to_string).collect();
-        Ok(LakeSession { ctx, manifest, files, lake_table, currencies, fx })
+        Ok(LakeSession { ctx, manifest, files, lake_table, currencies, fx, resolver })
     }
 
     /// The DataFusion context, for callers that build plans themselves. Queries through it bypass
@@ -119,6 +132,11 @@ impl LakeSession {
     /// The manifest this session is a snapshot of.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The tag rules and CMDB this session's dimension columns use.
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
     }
 
     /// The reporting currency, when FX rates are configured.

@@ -1,0 +1,52 @@
+//! Reading query results and writing amounts: the helpers every report over the lake shares.
+
+use costpilot_model::{money_type, timestamp_type};
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, TimestampMicrosecondType};
+use serde::Serializer;
+
+use crate::error::LakeError;
+use crate::manifest::decimal_text;
+
+/// A SQL string literal.
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+pub(crate) fn column(batch: &RecordBatch, i: usize, to: &DataType) -> Result<ArrayRef, LakeError> {
+    cast(batch.column(i), to).map_err(|e| LakeError::Query(format!("column {i}: {e}")))
+}
+
+pub(crate) fn strings(batch: &RecordBatch, i: usize) -> Result<Vec<Option<String>>, LakeError> {
+    let a = column(batch, i, &DataType::Utf8)?;
+    Ok(a.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
+}
+
+pub(crate) fn amounts(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i128>>, LakeError> {
+    let a = column(batch, i, &money_type())?;
+    Ok(a.as_primitive::<Decimal128Type>().iter().collect())
+}
+
+pub(crate) fn times(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i64>>, LakeError> {
+    let a = column(batch, i, &timestamp_type())?;
+    Ok(a.as_primitive::<TimestampMicrosecondType>().iter().collect())
+}
+
+pub(crate) fn counts(batch: &RecordBatch, i: usize) -> Result<Vec<u64>, LakeError> {
+    let a = column(batch, i, &DataType::Int64)?;
+    Ok(a.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0).max(0) as u64).collect())
+}
+
+/// Serialises an amount (units of 10^-15) as exact decimal text.
+pub(crate) fn amount<S: Serializer>(units: &i128, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&decimal_text(*units))
+}
+
+/// Serialises an optional amount as exact decimal text or null.
+pub(crate) fn opt_amount<S: Serializer>(units: &Option<i128>, s: S) -> Result<S::Ok, S::Error> {
+    match units {
+        Some(u) => s.serialize_str(&decimal_text(*u)),
+        None => s.serialize_none(),
+    }
+}

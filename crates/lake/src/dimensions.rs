@@ -1,0 +1,407 @@
+//! Allocation dimensions as a view over the lake, and the rules files that define them.
+//!
+//! The rules in force live in `<data-dir>/rules/`: `tags.yaml` (tag rules, see
+//! [`costpilot_ingest::rules::tags`]), `cmdb.json` (the CMDB, see [`costpilot_ingest::cmdb`]) and
+//! `allocation.yaml` (shared-cost pools, see [`crate::allocation`]). [`apply`] is the only way
+//! they change: it checks a new file completely (syntax, unknown fields, cyclic aliases, bad
+//! regexes, unknown dimensions) and only then replaces the file in force atomically, keeping every
+//! accepted version under `rules/history/`; a refused file leaves the rules in force as they were.
+//!
+//! Every [`crate::LakeSession`] compiles the rules once into a [`Resolver`] and shows each
+//! dimension as a column `x_<dimension>` of the `focus` view (`x_team`, `x_business_unit`, ...),
+//! computed by the SQL function [`DIMENSIONS_FUNCTION`] from the row's account, resource, service,
+//! region, charge category, tags and cost categories. Raw tags stay in `Tags` and `x_RawTags`:
+//! changing the rules changes the view, never the stored data. The function caches its answer per
+//! distinct combination of inputs, so a bill of millions of rows resolves each resource once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use costpilot_ingest::cmdb::Cmdb;
+use costpilot_ingest::rules::{Resolver, RowFields, TAGS_FILE, TagRules};
+use costpilot_model::names;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray, StringBuilder, StructArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
+use datafusion::common::{Result as DfResult, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use serde::Serialize;
+
+use crate::allocation::{ALLOCATION_FILE, AllocationRules};
+use crate::error::LakeError;
+use crate::layout::{create_dir_durable, write_atomic};
+
+/// The folder of the rules in force, inside the data directory.
+pub const RULES_DIR: &str = "rules";
+/// The CMDB in force, inside [`RULES_DIR`].
+pub const CMDB_FILE: &str = "cmdb.json";
+/// Where every accepted version is kept, inside [`RULES_DIR`].
+pub const HISTORY_DIR: &str = "history";
+/// The SQL function resolving a row's dimensions to a struct.
+pub const DIMENSIONS_FUNCTION: &str = "costpilot_dimensions";
+
+/// The lake columns the resolver reads, in the function's argument order.
+pub const DIMENSION_INPUTS: [&str; 8] = [
+    names::SUB_ACCOUNT_ID,
+    names::SUB_ACCOUNT_NAME,
+    names::RESOURCE_ID,
+    names::SERVICE_NAME,
+    names::REGION_ID,
+    names::CHARGE_CATEGORY,
+    names::TAGS,
+    names::X_COST_CATEGORIES,
+];
+
+/// The `focus` column of a dimension.
+pub fn column_of(dimension: &str) -> String {
+    format!("x_{dimension}")
+}
+
+/// A kind of rules file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RulesKind {
+    /// `tags.yaml`.
+    Tags,
+    /// `cmdb.json` (from a CSV or JSON file).
+    Cmdb,
+    /// `allocation.yaml`.
+    Allocation,
+}
+
+impl RulesKind {
+    /// The file name in force.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            RulesKind::Tags => TAGS_FILE,
+            RulesKind::Cmdb => CMDB_FILE,
+            RulesKind::Allocation => ALLOCATION_FILE,
+        }
+    }
+}
+
+/// What [`apply`] put in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The kind of file.
+    pub kind: RulesKind,
+    /// The file in force.
+    pub path: PathBuf,
+    /// The copy kept in the history.
+    pub history: PathBuf,
+    /// The version number (1 for the first file of its kind).
+    pub version: u32,
+    /// What the file holds, in a few words.
+    pub summary: String,
+}
+
+/// The folder of the rules in force.
+pub fn rules_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(RULES_DIR)
+}
+
+/// The tag rules in force ([`TagRules::empty`] when there is no file).
+pub fn tag_rules(data_dir: &Path) -> Result<TagRules, LakeError> {
+    let path = rules_dir(data_dir).join(TAGS_FILE);
+    if !path.is_file() {
+        return Ok(TagRules::empty());
+    }
+    Ok(TagRules::read(&path)?)
+}
+
+/// The CMDB in force, if one was applied.
+pub fn cmdb(data_dir: &Path) -> Result<Option<Cmdb>, LakeError> {
+    let path = rules_dir(data_dir).join(CMDB_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(Cmdb::read(&path)?))
+}
+
+/// The allocation rules in force, if any were applied.
+pub fn allocation_rules(data_dir: &Path) -> Result<Option<AllocationRules>, LakeError> {
+    let path = rules_dir(data_dir).join(ALLOCATION_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(AllocationRules::read(&path)?))
+}
+
+/// The tag rules and CMDB in force, compiled.
+pub fn resolver(data_dir: &Path) -> Result<Resolver, LakeError> {
+    let rules = tag_rules(data_dir)?;
+    Ok(Resolver::new(&rules, cmdb(data_dir)?, &rules_dir(data_dir).join(TAGS_FILE))?)
+}
+
+/// Checks `source` as a file of `kind` and, if it passes, puts it in force. A refused file changes
+/// nothing.
+pub fn apply(data_dir: &Path, kind: RulesKind, source: &Path) -> Result<Applied, LakeError> {
+    let (bytes, summary) = match kind {
+        RulesKind::Tags => {
+            let text = std::fs::read_to_string(source).map_err(|e| LakeError::io(source, e))?;
+            let rules = TagRules::parse(&text, source)?;
+            Resolver::new(&rules, None, source)?;
+            if let Some(alloc) = allocation_rules(data_dir)?
+                && !rules.dimensions.contains(&alloc.dimension)
+            {
+                return Err(LakeError::Rules(costpilot_ingest::rules::RulesError::file(
+                    source,
+                    format!(
+                        "the allocation rules in force split across '{}', which these rules do not list in dimensions",
+                        alloc.dimension
+                    ),
+                )));
+            }
+            let summary = format!(
+                "{} dimensions, {} key aliases, {} value rules, {} virtual tags, {} account defaults",
+                rules.dimensions.len(),
+                rules.keys.values().map(Vec::len).sum::<usize>(),
+                rules.values.len(),
+                rules.virtual_tags.len(),
+                rules.defaults.len()
+            );
+            (text.into_bytes(), summary)
+        }
+        RulesKind::Cmdb => {
+            let cmdb = Cmdb::read(source)?;
+            let (accounts, resources) = cmdb.counts();
+            let summary =
+                format!("{accounts} accounts, {resources} resources; columns {}", cmdb.columns().join(", "));
+            (cmdb.to_json().into_bytes(), summary)
+        }
+        RulesKind::Allocation => {
+            let text = std::fs::read_to_string(source).map_err(|e| LakeError::io(source, e))?;
+            let rules = AllocationRules::parse(&text, source)?;
+            let tags = tag_rules(data_dir)?;
+            if !tags.dimensions.contains(&rules.dimension) {
+                return Err(LakeError::Rules(costpilot_ingest::rules::RulesError::file(
+                    source,
+                    format!(
+                        "dimension '{}' is not one of the tag rules' dimensions ({})",
+                        rules.dimension,
+                        tags.dimensions.join(", ")
+                    ),
+                )));
+            }
+            let summary = format!("{} pools across {}", rules.pools.len(), rules.dimension);
+            (text.into_bytes(), summary)
+        }
+    };
+    let dir = rules_dir(data_dir);
+    let history_dir = dir.join(HISTORY_DIR);
+    create_dir_durable(&history_dir)?;
+    let name = kind.file_name();
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    let version = next_version(&history_dir, stem)?;
+    let history = history_dir.join(format!("{stem}.{version:04}.{ext}"));
+    write_atomic(&history, &bytes, "apply")?;
+    let path = dir.join(name);
+    write_atomic(&path, &bytes, "apply")?;
+    Ok(Applied { kind, path, history, version, summary })
+}
+
+fn next_version(history: &Path, stem: &str) -> Result<u32, LakeError> {
+    let entries = std::fs::read_dir(history).map_err(|e| LakeError::io(history, e))?;
+    let mut last = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let number =
+            name.strip_prefix(stem).and_then(|r| r.strip_prefix('.')).and_then(|r| r.split('.').next());
+        if let Some(n) = number.and_then(|n| n.parse::<u32>().ok()) {
+            last = last.max(n);
+        }
+    }
+    Ok(last + 1)
+}
+
+/// The SQL that selects every dimension column from a relation that has the lake columns, given
+/// the name the struct of [`DIMENSIONS_FUNCTION`] has in it.
+pub fn dimension_columns(resolver: &Resolver, struct_column: &str) -> Vec<String> {
+    resolver.dimensions().iter().map(|d| format!("\"{struct_column}\"['{d}'] AS {}", column_of(d))).collect()
+}
+
+/// The call of [`DIMENSIONS_FUNCTION`] over the lake columns.
+pub fn dimensions_call() -> String {
+    format!("{DIMENSIONS_FUNCTION}({})", DIMENSION_INPUTS.join(", "))
+}
+
+/// The SQL function [`DIMENSIONS_FUNCTION`] for `resolver`.
+pub fn udf(resolver: Arc<Resolver>) -> ScalarUDF {
+    let fields: Fields = resolver.dimensions().iter().map(|d| Field::new(d, DataType::Utf8, true)).collect();
+    ScalarUDF::new_from_impl(DimensionsUdf {
+        signature: Signature::any(DIMENSION_INPUTS.len(), Volatility::Immutable),
+        fields,
+        resolver,
+        cache: Mutex::new(HashMap::new()),
+    })
+}
+
+/// Cached answers: the inputs' bytes → each dimension's value.
+type Cache = HashMap<Box<[u8]>, Arc<[Option<String>]>>;
+
+/// Bounds the cache; past it the cache starts over (each resource costs one resolution again).
+const CACHE_LIMIT: usize = 1 << 20;
+
+struct DimensionsUdf {
+    signature: Signature,
+    fields: Fields,
+    resolver: Arc<Resolver>,
+    cache: Mutex<Cache>,
+}
+
+impl fmt::Debug for DimensionsUdf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(DIMENSIONS_FUNCTION)
+    }
+}
+
+// One session has one resolver, so the function's name identifies it within the session.
+impl PartialEq for DimensionsUdf {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.resolver, &other.resolver)
+    }
+}
+
+impl Eq for DimensionsUdf {}
+
+impl Hash for DimensionsUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        DIMENSIONS_FUNCTION.hash(state);
+    }
+}
+
+/// A map column's entries, keys and values as plain text.
+struct MapText {
+    offsets: Vec<usize>,
+    valid: Vec<bool>,
+    keys: StringArray,
+    values: StringArray,
+}
+
+impl MapText {
+    fn new(array: &ArrayRef) -> DfResult<MapText> {
+        if array.data_type() == &DataType::Null {
+            return Ok(MapText {
+                offsets: vec![0; array.len() + 1],
+                valid: vec![false; array.len()],
+                keys: StringArray::from(Vec::<String>::new()),
+                values: StringArray::from(Vec::<String>::new()),
+            });
+        }
+        let Some(map) = array.as_any().downcast_ref::<MapArray>() else {
+            return exec_err!(
+                "{DIMENSIONS_FUNCTION} takes maps for Tags and x_CostCategories, not {}",
+                array.data_type()
+            );
+        };
+        let keys = cast(map.keys(), &DataType::Utf8)?.as_string::<i32>().clone();
+        let values = cast(map.values(), &DataType::Utf8)?.as_string::<i32>().clone();
+        Ok(MapText {
+            offsets: map.value_offsets().iter().map(|o| *o as usize).collect(),
+            valid: (0..map.len()).map(|r| map.is_valid(r)).collect(),
+            keys,
+            values,
+        })
+    }
+
+    fn entries(&self, row: usize) -> Vec<(&str, &str)> {
+        if !self.valid[row] {
+            return Vec::new();
+        }
+        (self.offsets[row]..self.offsets[row + 1])
+            .filter(|&j| self.keys.is_valid(j))
+            .map(|j| (self.keys.value(j), if self.values.is_valid(j) { self.values.value(j) } else { "" }))
+            .collect()
+    }
+}
+
+fn text(array: &ArrayRef) -> DfResult<StringArray> {
+    if array.data_type() == &DataType::Null {
+        return Ok(StringArray::new_null(array.len()));
+    }
+    Ok(cast(array, &DataType::Utf8)?.as_string::<i32>().clone())
+}
+
+fn value(array: &StringArray, row: usize) -> &str {
+    if array.is_valid(row) { array.value(row) } else { "" }
+}
+
+impl ScalarUDFImpl for DimensionsUdf {
+    fn name(&self) -> &str {
+        DIMENSIONS_FUNCTION
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Struct(self.fields.clone()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [account, name, resource, service, region, charge, tags, categories] = arrays.as_slice() else {
+            return exec_err!(
+                "{DIMENSIONS_FUNCTION} takes {} arguments: {}",
+                DIMENSION_INPUTS.len(),
+                DIMENSION_INPUTS.join(", ")
+            );
+        };
+        let texts =
+            [text(account)?, text(name)?, text(resource)?, text(service)?, text(region)?, text(charge)?];
+        let (tags, categories) = (MapText::new(tags)?, MapText::new(categories)?);
+        let mut builders: Vec<StringBuilder> = self.fields.iter().map(|_| StringBuilder::new()).collect();
+        let mut key = Vec::with_capacity(256);
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() > CACHE_LIMIT {
+            cache.clear();
+        }
+        for row in 0..rows {
+            key.clear();
+            for t in &texts {
+                key.extend_from_slice(value(t, row).as_bytes());
+                key.push(0xFF);
+            }
+            let (row_tags, row_categories) = (tags.entries(row), categories.entries(row));
+            for entries in [&row_tags, &row_categories] {
+                for (k, v) in entries {
+                    key.extend_from_slice(k.as_bytes());
+                    key.push(0xFE);
+                    key.extend_from_slice(v.as_bytes());
+                    key.push(0xFE);
+                }
+                key.push(0xFF);
+            }
+            let values = match cache.get(key.as_slice()) {
+                Some(v) => v.clone(),
+                None => {
+                    let fields = RowFields {
+                        account_id: value(&texts[0], row),
+                        account_name: value(&texts[1], row),
+                        resource_id: value(&texts[2], row),
+                        service: value(&texts[3], row),
+                        region: value(&texts[4], row),
+                        charge_category: value(&texts[5], row),
+                        tags: &row_tags,
+                        cost_categories: &row_categories,
+                    };
+                    let v: Arc<[Option<String>]> = self.resolver.resolve(&fields).into();
+                    cache.insert(key.as_slice().into(), v.clone());
+                    v
+                }
+            };
+            for (b, v) in builders.iter_mut().zip(values.iter()) {
+                b.append_option(v.as_deref());
+            }
+        }
+        let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        Ok(ColumnarValue::Array(Arc::new(StructArray::new(self.fields.clone(), columns, None))))
+    }
+}

@@ -1,0 +1,1 @@
+//! Rule suggestions (being written).
