@@ -345,6 +345,11 @@ impl Resolver {
         }
     }
 
+    /// The canonical value of a stored value under `key`'s value rules; `None` when blank.
+    pub fn canonical_value(&self, key: &str, raw: &str) -> Option<String> {
+        self.value(key, raw, None)
+    }
+
     /// Each dimension's value for a row, in [`Resolver::dimensions`] order.
     pub fn resolve(&self, row: &RowFields) -> Vec<Option<String>> {
         self.run(row, false).dimensions.into_iter().map(|d| d.value).collect()
