@@ -38,6 +38,16 @@ enum Command {
     /// Generate a synthetic estate, ingest it and print the Monday briefing: no set-up, no
     /// network. Uses ./.costpilot-demo unless --data-dir or COSTPILOT_DATA_DIR is given.
     Demo(commands::demo::Args),
+    /// Put tag rules, a CMDB or allocation rules in force, or show them.
+    Rules {
+        #[command(subcommand)]
+        command: commands::rules::Command,
+    },
+    /// Data quality: tag coverage, unallocated cost, conflicts, rule hits; --explain one
+    /// resource; --suggest rules.
+    Quality(commands::quality::Args),
+    /// Split shared costs across the allocation dimension by the rules in force.
+    Allocate(commands::allocate::Args),
     /// Inspect or maintain the lake.
     Lake {
         #[command(subcommand)]
@@ -65,6 +75,9 @@ fn main() -> ExitCode {
             Command::Export(args) => commands::export::run(&cli.data_dir, args).await,
             Command::Generate(args) => commands::generate::run(args),
             Command::Demo(args) => commands::demo::run(data_dir_given.then_some(&*cli.data_dir), args).await,
+            Command::Rules { command } => commands::rules::run(&cli.data_dir, command),
+            Command::Quality(args) => commands::quality::run(&cli.data_dir, args).await,
+            Command::Allocate(args) => commands::allocate::run(&cli.data_dir, args).await,
             Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
         }
     });

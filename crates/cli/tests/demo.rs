@@ -9,24 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use costpilot_model::money::parse_decimal;
 use serde_json::Value;
 
 /// Two complete months (January and February 2025) and eleven days of March.
 const SMALL: &[&str] = &["--accounts", "8", "--days", "70", "--start", "2025-01-01", "--seed", "42"];
-
-/// An amount's exact decimal text in units of 10^-15.
-fn units(text: &str) -> i128 {
-    parse_decimal(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// Asserts two decimal texts are equal to 10^-6 (far below a cent). The lake keeps 15 decimals
-/// of amounts CUR Parquet stores as doubles; DuckDB and truth.json keep ten.
-fn assert_amount(what: &str, got: &Value, want: &str) {
-    let got = got.as_str().unwrap_or_else(|| panic!("{what}: not an amount: {got}"));
-    let diff = (units(got) - units(want)).abs();
-    assert!(diff <= 1_000_000_000, "{what}: {got} ≠ {want}");
-}
 
 fn assert_ratio(what: &str, got: &Value, want: f64) {
     let got = got.as_f64().unwrap_or_else(|| panic!("{what}: not a number: {got}"));
@@ -38,43 +24,20 @@ fn cur_files(data_dir: &Path) -> String {
     format!("read_parquet('{}/estate/cur/*/data/*/*.parquet')", data_dir.display())
 }
 
-/// A CUR amount column as an exact decimal (doubles in the file carry ten decimals).
-fn d(column: &str) -> String {
-    format!("CAST(coalesce({column}, 0) AS DECIMAL(38, 10))")
-}
-
-/// EffectiveCost of a CUR 2.0 row, as docs/mapping.md defines it.
-fn effective_cost() -> String {
-    format!(
-        "CASE \
-           WHEN line_item_line_item_type = 'DiscountedUsage' THEN {} \
-           WHEN line_item_line_item_type = 'SavingsPlanCoveredUsage' THEN {} \
-           WHEN line_item_line_item_type IN ('SavingsPlanNegation', 'SavingsPlanUpfrontFee') THEN 0 \
-           WHEN line_item_line_item_type = 'SavingsPlanRecurringFee' THEN {} - {} \
-           WHEN line_item_line_item_type = 'RIFee' THEN {} + {} \
-           WHEN line_item_line_item_type = 'Fee' AND (coalesce(reservation_reservation_a_r_n, '') <> '' \
-             OR coalesce(savings_plan_savings_plan_a_r_n, '') <> '') THEN 0 \
-           ELSE {} END",
-        d("reservation_effective_cost"),
-        d("savings_plan_savings_plan_effective_cost"),
-        d("savings_plan_total_commitment_to_date"),
-        d("savings_plan_used_commitment"),
-        d("reservation_unused_amortized_upfront_fee_for_billing_period"),
-        d("reservation_unused_recurring_fee"),
-        d("line_item_unblended_cost"),
-    )
-}
-
-/// The raw rows with currency, billing period, service, whether a team tag is present, and
-/// EffectiveCost, as a DuckDB subquery.
+/// The raw rows with currency, billing period, service, whether they have an owner, and
+/// EffectiveCost, as a DuckDB subquery. An owner, as the shipped rules and the estate's CMDB give
+/// one: a team tag in any of its spellings, or an account or resource the CMDB lists.
 fn rows(data_dir: &Path) -> String {
+    let cmdb = format!("read_csv('{}/estate/cmdb.csv', all_varchar = true)", data_dir.display());
     format!(
         "(SELECT line_item_currency_code AS currency, \
            strftime(bill_billing_period_start_date AT TIME ZONE 'UTC', '%Y-%m') AS period, \
            product['servicename'] AS service, \
            coalesce(len(list_filter(map_entries(resource_tags), lambda e: \
              lower(e.key) IN ('user_team', 'user_owner-team') AND trim(coalesce(e.value, '')) <> '')), 0) > 0 \
-             AS has_team, \
+             OR line_item_usage_account_id IN (SELECT id FROM {cmdb} WHERE kind = 'account') \
+             OR coalesce(line_item_resource_id, '') IN (SELECT id FROM {cmdb} WHERE kind = 'resource') \
+             AS has_owner, \
            {} AS effective \
          FROM {})",
         effective_cost(),
@@ -214,31 +177,31 @@ fn the_briefing_equals_duckdb_over_the_raw_cur_and_the_truth() {
             let want = &by_service.iter().find(|(_, s, _)| *s == key).unwrap().2;
             assert_amount(&format!("{currency} {key}"), &m["change"], want);
         }
-        for dim in ["account", "team"] {
+        for dim in ["account", "owner"] {
             let up = c["movers"][dim]["up"].as_array().unwrap();
             assert!(!up.is_empty() && up.len() <= 5, "{currency} {dim}: {up:?}");
         }
     }
 
-    // The untagged share of February: EffectiveCost of rows with no team tag over all of it.
-    let untagged = duckdb(&format!(
-        "SELECT currency, sum(CASE WHEN has_team THEN 0 ELSE effective END)::VARCHAR, sum(effective)::VARCHAR \
+    // The unallocated share of February: EffectiveCost of rows with no owner over all of it.
+    let unallocated = duckdb(&format!(
+        "SELECT currency, sum(CASE WHEN has_owner THEN 0 ELSE effective END)::VARCHAR, sum(effective)::VARCHAR \
          FROM {} WHERE period = '2025-02' GROUP BY 1 ORDER BY 1",
         rows(&data)
     ));
-    assert_eq!(untagged.len(), briefing.len());
-    let mut partly_tagged = 0;
-    for r in &untagged {
+    assert_eq!(unallocated.len(), briefing.len());
+    let mut some_unallocated = 0;
+    for r in &unallocated {
         let (currency, none, all) = (text(&r[0]), text(&r[1]), text(&r[2]));
-        let u = &briefing[&currency]["untagged"];
+        let u = &briefing[&currency]["unallocated"];
         assert_eq!(u["period"], "2025-02");
-        assert_amount(&format!("{currency} untagged"), &u["effective_cost"], &none);
+        assert_amount(&format!("{currency} unallocated"), &u["effective_cost"], &none);
         assert_amount(&format!("{currency} total"), &u["total_effective_cost"], &all);
         let share = units(&none) as f64 / units(&all) as f64;
-        partly_tagged += usize::from(share > 0.01 && share < 0.99);
-        assert_ratio(&format!("{currency} untagged share"), &u["share"], share);
+        some_unallocated += usize::from(share > 0.0 && share < 0.99);
+        assert_ratio(&format!("{currency} unallocated share"), &u["share"], share);
     }
-    assert!(partly_tagged > 0, "no currency has both tagged and untagged spend: {untagged:?}");
+    assert!(some_unallocated > 0, "no currency has both allocated and unallocated spend: {unallocated:?}");
 }
 
 /// Runs `costpilot ARGS...` in `cwd` with no data directory given.

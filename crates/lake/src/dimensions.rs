@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use costpilot_ingest::cmdb::Cmdb;
-use costpilot_ingest::rules::{Resolver, RowFields, TAGS_FILE, TagRules};
+use costpilot_ingest::rules::{Resolver, RowFields, RulesError, TAGS_FILE, TagRules};
 use costpilot_model::names;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray, StringBuilder, StructArray};
 use datafusion::arrow::compute::cast;
@@ -98,6 +98,8 @@ pub struct Applied {
     pub version: u32,
     /// What the file holds, in a few words.
     pub summary: String,
+    /// The file in force already had this content: no new version was made.
+    pub unchanged: bool,
 }
 
 /// The folder of the rules in force.
@@ -141,68 +143,88 @@ pub fn resolver(data_dir: &Path) -> Result<Resolver, LakeError> {
 /// Checks `source` as a file of `kind` and, if it passes, puts it in force. A refused file changes
 /// nothing.
 pub fn apply(data_dir: &Path, kind: RulesKind, source: &Path) -> Result<Applied, LakeError> {
-    let (bytes, summary) = match kind {
+    if kind == RulesKind::Cmdb {
+        let cmdb = Cmdb::read(source)?;
+        let (accounts, resources) = cmdb.counts();
+        let summary =
+            format!("{accounts} accounts, {resources} resources; columns {}", cmdb.columns().join(", "));
+        return put_in_force(data_dir, kind, cmdb.to_json().into_bytes(), summary);
+    }
+    let text = std::fs::read_to_string(source).map_err(|e| LakeError::io(source, e))?;
+    apply_text(data_dir, kind, &text, source)
+}
+
+/// [`apply`] for tag or allocation rules given as text; `source` names them in errors.
+pub fn apply_text(data_dir: &Path, kind: RulesKind, text: &str, source: &Path) -> Result<Applied, LakeError> {
+    let refuse = |message: String| LakeError::Rules(RulesError::file(source, message));
+    let summary = match kind {
         RulesKind::Tags => {
-            let text = std::fs::read_to_string(source).map_err(|e| LakeError::io(source, e))?;
-            let rules = TagRules::parse(&text, source)?;
+            let rules = TagRules::parse(text, source)?;
             Resolver::new(&rules, None, source)?;
             if let Some(alloc) = allocation_rules(data_dir)?
                 && !rules.dimensions.contains(&alloc.dimension)
             {
-                return Err(LakeError::Rules(costpilot_ingest::rules::RulesError::file(
-                    source,
-                    format!(
-                        "the allocation rules in force split across '{}', which these rules do not list in dimensions",
-                        alloc.dimension
-                    ),
+                return Err(refuse(format!(
+                    "the allocation rules in force split across '{}', which these rules do not list in dimensions",
+                    alloc.dimension
                 )));
             }
-            let summary = format!(
+            format!(
                 "{} dimensions, {} key aliases, {} value rules, {} virtual tags, {} account defaults",
                 rules.dimensions.len(),
                 rules.keys.values().map(Vec::len).sum::<usize>(),
                 rules.values.len(),
                 rules.virtual_tags.len(),
                 rules.defaults.len()
-            );
-            (text.into_bytes(), summary)
-        }
-        RulesKind::Cmdb => {
-            let cmdb = Cmdb::read(source)?;
-            let (accounts, resources) = cmdb.counts();
-            let summary =
-                format!("{accounts} accounts, {resources} resources; columns {}", cmdb.columns().join(", "));
-            (cmdb.to_json().into_bytes(), summary)
+            )
         }
         RulesKind::Allocation => {
-            let text = std::fs::read_to_string(source).map_err(|e| LakeError::io(source, e))?;
-            let rules = AllocationRules::parse(&text, source)?;
+            let rules = AllocationRules::parse(text, source)?;
             let tags = tag_rules(data_dir)?;
             if !tags.dimensions.contains(&rules.dimension) {
-                return Err(LakeError::Rules(costpilot_ingest::rules::RulesError::file(
-                    source,
-                    format!(
-                        "dimension '{}' is not one of the tag rules' dimensions ({})",
-                        rules.dimension,
-                        tags.dimensions.join(", ")
-                    ),
+                return Err(refuse(format!(
+                    "dimension '{}' is not one of the tag rules' dimensions ({})",
+                    rules.dimension,
+                    tags.dimensions.join(", ")
                 )));
             }
-            let summary = format!("{} pools across {}", rules.pools.len(), rules.dimension);
-            (text.into_bytes(), summary)
+            format!("{} pools across {}", rules.pools.len(), rules.dimension)
         }
+        RulesKind::Cmdb => return Err(refuse("a CMDB is applied from its file".to_string())),
     };
+    put_in_force(data_dir, kind, text.as_bytes().to_vec(), summary)
+}
+
+/// Writes checked content as the file of `kind` in force, with a copy in the history.
+fn put_in_force(
+    data_dir: &Path,
+    kind: RulesKind,
+    bytes: Vec<u8>,
+    summary: String,
+) -> Result<Applied, LakeError> {
     let dir = rules_dir(data_dir);
     let history_dir = dir.join(HISTORY_DIR);
     create_dir_durable(&history_dir)?;
     let name = kind.file_name();
     let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
-    let version = next_version(&history_dir, stem)?;
-    let history = history_dir.join(format!("{stem}.{version:04}.{ext}"));
-    write_atomic(&history, &bytes, "apply")?;
     let path = dir.join(name);
+    let last = next_version(&history_dir, stem)? - 1;
+    let history_of = |v: u32| history_dir.join(format!("{stem}.{v:04}.{ext}"));
+    if last > 0 && std::fs::read(&path).is_ok_and(|current| current == bytes) {
+        return Ok(Applied {
+            kind,
+            path,
+            history: history_of(last),
+            version: last,
+            summary,
+            unchanged: true,
+        });
+    }
+    let version = last + 1;
+    let history = history_of(version);
+    write_atomic(&history, &bytes, "apply")?;
     write_atomic(&path, &bytes, "apply")?;
-    Ok(Applied { kind, path, history, version, summary })
+    Ok(Applied { kind, path, history, version, summary, unchanged: false })
 }
 
 fn next_version(history: &Path, stem: &str) -> Result<u32, LakeError> {

@@ -73,6 +73,7 @@ pub mod guard;
 mod lake;
 pub mod layout;
 pub mod manifest;
+pub mod quality;
 pub mod session;
 pub mod suggest;
 pub mod transaction;

@@ -20,6 +20,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use costpilot_generate::Options;
 use costpilot_lake::briefing::{Briefing, BriefingOptions, CurrencyBriefing, Mover, MoverLists};
+use costpilot_lake::dimensions::{self, RulesKind};
 use costpilot_lake::{Lake, LakeSession};
 use costpilot_model::money::format_units;
 use serde_json::{Value, json};
@@ -30,6 +31,11 @@ use crate::output::{print_json, thousands};
 
 /// Where the demo keeps its estate and lake unless `--data-dir` or `COSTPILOT_DATA_DIR` is given.
 pub const DEFAULT_DATA_DIR: &str = "./.costpilot-demo";
+
+/// The tag rules shipped for generated estates.
+const EXAMPLE_TAG_RULES: &str = include_str!("../../../../examples/rules/tags.yaml");
+/// The shared-cost allocation rules shipped for generated estates.
+const EXAMPLE_ALLOCATION_RULES: &str = include_str!("../../../../examples/rules/allocation.yaml");
 
 /// The folder under the data directory that holds the generated estate.
 const ESTATE: &str = "estate";
@@ -145,7 +151,30 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
         ))?;
     }
 
-    // 3. The analyses.
+    // 3. The rules: the shipped examples and the estate's CMDB, so owners come from tags, the
+    // CMDB and virtual tags as they would in a real set-up (unchanged files make no new version).
+    let rules = [
+        dimensions::apply_text(
+            &data_dir,
+            RulesKind::Tags,
+            EXAMPLE_TAG_RULES,
+            Path::new("examples/rules/tags.yaml"),
+        )?,
+        dimensions::apply(&data_dir, RulesKind::Cmdb, &estate_dir.join("cmdb.csv"))?,
+        dimensions::apply_text(
+            &data_dir,
+            RulesKind::Allocation,
+            EXAMPLE_ALLOCATION_RULES,
+            Path::new("examples/rules/allocation.yaml"),
+        )?,
+    ];
+    for r in &rules {
+        if !r.unchanged {
+            say(format!("rules: {} in force ({})", r.path.display(), r.summary))?;
+        }
+    }
+
+    // 4. The analyses.
     let lake = Lake::open(&data_dir)?;
     let session = lake.session().await?;
     let mut sections = Vec::with_capacity(ANALYSES.len());
@@ -154,7 +183,7 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
         sections.push((analysis.name, section));
     }
 
-    // 4. The report. --no-serve: nothing interactive exists yet, so there is nothing to skip.
+    // 5. The report. --no-serve: nothing interactive exists yet, so there is nothing to skip.
     let seconds = started.elapsed().as_secs_f64();
     if table {
         let mut text = String::new();
@@ -174,6 +203,7 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
         "ingest": serde_json::to_value(&ingested)?,
         // Nothing interactive exists yet, with or without --no-serve.
         "served": false,
+        "rules": serde_json::to_value(&rules)?,
         "seconds": seconds,
     });
     for (name, s) in sections {
@@ -293,10 +323,10 @@ fn currency_text(out: &mut String, c: &CurrencyBriefing) {
             String::new(),
         ]);
     }
-    if let Some(u) = &c.untagged {
+    if let Some(u) = &c.unallocated {
         let share = u.share.map(|s| format!("{:.1} %", s * 100.0)).unwrap_or_else(|| "-".into());
         lines.push([
-            format!("untagged in {} (no team tag)", u.period),
+            format!("unallocated in {} (no owner)", u.period),
             format!("{} {cur}", money(u.effective_cost)),
             format!("{share} of {} {cur}", money(u.total_effective_cost)),
         ]);
@@ -314,7 +344,7 @@ fn currency_text(out: &mut String, c: &CurrencyBriefing) {
         for (title, lists, label) in [
             ("service", &m.service, label_service as fn(&Mover) -> String),
             ("account", &m.account, label_account),
-            ("team", &m.team, label_team),
+            ("owner", &m.owner, label_owner),
         ] {
             movers_rows(&mut rows, title, lists, label);
         }
@@ -376,8 +406,8 @@ fn label_account(m: &Mover) -> String {
     }
 }
 
-fn label_team(m: &Mover) -> String {
-    m.key.clone().unwrap_or_else(|| "(no team tag)".into())
+fn label_owner(m: &Mover) -> String {
+    m.key.clone().unwrap_or_else(|| "(no owner)".into())
 }
 
 /// " (+12.3 %)", or "" without a percentage.

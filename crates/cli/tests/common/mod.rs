@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use costpilot_model::money::parse_decimal;
 use sha2::{Digest, Sha256};
 
 /// The repository root.
@@ -107,4 +108,44 @@ print(json.dumps([[enc(v) for v in r] for r in rows], default=str))
     let out = Command::new(python()).arg("-c").arg(script).arg(sql).output().expect("run python");
     assert!(out.status.success(), "duckdb failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON rows")
+}
+
+/// An amount's exact decimal text in units of 10^-15.
+pub fn units(text: &str) -> i128 {
+    parse_decimal(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// Asserts two decimal texts are equal to 10^-6 (far below a cent). The lake keeps 15 decimals
+/// of amounts CUR Parquet stores as doubles; DuckDB and truth.json keep ten.
+pub fn assert_amount(what: &str, got: &serde_json::Value, want: &str) {
+    let got = got.as_str().unwrap_or_else(|| panic!("{what}: not an amount: {got}"));
+    let diff = (units(got) - units(want)).abs();
+    assert!(diff <= 1_000_000_000, "{what}: {got} ≠ {want}");
+}
+
+/// A CUR amount column as an exact decimal (doubles in the file carry ten decimals).
+pub fn d(column: &str) -> String {
+    format!("CAST(coalesce({column}, 0) AS DECIMAL(38, 10))")
+}
+
+/// EffectiveCost of a CUR 2.0 row, as docs/mapping.md defines it.
+pub fn effective_cost() -> String {
+    format!(
+        "CASE \
+           WHEN line_item_line_item_type = 'DiscountedUsage' THEN {} \
+           WHEN line_item_line_item_type = 'SavingsPlanCoveredUsage' THEN {} \
+           WHEN line_item_line_item_type IN ('SavingsPlanNegation', 'SavingsPlanUpfrontFee') THEN 0 \
+           WHEN line_item_line_item_type = 'SavingsPlanRecurringFee' THEN {} - {} \
+           WHEN line_item_line_item_type = 'RIFee' THEN {} + {} \
+           WHEN line_item_line_item_type = 'Fee' AND (coalesce(reservation_reservation_a_r_n, '') <> '' \
+             OR coalesce(savings_plan_savings_plan_a_r_n, '') <> '') THEN 0 \
+           ELSE {} END",
+        d("reservation_effective_cost"),
+        d("savings_plan_savings_plan_effective_cost"),
+        d("savings_plan_total_commitment_to_date"),
+        d("savings_plan_used_commitment"),
+        d("reservation_unused_amortized_upfront_fee_for_billing_period"),
+        d("reservation_unused_recurring_fee"),
+        d("line_item_unblended_cost"),
+    )
 }

@@ -47,18 +47,15 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, Rul
             Some(l) => (Some(l.line() as u64), Some(l.column() as u64)),
             None => (None, None),
         };
-        RulesError { path: path.to_path_buf(), line, column, message: strip_location(&e.to_string()) }
+        let message = e.to_string();
+        // The error prints its own location first; drop the parser's copy of that same one.
+        let own = e.location().map(|l| format!(" at line {} column {}", l.line(), l.column()));
+        let message = match own.as_deref().and_then(|suffix| message.strip_suffix(suffix)) {
+            Some(stripped) => stripped.to_string(),
+            None => message,
+        };
+        RulesError { path: path.to_path_buf(), line, column, message }
     })
-}
-
-/// The parser's message without its trailing " at line L column C" (the error prints its own).
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) if message[i..].contains(" column ") && !message[i..].contains(',') => {
-            message[..i].to_string()
-        }
-        _ => message.to_string(),
-    }
 }
 
 /// The 1-based line and column of the first occurrence of `needle` as a YAML key or list item at

@@ -1,0 +1,117 @@
+//! `costpilot rules`: put tag rules, a CMDB or allocation rules in force, and show what is.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use costpilot_lake::dimensions::{self, RulesKind};
+use serde_json::json;
+
+use crate::output::{Format, print_json};
+
+/// Subcommands of `costpilot rules`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check a file completely and, if it passes, put it in force (a refused file changes nothing).
+    Apply {
+        /// What the file holds.
+        #[arg(value_enum)]
+        kind: Kind,
+        /// The file: tags.yaml, a CMDB (.csv, .csv.gz or .json) or allocation.yaml.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print the rules in force.
+    Show {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// A kind of rules file.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Kind {
+    /// Tag rules (tags.yaml).
+    Tags,
+    /// A CMDB export (CSV or JSON).
+    Cmdb,
+    /// Shared-cost allocation rules (allocation.yaml).
+    Allocation,
+}
+
+impl From<Kind> for RulesKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Tags => RulesKind::Tags,
+            Kind::Cmdb => RulesKind::Cmdb,
+            Kind::Allocation => RulesKind::Allocation,
+        }
+    }
+}
+
+/// Runs a `rules` subcommand.
+pub fn run(data_dir: &Path, command: Command) -> Result<()> {
+    match command {
+        Command::Apply { kind, file, format } => {
+            let applied = dimensions::apply(data_dir, kind.into(), &file)?;
+            if format == Format::Json {
+                return print_json(&serde_json::to_value(&applied)?);
+            }
+            if applied.unchanged {
+                println!(
+                    "{} is already in force as version {}; nothing changed",
+                    file.display(),
+                    applied.version
+                );
+            } else {
+                println!(
+                    "in force: {} (version {}, kept as {}): {}",
+                    applied.path.display(),
+                    applied.version,
+                    applied.history.display(),
+                    applied.summary
+                );
+            }
+            Ok(())
+        }
+        Command::Show { format } => {
+            let rules = dimensions::tag_rules(data_dir)?;
+            let cmdb = dimensions::cmdb(data_dir)?;
+            let allocation = dimensions::allocation_rules(data_dir)?;
+            if format == Format::Json {
+                return print_json(&json!({
+                    "tags": rules,
+                    "cmdb": cmdb.as_ref().map(|c| json!({"path": c.path(), "accounts": c.counts().0, "resources": c.counts().1, "columns": c.columns()})),
+                    "allocation": allocation,
+                }));
+            }
+            let dir = dimensions::rules_dir(data_dir);
+            println!("# rules in force under {}", dir.display());
+            println!(
+                "# tags.yaml{}",
+                if dir.join(costpilot_ingest::rules::TAGS_FILE).is_file() {
+                    ""
+                } else {
+                    " (none applied: built-in defaults)"
+                }
+            );
+            print!("{}", rules.to_yaml());
+            match &cmdb {
+                Some(c) => println!(
+                    "# cmdb.json: {} accounts, {} resources; columns {}",
+                    c.counts().0,
+                    c.counts().1,
+                    c.columns().join(", ")
+                ),
+                None => println!("# cmdb.json: none applied"),
+            }
+            match &allocation {
+                Some(a) => println!("# allocation.yaml: {} pools across {}", a.pools.len(), a.dimension),
+                None => println!("# allocation.yaml: none applied"),
+            }
+            Ok(())
+        }
+    }
+}
