@@ -14,7 +14,7 @@
 //! changing the rules changes the view, never the stored data. The function caches its answer per
 //! distinct combination of inputs, so a bill of millions of rows resolves each resource once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -259,12 +259,20 @@ pub fn udf(resolver: Arc<Resolver>) -> ScalarUDF {
         signature: Signature::any(DIMENSION_INPUTS.len(), Volatility::Immutable),
         fields,
         resolver,
-        cache: Mutex::new(HashMap::new()),
+        cache: Mutex::new(HashMap::default()),
+        recent: Mutex::new(VecDeque::new()),
     })
 }
 
 /// Cached answers: the inputs' bytes → each dimension's value.
-type Cache = HashMap<Box<[u8]>, Arc<[Option<String>]>>;
+type Cache = HashMap<Box<[u8]>, Arc<[Option<String>]>, foldhash::fast::FixedState>;
+
+/// Batches whose answer is kept for the next call with the same inputs: one per partition and
+/// a few to spare.
+const RECENT_BATCHES: usize = 8;
+
+/// The inputs and answer of a recent batch.
+type Recent = VecDeque<(Vec<ArrayRef>, ArrayRef)>;
 
 /// Bounds the cache; past it the cache starts over (each resource costs one resolution again).
 const CACHE_LIMIT: usize = 1 << 20;
@@ -274,6 +282,7 @@ struct DimensionsUdf {
     fields: Fields,
     resolver: Arc<Resolver>,
     cache: Mutex<Cache>,
+    recent: Mutex<Recent>,
 }
 
 impl fmt::Debug for DimensionsUdf {
@@ -331,6 +340,23 @@ impl MapText {
         })
     }
 
+    /// Appends the row's entries to a cache key, without allocating.
+    fn extend_key(&self, row: usize, key: &mut Vec<u8>) {
+        if self.valid[row] {
+            for j in self.offsets[row]..self.offsets[row + 1] {
+                if self.keys.is_valid(j) {
+                    key.extend_from_slice(self.keys.value(j).as_bytes());
+                    key.push(0xFE);
+                    if self.values.is_valid(j) {
+                        key.extend_from_slice(self.values.value(j).as_bytes());
+                    }
+                    key.push(0xFE);
+                }
+            }
+        }
+        key.push(0xFF);
+    }
+
     fn entries(&self, row: usize) -> Vec<(&str, &str)> {
         if !self.valid[row] {
             return Vec::new();
@@ -367,9 +393,31 @@ impl ScalarUDFImpl for DimensionsUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let rows = args.number_rows;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [account, name, resource, service, region, charge, tags, categories] = arrays.as_slice() else {
+        // The planner asks once per dimension column with the same input arrays: answer again
+        // from the batches seen last instead of resolving every row once per dimension.
+        let recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, result)) = recent.iter().find(|(inputs, _)| {
+            inputs.len() == arrays.len() && inputs.iter().zip(&arrays).all(|(a, b)| Arc::ptr_eq(a, b))
+        }) {
+            return Ok(ColumnarValue::Array(result.clone()));
+        }
+        drop(recent);
+        let result = self.resolve_batch(&arrays, args.number_rows)?;
+        let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Holding the inputs keeps their buffers alive, so pointer equality cannot be a reused
+        // address.
+        if recent.len() == RECENT_BATCHES {
+            recent.pop_front();
+        }
+        recent.push_back((arrays, result.clone()));
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+impl DimensionsUdf {
+    fn resolve_batch(&self, arrays: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+        let [account, name, resource, service, region, charge, tags, categories] = arrays else {
             return exec_err!(
                 "{DIMENSIONS_FUNCTION} takes {} arguments: {}",
                 DIMENSION_INPUTS.len(),
@@ -391,19 +439,13 @@ impl ScalarUDFImpl for DimensionsUdf {
                 key.extend_from_slice(value(t, row).as_bytes());
                 key.push(0xFF);
             }
-            let (row_tags, row_categories) = (tags.entries(row), categories.entries(row));
-            for entries in [&row_tags, &row_categories] {
-                for (k, v) in entries {
-                    key.extend_from_slice(k.as_bytes());
-                    key.push(0xFE);
-                    key.extend_from_slice(v.as_bytes());
-                    key.push(0xFE);
-                }
-                key.push(0xFF);
+            for map in [&tags, &categories] {
+                map.extend_key(row, &mut key);
             }
             let values = match cache.get(key.as_slice()) {
                 Some(v) => v.clone(),
                 None => {
+                    let (row_tags, row_categories) = (tags.entries(row), categories.entries(row));
                     let fields = RowFields {
                         account_id: value(&texts[0], row),
                         account_name: value(&texts[1], row),
@@ -424,6 +466,6 @@ impl ScalarUDFImpl for DimensionsUdf {
             }
         }
         let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-        Ok(ColumnarValue::Array(Arc::new(StructArray::new(self.fields.clone(), columns, None))))
+        Ok(Arc::new(StructArray::new(self.fields.clone(), columns, None)))
     }
 }

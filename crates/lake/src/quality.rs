@@ -636,3 +636,105 @@ pub fn tag_observations(observations: &[Observation], resolver: &Resolver) -> Ve
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const UNIT: i128 = 1_000_000_000_000_000;
+
+    fn obs(
+        period: &str,
+        currency: &str,
+        account: &str,
+        resource: &str,
+        tags: &[(&str, &str)],
+        cost: i128,
+    ) -> Observation {
+        Observation {
+            period: period.into(),
+            currency: currency.into(),
+            account_id: account.into(),
+            account_name: format!("{account}-name"),
+            resource_id: resource.into(),
+            service: "Amazon Elastic Compute Cloud".into(),
+            region: "us-east-1".into(),
+            charge_category: "Usage".into(),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            cost_categories: Vec::new(),
+            rows: 10,
+            effective: cost * UNIT,
+            billed: cost * UNIT,
+        }
+    }
+
+    #[test]
+    fn the_report_counts_coverage_conflicts_hits_and_changes_per_currency() {
+        let rules =
+            TagRules::parse("version: 1\nkeys:\n  team: [owner-team]\n", Path::new("tags.yaml")).unwrap();
+        let resolver = Resolver::new(&rules, None, Path::new("tags.yaml")).unwrap();
+        let data = [
+            obs("2025-01", "USD", "1", "i-a", &[("team", "payments")], 60),
+            obs("2025-02", "USD", "1", "i-a", &[("team", "ledger")], 40),
+            obs("2025-01", "USD", "1", "i-b", &[("owner-team", "search"), ("Team", "catalog")], 30),
+            obs("2025-01", "USD", "2", "i-c", &[], 20),
+            obs("2025-02", "USD", "2", "", &[], 50),
+            obs("2025-01", "EUR", "3", "i-d", &[("owner-team", "crm")], 7),
+        ];
+        let r = report(&data, &resolver, 5);
+        let shares = |list: &[Share]| -> Vec<(String, i128, i128)> {
+            list.iter()
+                .map(|s| (s.currency.clone(), s.effective_cost / UNIT, s.total_effective_cost / UNIT))
+                .collect()
+        };
+        assert_eq!(shares(&r.unallocated), [("EUR".into(), 0, 7), ("USD".into(), 70, 200)]);
+        assert_eq!(shares(&r.unallocated_without_rules), [("EUR".into(), 7, 7), ("USD".into(), 70, 200)]);
+        let periods: Vec<(String, String, i128, Option<f64>)> = r
+            .periods
+            .iter()
+            .map(|p| {
+                (
+                    p.period.clone(),
+                    p.unallocated.currency.clone(),
+                    p.unallocated.effective_cost / UNIT,
+                    p.change_points,
+                )
+            })
+            .collect();
+        assert_eq!(periods[0], ("2025-01".into(), "EUR".into(), 0, None));
+        assert_eq!(periods[1], ("2025-01".into(), "USD".into(), 20, None));
+        let (_, _, none, change) = &periods[2];
+        assert_eq!(*none, 50);
+        assert!((change.unwrap() - (50.0 / 90.0 - 20.0 / 110.0) * 100.0).abs() < 1e-9);
+        let team = r.tag_coverage.iter().find(|k| k.key == "team").unwrap();
+        assert_eq!((team.resources, team.total_resources), (3, 4));
+        assert_eq!(team.spellings, ["Team", "owner-team", "team"]);
+        assert_eq!(shares(&team.cost), [("EUR".into(), 7, 7), ("USD".into(), 130, 200)]);
+        let conflicts: Vec<(&str, &str, Vec<String>, bool)> = r
+            .conflicts
+            .iter()
+            .map(|c| (c.resource_id.as_str(), c.key.as_str(), c.values.clone(), c.same_row))
+            .collect();
+        assert_eq!(
+            conflicts,
+            [
+                ("i-a", "team", vec!["ledger".to_string(), "payments".to_string()], false),
+                ("i-b", "team", vec!["catalog".to_string(), "search".to_string()], true),
+            ]
+        );
+        let hits: BTreeMap<&str, u64> = r.rule_hits.iter().map(|h| (h.rule.as_str(), h.rows)).collect();
+        assert_eq!(hits["keys.team"], 20);
+        assert_eq!(hits["keys: matched without regard to case"], 10);
+        let accounts: Vec<(&str, &str, i128)> = r
+            .unallocated_by_account
+            .iter()
+            .map(|o| (o.key.as_str(), o.currency.as_str(), o.effective_cost / UNIT))
+            .collect();
+        assert_eq!(accounts, [("2", "USD", 70)]);
+        let resources: Vec<(&str, i128)> =
+            r.top_unallocated_resources.iter().map(|o| (o.key.as_str(), o.effective_cost / UNIT)).collect();
+        assert_eq!(resources, [("i-c", 20)]);
+    }
+}
