@@ -12,6 +12,9 @@
 //! and tells formats apart by their columns. [`open`] reads one file as a stream of lake batches and
 //! keeps a [`FileReport`] of rows read, kept and skipped (with reasons). Readers never write: the
 //! lake crate stores what they produce, so a failed read leaves stored data untouched.
+//!
+//! [`rules`] reads and checks tag-rules files and compiles them, with a [`cmdb`] (the ownership
+//! import), into the resolver that gives every row its allocation dimensions with provenance.
 
 pub mod cmdb;
 pub mod convert;

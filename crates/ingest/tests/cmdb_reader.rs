@@ -1,8 +1,9 @@
 //! The CMDB reader on files: the CSV costpilot's generator writes (plain, gzip, and as a
 //! spreadsheet saves it), the stored JSON form read back, and errors naming the file.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{write, write_gz};
 
 use costpilot_ingest::cmdb::{Cmdb, CmdbEntry, CmdbKind};
 
@@ -12,21 +13,6 @@ account,540455323275,genai-lead@example.com,genai,Data & AI,CC-1200,support-assi
 account,111122223333,web-lead@example.com,web,Digital,CC-1300,storefront,staging,high
 resource,i-0abc123,ml-platform-lead@example.com,ml-platform,Data & AI,CC-1200,training-platform,prod,low
 ";
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).expect("written");
-    path
-}
-
-fn write_gz(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    let mut gz =
-        flate2::write::GzEncoder::new(std::fs::File::create(&path).expect("created"), Default::default());
-    gz.write_all(text.as_bytes()).expect("compressed");
-    gz.finish().expect("finished");
-    path
-}
 
 fn value<'a>(entry: &'a CmdbEntry, dimension: &str) -> &'a str {
     entry.values.get(dimension).map_or("", String::as_str)

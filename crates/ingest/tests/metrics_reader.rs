@@ -2,8 +2,11 @@
 //! cloudwatch get-metric-data` prints (named by Labels or by the queries file), and the exact
 //! errors for bad input.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::{write, write_gz};
 
 use costpilot_ingest::IngestError;
 use costpilot_ingest::metrics::{open_csv, read_all, read_get_metric_data, schema};
@@ -13,21 +16,6 @@ use datafusion::arrow::datatypes::{Float64Type, TimestampMillisecondType};
 /// 2025-01-01T00:00:00Z in ms.
 const JAN_1: i64 = 1_735_689_600_000;
 const HOUR: i64 = 3_600_000;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("written");
-    path
-}
-
-fn write_gz(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    let mut gz =
-        flate2::write::GzEncoder::new(std::fs::File::create(&path).expect("created"), Default::default());
-    gz.write_all(text.as_bytes()).expect("compressed");
-    gz.finish().expect("finished");
-    path
-}
 
 /// Every row as (resource, ms, metric, statistic, value, unit).
 fn rows(batches: &[RecordBatch]) -> Vec<(String, i64, String, String, f64, String)> {
@@ -125,14 +113,14 @@ fn bad_csv_input_names_file_row_and_column() {
     let p = write(
         dir.path(),
         "metrics.csv",
-        &format!("{header}{good}{good}i-1,2025-01-01T00:00:00Z,CPUUtilization,Average,abc,Percent\n"),
+        format!("{header}{good}{good}i-1,2025-01-01T00:00:00Z,CPUUtilization,Average,abc,Percent\n"),
     );
     assert_eq!(error_of(&p), format!("{}: row 3, column 'value': not a number: 'abc'", p.display()));
 
     let p = write(
         dir.path(),
         "time.csv",
-        &format!("{header}{good}i-1,2025-13-01T00:00:00Z,CPUUtilization,Average,1,Percent\n"),
+        format!("{header}{good}i-1,2025-13-01T00:00:00Z,CPUUtilization,Average,1,Percent\n"),
     );
     assert_eq!(
         error_of(&p),
@@ -152,20 +140,20 @@ fn bad_csv_input_names_file_row_and_column() {
     let p = write(
         dir.path(),
         "empty-id.csv",
-        &format!("{header},2025-01-01T00:00:00Z,CPUUtilization,Average,1,Percent\n"),
+        format!("{header},2025-01-01T00:00:00Z,CPUUtilization,Average,1,Percent\n"),
     );
     assert_eq!(error_of(&p), format!("{}: row 1, column 'resource_id': empty", p.display()));
 
     let p = write(
         dir.path(),
         "inf.csv",
-        &format!("{header}i-1,2025-01-01T00:00:00Z,CPUUtilization,Average,inf,Percent\n"),
+        format!("{header}i-1,2025-01-01T00:00:00Z,CPUUtilization,Average,inf,Percent\n"),
     );
     assert_eq!(error_of(&p), format!("{}: row 1, column 'value': not a finite number: 'inf'", p.display()));
 
     // A ragged row is malformed CSV, with its line (the header is line 1).
     let p =
-        write(dir.path(), "ragged.csv", &format!("{header}{good}i-1,2025-01-01T00:00:00Z,CPUUtilization\n"));
+        write(dir.path(), "ragged.csv", format!("{header}{good}i-1,2025-01-01T00:00:00Z,CPUUtilization\n"));
     let e = read_all(&p, None).expect_err("ragged");
     assert!(matches!(e, IngestError::Csv { line: 3, .. }), "{e}");
 }
@@ -233,7 +221,7 @@ fn get_metric_data_reads_with_the_queries_file() {
     let input = write(
         dir.path(),
         "input.json",
-        &format!("{{\"MetricDataQueries\": {queries}, \"StartTime\": \"2025-01-01T00:00:00Z\"}}"),
+        format!("{{\"MetricDataQueries\": {queries}, \"StartTime\": \"2025-01-01T00:00:00Z\"}}"),
     );
     assert_eq!(rows(&read_get_metric_data(&p, Some(&input)).expect("reads")), expected);
     // Without the queries, the default labels name no series.
@@ -259,23 +247,23 @@ fn bad_get_metric_data_names_file_result_and_key() {
     let p = write(
         dir.path(),
         "v.json",
-        &one(r#"["2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z"]"#, r#"[1, "x"]"#, "Complete"),
+        one(r#"["2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z"]"#, r#"[1, "x"]"#, "Complete"),
     );
     assert_eq!(
         read_get_metric_data(&p, None).expect_err("a string value").to_string(),
         format!("{}: row 2, column 'Values[1]': not a number: '\"x\"'", p.display())
     );
-    let p = write(dir.path(), "t.json", &one(r#"["yesterday"]"#, "[1]", "Complete"));
+    let p = write(dir.path(), "t.json", one(r#"["yesterday"]"#, "[1]", "Complete"));
     assert_eq!(
         read_get_metric_data(&p, None).expect_err("a bad time").to_string(),
         format!("{}: row 2, column 'Timestamps[0]': not an ISO 8601 timestamp: 'yesterday'", p.display())
     );
-    let p = write(dir.path(), "n.json", &one(r#"["2025-01-01T00:00:00Z"]"#, "[1, 2]", "Complete"));
+    let p = write(dir.path(), "n.json", one(r#"["2025-01-01T00:00:00Z"]"#, "[1, 2]", "Complete"));
     assert_eq!(
         read_get_metric_data(&p, None).expect_err("counts differ").to_string(),
         format!("{}: row 2, column 'Values': 2 values for 1 timestamps", p.display())
     );
-    let p = write(dir.path(), "s.json", &one("[]", "[]", "Forbidden"));
+    let p = write(dir.path(), "s.json", one("[]", "[]", "Forbidden"));
     assert_eq!(
         read_get_metric_data(&p, None).expect_err("forbidden").to_string(),
         format!("{}: row 2, column 'StatusCode': CloudWatch answered Forbidden for query 'b'", p.display())

@@ -56,6 +56,12 @@
 //! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
 //! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic).
 //!
+//! ## Allocation and data quality
+//! [`dimensions`] keeps the tag rules, CMDB and allocation rules in force under `<data-dir>/rules/`
+//! and makes each allocation dimension a column of the `focus` view. [`quality`] computes the
+//! data-quality report and a resource's provenance, [`allocation`] splits shared costs to the cent,
+//! and [`suggest`] proposes tag rules from the data.
+//!
 //! ## Test hook
 //! `COSTPILOT_FAILPOINT=before-manifest-swap` makes [`Transaction::commit`] abort the process
 //! right before the manifest swap, to test crash safety.

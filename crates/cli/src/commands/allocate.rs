@@ -54,38 +54,29 @@ fn csv(a: &Allocation) -> String {
         if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
     };
     for p in &a.periods {
-        for s in &p.direct {
+        let mut line = |value: &str, part: &str, cents_of: i64| {
             out.push_str(&format!(
-                "{},{},{},direct,{}\n",
+                "{},{},{},{},{}\n",
                 p.period,
                 p.currency,
-                field(&s.value),
-                cents(s.cents)
+                field(value),
+                field(part),
+                cents(cents_of)
             ));
+        };
+        for s in &p.direct {
+            line(&s.value, "direct", s.cents);
         }
         for pool in &p.pools {
             for s in &pool.shares {
-                out.push_str(&format!(
-                    "{},{},{},{},{}\n",
-                    p.period,
-                    p.currency,
-                    field(&s.value),
-                    field(&format!("pool:{}", pool.name)),
-                    cents(s.cents)
-                ));
+                line(&s.value, &format!("pool:{}", pool.name), s.cents);
             }
         }
         for s in &p.totals {
-            out.push_str(&format!(
-                "{},{},{},total,{}\n",
-                p.period,
-                p.currency,
-                field(&s.value),
-                cents(s.cents)
-            ));
+            line(&s.value, "total", s.cents);
         }
-        out.push_str(&format!("{},{},,unallocated,{}\n", p.period, p.currency, cents(p.unallocated_cents)));
-        out.push_str(&format!("{},{},,rounding,{}\n", p.period, p.currency, cents(p.rounding_cents)));
+        line("", "unallocated", p.unallocated_cents);
+        line("", "rounding", p.rounding_cents);
     }
     out
 }
