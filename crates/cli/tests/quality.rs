@@ -478,6 +478,12 @@ fn bad_rules_files_are_refused_with_line_and_column_and_change_nothing() {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(err.starts_with(&format!("error: {}:6:", alloc.display())), "{err}");
     assert!(err.ends_with("pool 'support': percentages sum to 90, not 100\n"), "{err}");
+    let missing = dir.path().join("missing.yaml");
+    fails(
+        &data,
+        &["rules", "apply", "tags", missing.to_str().unwrap()],
+        &format!("{}: No such file or directory (os error 2)", missing.display()),
+    );
     let cmdb = write("cmdb.csv", "kind,id,team\naccount,1,payments\nvm,2,search\n");
     fails(
         &data,

@@ -129,6 +129,10 @@ fn share_text(s: &Share) -> String {
 }
 
 fn report_text(r: &QualityReport) -> String {
+    if r.rows == 0 {
+        return "the lake holds no rows yet: ingest a bill first (costpilot ingest <file-or-folder>)\n"
+            .into();
+    }
     let mut out = String::new();
     let mut line = |s: String| {
         out.push_str(&s);
