@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use costpilot_lake::Scope;
 
 /// costpilot: cloud cost data in one clean FOCUS model, queried with SQL.
 #[derive(Debug, Parser)]
@@ -20,6 +21,11 @@ struct Cli {
     /// Where the lake and state live.
     #[arg(long, global = true, env = "COSTPILOT_DATA_DIR", default_value = "./.costpilot")]
     data_dir: PathBuf,
+
+    /// Restrict every read to what a caller may see: `account=ID[,ID...]` or
+    /// `<dimension>=VALUE[,VALUE...]` (`business_unit=Retail`); repeat to combine (all must hold).
+    #[arg(long, global = true, value_name = "KEY=VALUES")]
+    scope: Vec<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -69,15 +75,19 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        let mut scope = Scope::all();
+        for s in &cli.scope {
+            scope.add(s)?;
+        }
         match cli.command {
             Command::Ingest(args) => commands::ingest::run(&cli.data_dir, args),
-            Command::Query(args) => commands::query::run(&cli.data_dir, args).await,
-            Command::Export(args) => commands::export::run(&cli.data_dir, args).await,
+            Command::Query(args) => commands::query::run(&cli.data_dir, &scope, args).await,
+            Command::Export(args) => commands::export::run(&cli.data_dir, &scope, args).await,
             Command::Generate(args) => commands::generate::run(args),
             Command::Demo(args) => commands::demo::run(data_dir_given.then_some(&*cli.data_dir), args).await,
             Command::Rules { command } => commands::rules::run(&cli.data_dir, command),
-            Command::Quality(args) => commands::quality::run(&cli.data_dir, args).await,
-            Command::Allocate(args) => commands::allocate::run(&cli.data_dir, args).await,
+            Command::Quality(args) => commands::quality::run(&cli.data_dir, &scope, args).await,
+            Command::Allocate(args) => commands::allocate::run(&cli.data_dir, &scope, args).await,
             Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
         }
     });

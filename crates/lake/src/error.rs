@@ -57,6 +57,9 @@ pub enum LakeError {
     /// A rules or CMDB file was refused (the rules in force are unchanged).
     #[error(transparent)]
     Rules(#[from] costpilot_ingest::rules::RulesError),
+    /// A scope names something that does not exist.
+    #[error("{0}")]
+    Scope(String),
     /// A query would add amounts of different currencies.
     #[error("{0}")]
     CurrencyMix(String),

@@ -10,6 +10,7 @@ use chrono::Utc;
 use crate::error::LakeError;
 use crate::layout;
 use crate::manifest::{Manifest, now_text};
+use crate::scope::Scope;
 use crate::session::LakeSession;
 use crate::transaction::{Transaction, WriteOptions, delete_files, take_expired};
 
@@ -118,9 +119,15 @@ impl Lake {
         Transaction::start(&self.root, self.retention, &self.write, lock)
     }
 
-    /// A query session over a snapshot of the current manifest (see [`LakeSession`]).
+    /// A query session over a snapshot of the current manifest (see [`LakeSession`]) that sees
+    /// every row.
     pub async fn session(&self) -> Result<LakeSession, LakeError> {
-        LakeSession::open(self, self.manifest()?).await
+        LakeSession::open(self, self.manifest()?, &Scope::all()).await
+    }
+
+    /// A query session that sees only the rows in `scope`, whatever it asks.
+    pub async fn session_scoped(&self, scope: &Scope) -> Result<LakeSession, LakeError> {
+        LakeSession::open(self, self.manifest()?, scope).await
     }
 
     /// Deletes what no reader needs any more: retired files older than `retention`, data files no

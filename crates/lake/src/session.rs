@@ -18,6 +18,7 @@ use costpilot_model::{FocusVersion, lake_schema, names};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
+use datafusion::common::DFSchema;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
@@ -33,6 +34,7 @@ use crate::guard::{self, GuardContext};
 use crate::lake::Lake;
 use crate::layout;
 use crate::manifest::Manifest;
+use crate::scope::{Scope, ScopedTable};
 
 /// The table every query reads.
 pub const FOCUS_TABLE: &str = "focus";
@@ -86,7 +88,11 @@ pub fn session_config() -> SessionConfig {
 }
 
 impl LakeSession {
-    pub(crate) async fn open(lake: &Lake, manifest: Manifest) -> Result<LakeSession, LakeError> {
+    pub(crate) async fn open(
+        lake: &Lake,
+        manifest: Manifest,
+        scope: &Scope,
+    ) -> Result<LakeSession, LakeError> {
         let ctx = SessionContext::new_with_config(session_config());
         ctx.register_udf(UtcDateTrunc::udf());
         let files: Vec<PathBuf> =
@@ -94,8 +100,16 @@ impl LakeSession {
         let table = lake_table(&files)?;
         let fx = FxRates::load(lake.data_dir())?.map(Arc::new);
         let resolver = Arc::new(dimensions::resolver(lake.data_dir())?);
-        ctx.register_table(FOCUS_LAKE_TABLE, table)?;
         ctx.register_udf(dimensions::udf(resolver.clone()));
+        let table = match scope.predicate(&resolver)? {
+            None => table,
+            Some(sql) => {
+                let predicate =
+                    ctx.parse_sql_expr(&sql, &DFSchema::try_from(lake_schema().as_ref().clone())?)?;
+                Arc::new(ScopedTable::new(table, predicate)?)
+            }
+        };
+        ctx.register_table(FOCUS_LAKE_TABLE, table)?;
         let mut extra = Vec::new();
         if let Some(rates) = &fx {
             ctx.register_udf(rates.udf());

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
+use costpilot_lake::Scope;
 use costpilot_lake::allocation::Allocation;
 use costpilot_lake::{Lake, dimensions, quality};
 
@@ -18,7 +19,7 @@ pub struct Args {
 }
 
 /// Runs `costpilot allocate`.
-pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
+pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     let Some(rules) = dimensions::allocation_rules(data_dir)? else {
         bail!(
             "no allocation rules in force in {}; apply some with: costpilot rules apply allocation FILE",
@@ -26,7 +27,7 @@ pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
         );
     };
     let lake = Lake::open(data_dir)?;
-    let session = lake.session().await?;
+    let session = lake.session_scoped(scope).await?;
     let observations = quality::observations(&session, None).await?;
     let allocation = quality::allocation(&observations, session.resolver(), &rules)?;
     match args.format {

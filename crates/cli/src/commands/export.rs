@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
 use costpilot_lake::Lake;
+use costpilot_lake::Scope;
 use costpilot_model::FocusVersion;
 
 use crate::output::{Format, print_json, thousands};
@@ -23,11 +24,11 @@ pub struct Args {
 }
 
 /// Writes the export and prints what was written.
-pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
+pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     let version = FocusVersion::parse(&args.focus_version)
         .ok_or_else(|| anyhow!("unknown FOCUS version '{}': use 1.0, 1.1, 1.2 or 1.3", args.focus_version))?;
     let lake = Lake::open(data_dir)?;
-    let session = lake.session().await?;
+    let session = lake.session_scoped(scope).await?;
     let report = session.export(version, &args.out).await?;
     match args.format {
         Format::Json => print_json(&serde_json::json!({

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use costpilot_lake::Lake;
+use costpilot_lake::Scope;
 use costpilot_lake::quality::{self, QualityReport, ResourceExplanation, Share};
 use costpilot_lake::suggest;
 use costpilot_model::money::format_units;
@@ -34,12 +35,12 @@ pub struct Args {
 }
 
 /// Runs `costpilot quality`.
-pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
+pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     if args.format == Format::Csv {
         bail!("--format csv is not available for quality; use table or json");
     }
     let lake = Lake::open(data_dir)?;
-    let session = lake.session().await?;
+    let session = lake.session_scoped(scope).await?;
     if let Some(id) = &args.explain {
         let found = quality::explain_resource(&session, id).await?;
         if found.is_empty() {

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use costpilot_lake::Lake;
+use costpilot_lake::Scope;
 
 use crate::output::{Format, print_batches};
 
@@ -19,9 +20,9 @@ pub struct Args {
 }
 
 /// Runs the query against a snapshot of the lake and prints the result.
-pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
+pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     let lake = Lake::open(data_dir)?;
-    let session = lake.session().await?;
+    let session = lake.session_scoped(scope).await?;
     let result = session.sql(&args.sql).await?;
     print_batches(&result.batches, args.format)
 }
