@@ -16,6 +16,7 @@
 //! [`rules`] reads and checks tag-rules files and compiles them, with a [`cmdb`] (the ownership
 //! import), into the resolver that gives every row its allocation dimensions with provenance.
 
+pub mod business;
 pub mod cmdb;
 pub mod convert;
 pub mod cur;

@@ -57,6 +57,9 @@ pub enum LakeError {
     /// A rules or CMDB file was refused (the rules in force are unchanged).
     #[error(transparent)]
     Rules(#[from] costpilot_ingest::rules::RulesError),
+    /// An input file (business metrics) could not be read.
+    #[error(transparent)]
+    Ingest(#[from] costpilot_ingest::IngestError),
     /// A scope names something that does not exist.
     #[error("{0}")]
     Scope(String),

@@ -25,6 +25,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::business;
 use crate::datetrunc::UtcDateTrunc;
 use crate::dimensions;
 use crate::error::LakeError;
@@ -132,6 +133,20 @@ impl LakeSession {
             dimensions::dimensions_call()
         );
         ctx.sql(&view).await?;
+        let metric_files = business::files(lake.data_dir());
+        if !metric_files.is_empty() {
+            let schema = costpilot_ingest::business::schema();
+            let table = parquet_table(&metric_files, schema.clone())?;
+            let table: Arc<dyn TableProvider> = match business::scope_predicate(scope) {
+                None => table,
+                Some(sql) => {
+                    let predicate =
+                        ctx.parse_sql_expr(&sql, &DFSchema::try_from(schema.as_ref().clone())?)?;
+                    Arc::new(ScopedTable::new(table, predicate)?)
+                }
+            };
+            ctx.register_table(business::BUSINESS_TABLE, table)?;
+        }
         let lake_table = FOCUS_LAKE_TABLE;
         let currencies = manifest.currencies().into_iter().map(str::to_string).collect();
         Ok(LakeSession { ctx, manifest, files, lake_table, currencies, fx, resolver })
@@ -199,14 +214,18 @@ impl LakeSession {
 
 /// The table over the given Parquet files, with the lake schema (empty when there are none).
 fn lake_table(files: &[PathBuf]) -> Result<Arc<dyn TableProvider>, LakeError> {
+    parquet_table(files, lake_schema())
+}
+
+/// A table over Parquet files of one schema (empty when there are none).
+fn parquet_table(files: &[PathBuf], schema: SchemaRef) -> Result<Arc<dyn TableProvider>, LakeError> {
     if files.is_empty() {
-        return Ok(Arc::new(EmptyTable::new(lake_schema())));
+        return Ok(Arc::new(EmptyTable::new(schema)));
     }
     let urls =
         files.iter().map(|f| ListingTableUrl::parse(f.to_string_lossy())).collect::<Result<Vec<_>, _>>()?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
-        .with_schema(lake_schema());
+    let config =
+        ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }

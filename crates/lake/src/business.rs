@@ -1,0 +1,304 @@
+//! Business metrics in the data directory, and unit cost: EffectiveCost divided by a volume.
+//!
+//! `costpilot metrics import FILE` reads a business-metrics CSV
+//! ([`costpilot_ingest::business`]) and stores each metric it holds as
+//! `<data-dir>/metrics/business/<name>.parquet`, replacing that metric's earlier import
+//! atomically; other metrics stay. Sessions show them as the table `business_metrics` (`name`,
+//! `timestamp`, `dimensions` map, `value`).
+//!
+//! A scoped session shows a volume only when it is attributable to what the scope allows: every
+//! scoped dimension must be one of the row's dimensions with an allowed value, and an account
+//! scope needs an `account` dimension. Company-wide volumes are not shown to a tenant.
+//!
+//! [`unit_cost`] joins Σ EffectiveCost by time bucket, allocation dimensions and currency with Σ
+//! of a metric by the same bucket and dimensions (the metric's dimension columns carry the names
+//! of the rules' dimensions), and shows both inputs beside the quotient.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use costpilot_ingest::business::{self, Point};
+use datafusion::parquet::arrow::ArrowWriter;
+use serde::Serialize;
+
+use crate::columns::{amount, amounts, literal, strings, times};
+use crate::dimensions::column_of;
+use crate::error::LakeError;
+use crate::layout::{create_dir_durable, write_atomic};
+use crate::scope::Scope;
+use crate::session::LakeSession;
+
+/// The folder of stored business metrics, inside the data directory.
+pub const BUSINESS_DIR: &str = "metrics/business";
+/// The table sessions show them as.
+pub const BUSINESS_TABLE: &str = "business_metrics";
+
+/// The folder of stored business metrics.
+pub fn business_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(BUSINESS_DIR)
+}
+
+/// What an import stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Imported {
+    /// The file read.
+    pub source: PathBuf,
+    /// Each metric and its rows, in name order.
+    pub metrics: Vec<(String, usize)>,
+    /// The dimensions the file breaks volumes down by.
+    pub dimensions: Vec<String>,
+}
+
+/// Reads a business-metrics file and stores each of its metrics, replacing earlier imports of the
+/// same metrics. A file with an error stores nothing.
+pub fn import(data_dir: &Path, source: &Path) -> Result<Imported, LakeError> {
+    let points = business::read(source)?;
+    let names: BTreeSet<&str> = points.iter().map(|p| p.name.as_str()).collect();
+    let dir = business_dir(data_dir);
+    create_dir_durable(&dir)?;
+    let mut metrics = Vec::new();
+    for name in names {
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(LakeError::Input {
+                path: source.to_path_buf(),
+                message: format!("metric name '{name}': use no '/', '\\' or leading '.'"),
+            });
+        }
+        let mine: Vec<Point> = points.iter().filter(|p| p.name == name).cloned().collect();
+        let mut bytes = Vec::new();
+        let parquet = |e: datafusion::parquet::errors::ParquetError| LakeError::Parquet {
+            path: dir.join(name),
+            message: e.to_string(),
+        };
+        let mut writer = ArrowWriter::try_new(&mut bytes, business::schema(), None).map_err(parquet)?;
+        writer.write(&business::to_batch(&mine)).map_err(parquet)?;
+        writer.close().map_err(parquet)?;
+        write_atomic(&dir.join(format!("{name}.parquet")), &bytes, "import")?;
+        metrics.push((name.to_string(), mine.len()));
+    }
+    let dimensions: BTreeSet<String> = points.iter().flat_map(|p| p.dimensions.keys().cloned()).collect();
+    Ok(Imported { source: source.to_path_buf(), metrics, dimensions: dimensions.into_iter().collect() })
+}
+
+/// The stored metric files.
+pub fn files(data_dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(business_dir(data_dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The SQL predicate over `business_metrics` for a scope; `None` when it allows everything.
+pub fn scope_predicate(scope: &Scope) -> Option<String> {
+    if scope.is_all() {
+        return None;
+    }
+    let list = |v: &BTreeSet<String>| v.iter().map(|x| literal(x)).collect::<Vec<_>>().join(", ");
+    let mut parts: Vec<String> =
+        scope.dimensions.iter().map(|(d, v)| format!("dimensions['{d}'] IN ({})", list(v))).collect();
+    if let Some(accounts) = &scope.accounts {
+        parts.push(format!("dimensions['account'] IN ({})", list(accounts)));
+    }
+    Some(parts.join(" AND "))
+}
+
+/// A time grain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grain {
+    /// Hours.
+    Hour,
+    /// Days.
+    Day,
+    /// Weeks (from Monday).
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+impl Grain {
+    fn sql(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+        }
+    }
+}
+
+/// One bucket of unit cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitCost {
+    /// The bucket's start (RFC 3339).
+    pub bucket: String,
+    /// The value of each requested dimension.
+    pub dimensions: Vec<Option<String>>,
+    /// BillingCurrency.
+    pub currency: String,
+    /// Σ EffectiveCost.
+    #[serde(serialize_with = "amount")]
+    pub effective_cost: i128,
+    /// Σ of the metric.
+    #[serde(serialize_with = "amount")]
+    pub volume: i128,
+    /// `effective_cost / volume`, exact to 10^-15; `None` when the volume is zero.
+    #[serde(serialize_with = "crate::columns::opt_amount")]
+    pub unit_cost: Option<i128>,
+}
+
+/// EffectiveCost per unit of `metric`, by `grain` and the allocation dimensions `by`, in the
+/// half-open range `[since, until)` of UTC microseconds when given. Buckets where either side has
+/// nothing are left out: a unit cost needs both.
+pub async fn unit_cost(
+    session: &LakeSession,
+    metric: &str,
+    by: &[String],
+    grain: Grain,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<UnitCost>, LakeError> {
+    let dims = session.resolver().dimensions();
+    if let Some(bad) = by.iter().find(|d| !dims.contains(d)) {
+        return Err(LakeError::Query(format!(
+            "unit cost by '{bad}': not an allocation dimension; the rules have {}",
+            dims.join(", ")
+        )));
+    }
+    if session.context().table_exist(BUSINESS_TABLE)? {
+        let known = session.sql(&format!("SELECT DISTINCT name FROM {BUSINESS_TABLE} ORDER BY 1")).await?;
+        let names: Vec<String> = known
+            .batches
+            .iter()
+            .map(|b| strings(b, 0))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        if !names.iter().any(|n| n == metric) {
+            return Err(LakeError::Query(format!(
+                "no business metric '{metric}'; imported: {}",
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            )));
+        }
+    } else {
+        return Err(LakeError::Query(
+            "no business metrics imported; import some with: costpilot metrics import FILE".into(),
+        ));
+    }
+    let time = |column: &str| {
+        let mut w = Vec::new();
+        if let Some(s) = since {
+            w.push(format!("{column} >= to_timestamp_micros({s})"));
+        }
+        if let Some(u) = until {
+            w.push(format!("{column} < to_timestamp_micros({u})"));
+        }
+        w
+    };
+    let g = grain.sql();
+    let cost_dims: Vec<String> =
+        by.iter().enumerate().map(|(i, d)| format!("{} AS d{i}", column_of(d))).collect();
+    let metric_dims: Vec<String> =
+        by.iter().enumerate().map(|(i, d)| format!("dimensions['{d}'] AS d{i}")).collect();
+    let keys: Vec<String> = (0..by.len()).map(|i| format!("d{i}")).collect();
+    let on: Vec<String> = std::iter::once("c.b = m.b".to_string())
+        .chain(keys.iter().map(|k| format!("c.{k} = m.{k}")))
+        .collect();
+    let select_keys = |prefix: &str| keys.iter().map(|k| format!(", {prefix}{k}")).collect::<String>();
+    let mut cost_where = time("ChargePeriodStart");
+    cost_where.extend(by.iter().map(|d| format!("{} IS NOT NULL", column_of(d))));
+    let mut metric_where = time("timestamp");
+    metric_where.push(format!("name = {}", literal(metric)));
+    let sql = format!(
+        "SELECT c.b, c.c, c.cost, m.v{ck} FROM \
+           (SELECT date_trunc('{g}', ChargePeriodStart) AS b{cd}, BillingCurrency AS c, sum(EffectiveCost) AS cost \
+            FROM focus {cw} GROUP BY 1{cg}, BillingCurrency) c \
+         JOIN (SELECT date_trunc('{g}', timestamp) AS b{md}, sum(value) AS v FROM {BUSINESS_TABLE} {mw} GROUP BY 1{mg}) m \
+           ON {on} \
+         ORDER BY c.b{ck}, c.c",
+        ck = select_keys("c."),
+        cd = cost_dims.iter().map(|d| format!(", {d}")).collect::<String>(),
+        md = metric_dims.iter().map(|d| format!(", {d}")).collect::<String>(),
+        cg = keys.iter().map(|k| format!(", {k}")).collect::<String>(),
+        mg = keys.iter().map(|k| format!(", {k}")).collect::<String>(),
+        cw = where_clause(&cost_where),
+        mw = where_clause(&metric_where),
+        on = on.join(" AND "),
+    );
+    let result = session.sql(&sql).await?;
+    let mut out = Vec::new();
+    for batch in &result.batches {
+        let bucket = times(batch, 0)?;
+        let currency = strings(batch, 1)?;
+        let cost = amounts(batch, 2)?;
+        let volume = amounts(batch, 3)?;
+        let dims: Vec<Vec<Option<String>>> =
+            (0..by.len()).map(|i| strings(batch, 4 + i)).collect::<Result<_, _>>()?;
+        for r in 0..batch.num_rows() {
+            let (c, v) = (cost[r].unwrap_or(0), volume[r].unwrap_or(0));
+            out.push(UnitCost {
+                bucket: bucket[r].map(costpilot_model::time::format_micros).unwrap_or_default(),
+                dimensions: dims.iter().map(|d| d[r].clone()).collect(),
+                currency: currency[r].clone().unwrap_or_default(),
+                effective_cost: c,
+                volume: v,
+                unit_cost: divide(c, v),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn where_clause(parts: &[String]) -> String {
+    if parts.is_empty() { String::new() } else { format!("WHERE {}", parts.join(" AND ")) }
+}
+
+/// `cost / volume` in units of 10^-15, rounded half away from zero; exact while the numbers fit.
+fn divide(cost: i128, volume: i128) -> Option<i128> {
+    if volume == 0 {
+        return None;
+    }
+    const SCALE: i128 = 1_000_000_000_000_000;
+    match cost.checked_mul(SCALE) {
+        Some(n) => {
+            let (q, r) = (n / volume, n % volume);
+            let up = (r.abs() * 2 >= volume.abs()) as i128;
+            Some(q + up * (n.signum() * volume.signum()))
+        }
+        None => Some((cost as f64 / volume as f64 * SCALE as f64).round() as i128),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn division_is_exact_and_rounds_half_away_from_zero() {
+        const U: i128 = 1_000_000_000_000_000;
+        assert_eq!(divide(10 * U, 4 * U), Some(2_500_000_000_000_000));
+        assert_eq!(divide(U, 3 * U), Some(333_333_333_333_333));
+        assert_eq!(divide(2 * U, 3 * U), Some(666_666_666_666_667));
+        assert_eq!(divide(-2 * U, 3 * U), Some(-666_666_666_666_667));
+        assert_eq!(divide(U, 0), None);
+    }
+
+    #[test]
+    fn a_scope_shows_only_attributable_volumes() {
+        let mut scope = Scope::all();
+        assert_eq!(scope_predicate(&scope), None);
+        scope.add("application=web,api").unwrap();
+        scope.add("account=1").unwrap();
+        assert_eq!(
+            scope_predicate(&scope).as_deref(),
+            Some("dimensions['application'] IN ('api', 'web') AND dimensions['account'] IN ('1')")
+        );
+    }
+}
