@@ -54,6 +54,15 @@ enum Command {
     Quality(commands::quality::Args),
     /// Split shared costs across the allocation dimension by the rules in force.
     Allocate(commands::allocate::Args),
+    /// Cost by any dimensions, grain and time range, through the semantic layer.
+    Cost(commands::cost::Args),
+    /// BilledCost by billing account and invoice per period, estimated or final.
+    Invoices(commands::invoices::Args),
+    /// Import business metrics; unit cost (EffectiveCost per unit of a metric).
+    Metrics {
+        #[command(subcommand)]
+        command: commands::metrics::Command,
+    },
     /// Inspect or maintain the lake.
     Lake {
         #[command(subcommand)]
@@ -88,6 +97,9 @@ fn main() -> ExitCode {
             Command::Rules { command } => commands::rules::run(&cli.data_dir, command),
             Command::Quality(args) => commands::quality::run(&cli.data_dir, &scope, args).await,
             Command::Allocate(args) => commands::allocate::run(&cli.data_dir, &scope, args).await,
+            Command::Cost(args) => commands::cost::run(&cli.data_dir, &scope, args).await,
+            Command::Invoices(args) => commands::invoices::run(&cli.data_dir, &scope, args).await,
+            Command::Metrics { command } => commands::metrics::run(&cli.data_dir, &scope, command).await,
             Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
         }
     });

@@ -68,6 +68,7 @@
 
 pub mod allocation;
 pub mod briefing;
+pub mod business;
 mod chunk;
 mod columns;
 pub mod datetrunc;
@@ -76,11 +77,13 @@ pub mod error;
 pub mod export;
 pub mod fx;
 pub mod guard;
+pub mod invoice;
 mod lake;
 pub mod layout;
 pub mod manifest;
 pub mod quality;
 pub mod scope;
+pub mod semantic;
 pub mod session;
 pub mod suggest;
 pub mod transaction;

@@ -1,0 +1,413 @@
+//! Tenant scope end to end: with the shipped rules and the estate's CMDB in force, a session
+//! opened with `--scope business_unit=…` or `--scope account=…` sees exactly the rows of the
+//! scope (equal to the unscoped rows filtered, and to DuckDB over the raw CUR), and every way out
+//! of the `focus` view we know of either fails with a fixed message or sees only the scope.
+//!
+//! Two escapes are not closed; their tests pin what they reveal (see the `leak` tests), and must be
+//! turned around when the lake closes them:
+//! - a filter that fails (`CAST(... AS INT)`) is evaluated on rows outside the scope, and its error
+//!   message prints their values;
+//! - `EXPLAIN ANALYZE` reports how many rows the scan read before the scope filter: the lake's
+//!   whole row count.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use common::*;
+use serde_json::Value;
+
+/// Two billing periods (all of January, nine days of February), 120 accounts. Seed 37 is used by
+/// no other test.
+const ESTATE: &[&str] = &[
+    "--accounts",
+    "120",
+    "--days",
+    "40",
+    "--start",
+    "2025-01-01",
+    "--rows-target",
+    "300000",
+    "--seed",
+    "37",
+];
+
+/// The business unit scoped to.
+const BU: &str = "Retail";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    /// The generated estate.
+    estate: PathBuf,
+    /// A lake of the estate with the shipped rules, the estate's CMDB and allocation rules in force.
+    lake: PathBuf,
+    /// The account scoped to: the one with the most rows outside the business unit.
+    account: String,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let estate = dir.path().join("estate");
+        let lake = dir.path().join("lake");
+        let mut args = vec!["generate", "--out", estate.to_str().unwrap()];
+        args.extend(ESTATE);
+        ok(&lake, &args);
+        ok(&lake, &["ingest", estate.join("cur").to_str().unwrap()]);
+        let examples = repo_root().join("examples/rules");
+        for (kind, file) in [
+            ("tags", examples.join("tags.yaml")),
+            ("cmdb", estate.join("cmdb.csv")),
+            ("allocation", examples.join("allocation.yaml")),
+        ] {
+            ok(&lake, &["rules", "apply", kind, file.to_str().unwrap()]);
+        }
+        let top = json(
+            &lake,
+            &[
+                "query",
+                "--sql",
+                &format!(
+                    "SELECT SubAccountId AS a FROM focus WHERE x_business_unit <> '{BU}' \
+                     GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+                ),
+            ],
+        );
+        let account = text(&top[0]["a"]);
+        Fixture { dir, estate, lake, account }
+    })
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_string()
+}
+
+/// `--scope account=<the fixture's account>`.
+fn by_account(f: &Fixture) -> String {
+    format!("account={}", f.account)
+}
+
+fn by_bu() -> String {
+    format!("business_unit={BU}")
+}
+
+/// Runs costpilot on the fixture's lake under `scope`.
+fn scoped(scope: &str, args: &[&str]) -> Output {
+    let mut all = vec!["--scope", scope];
+    all.extend(args);
+    costpilot(&fixture().lake, &all)
+}
+
+/// Runs a query under `scope` and returns its rows as JSON objects.
+fn query(scope: Option<&str>, sql: &str) -> Vec<Value> {
+    let mut args = vec!["query", "--format", "json", "--sql", sql];
+    let scope_args;
+    if let Some(s) = scope {
+        scope_args = ["--scope", s];
+        args.splice(0..0, scope_args);
+    }
+    let out = costpilot(&fixture().lake, &args);
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+}
+
+/// Asserts the command fails with exactly `error: <message>`.
+fn fails(out: Output, message: &str) {
+    assert!(!out.status.success(), "succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), format!("error: {message}\n"));
+}
+
+/// Per currency: rows and Σ EffectiveCost (exact text).
+type Totals = BTreeMap<String, (u64, String)>;
+
+/// Totals of the columns `c`, `n`, `e` of a query's rows.
+fn totals(rows: &[Value]) -> Totals {
+    rows.iter().map(|r| (text(&r["c"]), (r["n"].as_u64().unwrap(), text(&r["e"])))).collect()
+}
+
+/// The totals query over `from` (a table, or a subquery with an alias).
+fn probe(from: &str) -> String {
+    format!("SELECT BillingCurrency AS c, count(*) AS n, sum(EffectiveCost) AS e FROM {from} GROUP BY 1 ORDER BY 1")
+}
+
+fn assert_totals(what: &str, got: &Totals, want: &Totals) {
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}");
+    for (currency, (rows, cost)) in want {
+        assert_eq!(got[currency].0, *rows, "{what}: {currency} rows");
+        assert_amount(&format!("{what}: {currency}"), &Value::String(got[currency].1.clone()), cost);
+    }
+}
+
+/// DuckDB over the raw CUR rows of the account: per currency, rows and Σ EffectiveCost.
+fn duck_account(f: &Fixture) -> Totals {
+    duckdb(&format!(
+        "SELECT line_item_currency_code, count(*), sum({})::VARCHAR \
+         FROM read_parquet('{}/cur/*/data/*/*.parquet') WHERE line_item_usage_account_id = '{}' \
+         GROUP BY 1 ORDER BY 1",
+        effective_cost(),
+        f.estate.display(),
+        f.account
+    ))
+    .iter()
+    .map(|r| (text(&r[0]), (r[1].as_u64().unwrap(), text(&r[2]))))
+    .collect()
+}
+
+/// What the scope sees: the business unit's rows of the unscoped view, and the account's rows of
+/// the raw CUR.
+fn expected(f: &Fixture, scope: &str) -> Totals {
+    if scope == by_bu() {
+        totals(&query(None, &probe(&format!("(SELECT * FROM focus WHERE x_business_unit = '{BU}')"))))
+    } else {
+        duck_account(f)
+    }
+}
+
+#[test]
+fn a_scoped_focus_is_the_unscoped_focus_filtered() {
+    let f = fixture();
+    for scope in [by_bu(), by_account(f)] {
+        let want = expected(f, &scope);
+        assert!(want.values().all(|(rows, _)| *rows > 0), "{scope}: {want:?}");
+        let got = totals(&query(Some(&scope), &probe("focus")));
+        assert_totals(&scope, &got, &want);
+        let all = totals(&query(None, &probe("focus")));
+        assert!(all.iter().any(|(c, (n, _))| want.get(c).is_none_or(|w| w.0 < *n)), "{scope} sees all");
+    }
+    let values = query(Some(&by_bu()), "SELECT DISTINCT x_business_unit AS v FROM focus");
+    assert_eq!(values, vec![serde_json::json!({ "v": BU })]);
+    let accounts = query(Some(&by_account(f)), "SELECT DISTINCT SubAccountId AS a FROM focus");
+    assert_eq!(accounts, vec![serde_json::json!({ "a": f.account })]);
+}
+
+#[test]
+fn queries_around_the_view_see_only_the_scope() {
+    let f = fixture();
+    for scope in [by_bu(), by_account(f)] {
+        let want = expected(f, &scope);
+        for from in [
+            "focus_lake",
+            "datafusion.public.focus_lake",
+            "datafusion.public.focus",
+            "(SELECT * FROM focus_lake LIMIT 100000000) AS l",
+            "(SELECT BillingCurrency, EffectiveCost FROM focus_lake WHERE ChargeCategory = 'Usage' \
+              UNION ALL SELECT BillingCurrency, EffectiveCost FROM datafusion.public.focus_lake \
+              WHERE ChargeCategory <> 'Usage') AS u",
+            "(SELECT * FROM focus_lake WHERE SubAccountId IN (SELECT SubAccountId FROM focus_lake) \
+              OR SubAccountId NOT IN (SELECT SubAccountId FROM focus_lake)) AS s",
+        ] {
+            assert_totals(&format!("{scope}: {from}"), &totals(&query(Some(&scope), &probe(from))), &want);
+        }
+        // A CTE named like the view shadows it, and still reads the scoped table.
+        let cte = format!("WITH focus AS (SELECT * FROM focus_lake) {}", probe("focus"));
+        assert_totals(&format!("{scope}: CTE"), &totals(&query(Some(&scope), &cte)), &want);
+        // A scalar subquery counts the scope's rows only.
+        let rows: u64 = want.values().map(|(n, _)| n).sum();
+        let n = query(Some(&scope), "SELECT (SELECT count(*) FROM focus_lake) AS n");
+        assert_eq!(n[0]["n"].as_u64(), Some(rows), "{scope}");
+
+        // The catalogue lists table names, and every table with data is the scoped one or the
+        // view over it.
+        let tables = query(
+            Some(&scope),
+            "SELECT table_catalog AS c, table_schema AS s, table_name AS t, table_type AS k \
+             FROM information_schema.tables WHERE table_schema <> 'information_schema' ORDER BY 3",
+        );
+        assert_eq!(
+            tables,
+            vec![
+                serde_json::json!({ "c": "datafusion", "s": "public", "t": "focus", "k": "VIEW" }),
+                serde_json::json!({ "c": "datafusion", "s": "public", "t": "focus_lake", "k": "BASE TABLE" }),
+            ],
+            "{scope}"
+        );
+    }
+}
+
+#[test]
+fn files_ddl_dml_and_settings_are_refused() {
+    let f = fixture();
+    let data = f.lake.join("lake/data");
+    let file = first_parquet(&data);
+    let file = file.to_str().unwrap();
+    let out = f.dir.path().join("out.csv");
+    for scope in [by_bu(), by_account(f)] {
+        let refused = [
+            (format!("SELECT * FROM '{file}'"), format!("table 'datafusion.public.{file}' not found")),
+            (format!("SELECT * FROM read_parquet('{file}')"), "table function 'read_parquet' not found".into()),
+            (
+                format!("SELECT * FROM read_csv('{}/cmdb.csv')", f.estate.display()),
+                "table function 'read_csv' not found".into(),
+            ),
+            (
+                format!("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '{}/'", data.display()),
+                "DDL not supported: CreateExternalTable".into(),
+            ),
+            ("CREATE VIEW v AS SELECT * FROM focus_lake".into(), "DDL not supported: CreateView".into()),
+            ("CREATE TABLE t AS SELECT * FROM focus_lake".into(), "DDL not supported: CreateMemoryTable".into()),
+            ("INSERT INTO focus_lake SELECT * FROM focus_lake".into(), "DML not supported: Insert Into".into()),
+            (format!("COPY (SELECT * FROM focus) TO '{}'", out.display()), "DML not supported: COPY".into()),
+            ("SET datafusion.execution.batch_size = 1".into(), "Statement not supported: SetVariable".into()),
+            ("DROP TABLE focus_lake".into(), "DDL not supported: DropTable".into()),
+            ("PREPARE p AS SELECT * FROM focus_lake".into(), "Statement not supported: Prepare".into()),
+            (
+                "SELECT 1; DROP TABLE focus_lake".into(),
+                "This feature is not implemented: The context currently only supports a single SQL statement"
+                    .into(),
+            ),
+        ];
+        for (sql, message) in refused {
+            fails(scoped(&scope, &["query", "--sql", &sql]), &message);
+        }
+        assert!(!out.exists(), "COPY wrote {}", out.display());
+    }
+}
+
+/// The first Parquet file under `dir`.
+fn first_parquet(dir: &Path) -> PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "parquet") {
+                return p;
+            }
+        }
+    }
+    panic!("no Parquet file under {}", dir.display())
+}
+
+#[test]
+fn export_quality_and_allocate_see_only_the_scope() {
+    let f = fixture();
+    for (name, scope) in [("bu", by_bu()), ("account", by_account(f))] {
+        let want = expected(f, &scope);
+        let file = f.dir.path().join(format!("export-{name}.parquet"));
+        let out = scoped(&scope, &["export", "--out", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: Totals = duckdb(&format!(
+            "SELECT BillingCurrency, count(*), sum(EffectiveCost)::VARCHAR FROM read_parquet('{}') GROUP BY 1",
+            file.display()
+        ))
+        .iter()
+        .map(|r| (text(&r[0]), (r[1].as_u64().unwrap(), text(&r[2]))))
+        .collect();
+        assert_totals(&format!("{scope}: export"), &got, &want);
+    }
+    let accounts = duckdb(&format!(
+        "SELECT DISTINCT SubAccountId FROM read_parquet('{}')",
+        f.dir.path().join("export-account.parquet").display()
+    ));
+    assert_eq!(accounts, vec![vec![Value::String(f.account.clone())]]);
+
+    let scope = by_account(f);
+    let want = duck_account(f);
+    let report = scoped_json(&scope, &["quality"]);
+    assert_eq!(report["rows"].as_u64().unwrap(), want.values().map(|(n, _)| n).sum::<u64>());
+    let seen: Totals = report["unallocated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (text(&s["currency"]), (want[&text(&s["currency"])].0, text(&s["total_effective_cost"]))))
+        .collect();
+    assert_totals("quality", &seen, &want);
+    for o in report["unallocated_by_account"].as_array().unwrap() {
+        assert_eq!(text(&o["key"]), f.account, "{o}");
+    }
+
+    let allocation = scoped_json(&scope, &["allocate"]);
+    let per_period = duckdb(&format!(
+        "SELECT strftime(bill_billing_period_start_date AT TIME ZONE 'UTC', '%Y-%m'), line_item_currency_code, \
+           round(sum({}), 2)::VARCHAR \
+         FROM read_parquet('{}/cur/*/data/*/*.parquet') WHERE line_item_usage_account_id = '{}' \
+         GROUP BY 1, 2 ORDER BY 1, 2",
+        effective_cost(),
+        f.estate.display(),
+        f.account
+    ));
+    let got: Vec<(String, String, i64)> = allocation["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (text(&p["period"]), text(&p["currency"]), p["total_cents"].as_i64().unwrap()))
+        .collect();
+    let want: Vec<(String, String, i64)> = per_period
+        .iter()
+        .map(|r| (text(&r[0]), text(&r[1]), (units(&text(&r[2])) / 10_000_000_000_000) as i64))
+        .collect();
+    assert_eq!(got, want);
+}
+
+fn scoped_json(scope: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = scoped(scope, &all);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// LEAK: the query's filter is merged with the scope's into one filter over the scan, so it is
+/// evaluated on rows outside the scope; a filter that fails prints the value it failed on. Here
+/// that is an account outside the scope, with its name: one row's columns per query, and
+/// `SubAccountId > '<last>'` walks them all. Expected once fixed: `count` 0, or an error naming
+/// no value outside the scope.
+#[test]
+fn leak_a_failing_filter_prints_values_outside_the_scope() {
+    let f = fixture();
+    let raw = format!("read_parquet('{}/cur/*/data/*/*.parquet')", f.estate.display());
+    for (scope, outside) in [
+        (by_account(f), format!("SubAccountId <> '{}'", f.account)),
+        (by_bu(), "TRUE".to_string()),
+    ] {
+        let sql = format!(
+            "SELECT count(*) FROM focus WHERE {outside} \
+             AND CAST(concat('leak|', SubAccountId, '|', SubAccountName, '|') AS INT) = 1"
+        );
+        let out = scoped(&scope, &["query", "--sql", &sql]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        let leaked = err.split("'leak|").nth(1).unwrap_or_else(|| panic!("{err}"));
+        let mut parts = leaked.split('|');
+        let (id, name) = (parts.next().unwrap(), parts.next().unwrap());
+        // A real row of the bill, and one the scope does not allow.
+        let found = duckdb(&format!(
+            "SELECT count(*) FROM {raw} WHERE line_item_usage_account_id = '{id}' \
+               AND line_item_usage_account_name = '{name}'"
+        ));
+        assert!(found[0][0].as_u64().unwrap() > 0, "{err}");
+        let in_scope = query(
+            Some(&scope),
+            &format!("SELECT count(*) AS n FROM focus WHERE SubAccountId = '{id}'"),
+        );
+        assert_eq!(in_scope[0]["n"], 0, "{scope}: {id} is in scope after all");
+    }
+}
+
+/// LEAK: `EXPLAIN ANALYZE` runs the query (its result counts only the scope's rows) but its
+/// metrics report the rows the scan read before the scope filter: the whole lake's row count, the
+/// same as an unscoped session's. Expected once fixed: refused, or the scan's count is the scope's.
+#[test]
+fn leak_explain_analyze_reports_the_rows_read_before_the_scope_filter() {
+    let f = fixture();
+    let sql = "EXPLAIN ANALYZE SELECT count(*) FROM focus_lake";
+    let scan_rows = |scope: Option<&str>| -> String {
+        let rows = query(scope, sql);
+        let plan = text(&rows.last().unwrap()["plan"]);
+        let scan = plan.lines().find(|l| l.contains("DataSourceExec")).unwrap_or_else(|| panic!("{plan}"));
+        let count = scan.split("output_rows=").nth(1).unwrap_or_else(|| panic!("{scan}"));
+        count.split(',').next().unwrap().to_string()
+    };
+    let whole = scan_rows(None);
+    for scope in [by_bu(), by_account(f)] {
+        assert_eq!(scan_rows(Some(&scope)), whole, "{scope}");
+        let want: u64 = expected(f, &scope).values().map(|(n, _)| n).sum();
+        let n = query(Some(&scope), "SELECT count(*) AS n FROM focus_lake");
+        assert_eq!(n[0]["n"].as_u64(), Some(want), "{scope}");
+    }
+}
