@@ -6,6 +6,14 @@
 //! `focus` view, the data-quality report, allocation, exports and every SQL query over the session
 //! see only the rows in scope, whatever they ask. No caller applies the scope itself, so none can
 //! forget it.
+//!
+//! The scope's filter runs below everything a caller writes: the table accepts no filter pushed
+//! into its scan, and a barrier above the scope's filter stops the optimiser from merging a
+//! caller's predicate into it. Otherwise a caller's expression could run on a row outside the scope
+//! and print its values in an error (`CAST(SubAccountName AS INT)`). The price is that a scoped
+//! session prunes no Parquet row groups by the caller's filters. EXPLAIN is refused in a scope
+//! ([`crate::LakeSession::sql`]): plans name the lake's files, and EXPLAIN ANALYZE counts rows read
+//! before the scope's filter.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,13 +23,19 @@ use costpilot_ingest::rules::Resolver;
 use costpilot_model::names;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DFSchema, Result as DfResult};
 use datafusion::datasource::TableType;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
+    ReplaceChildrenOptions,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::columns::literal;
@@ -139,15 +153,17 @@ impl TableProvider for ScopedTable {
         self.inner.table_type()
     }
 
+    // A caller's filter never reaches the scan: evaluated beside the scope's, on rows outside it, a
+    // filter that fails would print their values in its error.
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
+        Ok(vec![TableProviderFilterPushDown::Unsupported; filters.len()])
     }
 
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        filters: &[Expr],
+        _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         // Read the predicate's columns too; project them away after the filter. The limit is a
@@ -155,20 +171,84 @@ impl TableProvider for ScopedTable {
         let wanted = projection.cloned().unwrap_or_else(|| (0..self.inner.schema().fields().len()).collect());
         let mut read = wanted.clone();
         read.extend(self.needs.iter().filter(|i| !wanted.contains(i)));
-        let plan = self.inner.scan(state, Some(&read), filters, None).await?;
+        let plan = self.inner.scan(state, Some(&read), &[], None).await?;
         let schema = plan.schema();
         let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
         let predicate = state.create_physical_expr(self.predicate.clone(), &df_schema)?;
-        let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, plan)?);
+        let filtered: Arc<dyn ExecutionPlan> =
+            Arc::new(ScopeBarrier::new(Arc::new(FilterExec::try_new(predicate, plan)?)));
         if read.len() == wanted.len() {
             return Ok(filtered);
         }
-        let columns: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = (0..wanted.len())
+        let columns: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted.len())
             .map(|i| {
                 let name = schema.field(i).name().clone();
                 (Arc::new(Column::new(&name, i)) as _, name)
             })
             .collect();
         Ok(Arc::new(ProjectionExec::try_new(columns, filtered)?))
+    }
+}
+
+/// Passes its input's rows through unchanged and lets no filter of the plan above move below it,
+/// so the scope's filter has run on every row before any caller's expression sees it.
+#[derive(Debug)]
+struct ScopeBarrier {
+    input: Arc<dyn ExecutionPlan>,
+}
+
+impl ScopeBarrier {
+    fn new(input: Arc<dyn ExecutionPlan>) -> ScopeBarrier {
+        ScopeBarrier { input }
+    }
+}
+
+impl DisplayAs for ScopeBarrier {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "ScopeBarrier")
+    }
+}
+
+impl ExecutionPlan for ScopeBarrier {
+    fn name(&self) -> &'static str {
+        "ScopeBarrier"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(ScopeBarrier::new(children.swap_remove(0))))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        self.input.execute(partition, context)
     }
 }

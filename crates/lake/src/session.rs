@@ -23,6 +23,7 @@ use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::business;
@@ -69,6 +70,7 @@ pub struct LakeSession {
     currencies: BTreeSet<String>,
     fx: Option<Arc<FxRates>>,
     resolver: Arc<Resolver>,
+    scoped: bool,
 }
 
 impl std::fmt::Debug for LakeSession {
@@ -149,7 +151,16 @@ impl LakeSession {
         }
         let lake_table = FOCUS_LAKE_TABLE;
         let currencies = manifest.currencies().into_iter().map(str::to_string).collect();
-        Ok(LakeSession { ctx, manifest, files, lake_table, currencies, fx, resolver })
+        Ok(LakeSession {
+            ctx,
+            manifest,
+            files,
+            lake_table,
+            currencies,
+            fx,
+            resolver,
+            scoped: !scope.is_all(),
+        })
     }
 
     /// The DataFusion context, for callers that build plans themselves. Queries through it bypass
@@ -180,6 +191,13 @@ impl LakeSession {
         let options =
             SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         let df = self.ctx.sql_with_options(sql, options).await?;
+        // A plan names the lake's files (and so other tenants' payer accounts), and EXPLAIN
+        // ANALYZE counts the rows a scan read before the scope's filter.
+        if self.scoped && matches!(df.logical_plan(), LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
+            return Err(LakeError::Scope(
+                "EXPLAIN is not available within a scope: plans name other tenants' files".into(),
+            ));
+        }
         let plan = df.clone().into_optimized_plan()?;
         let guard = GuardContext {
             lake_table: self.lake_table,

@@ -25,7 +25,7 @@ pub struct Args {
 /// Runs `costpilot invoices`.
 pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     if let Some(p) = &args.period
-        && chrono::NaiveDate::parse_from_str(&format!("{p}-01"), "%Y-%m-%d").is_err()
+        && (p.len() != 7 || chrono::NaiveDate::parse_from_str(&format!("{p}-01"), "%Y-%m-%d").is_err())
     {
         bail!("--period '{p}': expected a month as YYYY-MM, e.g. 2025-01");
     }
