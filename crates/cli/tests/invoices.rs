@@ -228,7 +228,7 @@ fn partly_invoiced_units_and_open_periods_are_estimated() {
     // its invoice line too; the EUR payer's stays final.
     let partial = dir.path().join("partial.parquet");
     duckdb(&format!(
-        "SET enable_progress_bar = false; COPY (SELECT * REPLACE (CASE WHEN line_item_line_item_type = 'Tax' AND line_item_currency_code = 'USD' \
+        "COPY (SELECT * REPLACE (CASE WHEN line_item_line_item_type = 'Tax' AND line_item_currency_code = 'USD' \
            THEN NULL ELSE bill_invoice_id END AS bill_invoice_id) \
          FROM read_parquet('{}/cur/*/data/BILLING_PERIOD=2025-01/*.parquet')) TO '{}' (FORMAT parquet)",
         f.estate.display(),

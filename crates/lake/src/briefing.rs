@@ -23,7 +23,7 @@
 use costpilot_model::time::{format_micros, month_of};
 use serde::Serialize;
 
-use crate::columns::{amount, amounts, counts, literal, opt_amount, strings, times};
+use crate::columns::{amount, amounts, counts, literal, next_month, opt_amount, strings, times};
 use crate::dimensions;
 use crate::error::LakeError;
 use crate::session::{FOCUS_TABLE, LakeSession};
@@ -405,14 +405,6 @@ fn percent(change: i128, base: i128) -> Option<f64> {
 
 fn parse_time(text: &str) -> i64 {
     costpilot_model::parse_timestamp_micros(text).unwrap_or(0)
-}
-
-/// The same instant one calendar month later.
-fn next_month(micros: i64) -> i64 {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .and_then(|t| t.checked_add_months(chrono::Months::new(1)))
-        .map(|t| t.timestamp_micros())
-        .unwrap_or(micros)
 }
 
 #[cfg(test)]

@@ -9,6 +9,14 @@ use serde::Serializer;
 use crate::error::LakeError;
 use crate::manifest::decimal_text;
 
+/// The same instant one calendar month later.
+pub(crate) fn next_month(micros: i64) -> i64 {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .and_then(|t| t.checked_add_months(chrono::Months::new(1)))
+        .map(|t| t.timestamp_micros())
+        .unwrap_or(micros)
+}
+
 /// A SQL string literal.
 pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))

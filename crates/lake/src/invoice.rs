@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use costpilot_model::time::{format_micros, month_of};
 use serde::Serialize;
 
-use crate::columns::{amount, amounts, counts, strings, times};
+use crate::columns::{amount, amounts, counts, next_month, strings, times};
 use crate::error::LakeError;
 use crate::session::{FOCUS_TABLE, LakeSession};
 
@@ -171,12 +171,4 @@ pub async fn invoices(session: &LakeSession) -> Result<Vec<InvoiceLine>, LakeErr
 /// The lake unit a line belongs to.
 fn unit(line: &InvoiceLine) -> (String, String, String) {
     (line.period_start.clone(), line.provider.clone(), line.billing_account_id.clone())
-}
-
-/// The same instant one calendar month later.
-fn next_month(micros: i64) -> i64 {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .and_then(|t| t.checked_add_months(chrono::Months::new(1)))
-        .map(|t| t.timestamp_micros())
-        .unwrap_or(micros)
 }

@@ -98,7 +98,10 @@ pub fn python() -> PathBuf {
 pub fn duckdb(sql: &str) -> Vec<Vec<serde_json::Value>> {
     let script = r#"
 import duckdb, json, sys, decimal
-rows = duckdb.connect().execute(sys.argv[1]).fetchall()
+con = duckdb.connect()
+# A slow query would otherwise draw a progress bar on stdout, in the middle of the JSON.
+con.execute("SET enable_progress_bar = false")
+rows = con.execute(sys.argv[1]).fetchall()
 def enc(v):
     if isinstance(v, decimal.Decimal):
         return str(v)
