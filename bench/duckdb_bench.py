@@ -85,7 +85,8 @@ def main() -> int:
     if mode == "check":
         with open(sys.argv[4], newline="") as handle:
             theirs = [[normalise(c) for c in row] for row in csv.reader(handle)]
-        ours = [[normalise(str(c)) for c in row] for row in con.execute(sql).fetchall()]
+        # A NULL is an empty cell in costpilot's CSV.
+        ours = [[normalise("" if c is None else str(c)) for c in row] for row in con.execute(sql).fetchall()]
         if theirs and ours and len(theirs) == len(ours) + 1:
             theirs = theirs[1:]  # costpilot's CSV has a header row
         if sorted(theirs) != sorted(ours):

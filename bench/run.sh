@@ -12,8 +12,10 @@
 #   2. times `costpilot ingest` of the Parquet and of the CSV.gz export into an empty data dir:
 #      whole-process wall time, median of --runs runs after one warm-up (hyperfine), and peak RSS
 #      of one more run (/usr/bin/time -v);
-#   3. times group-by queries (daily cost by account, monthly by service, daily by account and
-#      service) with `costpilot query` and with DuckDB (Python, 2 threads) over the very Parquet
+#   3. times the fast-analytics suite as plain SQL over the raw lake (daily by account, monthly by
+#      service, top 50 resources of the last 30 days, cost by team tag, untagged share, hourly by
+#      account and service over the last 7 days, month over month by region, instance-hours by
+#      type) with `costpilot query` and with DuckDB (Python, 2 threads) over the very Parquet
 #      files of costpilot's lake, whole process both, plus DuckDB's in-process query time, and
 #      checks that both engines give the same answer.
 # It writes a Markdown report (default bench/results.md) with the machine, the method and the
@@ -139,15 +141,28 @@ bench_ingest() {
 # 1234567 -> 1,234,567
 group() { sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta' <<<"$1"; }
 
+# The fast-analytics suite as plain SQL over the raw lake, the same text for both engines (the
+# normalised-tag queries read the raw `team` tag: DuckDB has no tag rules).
 QUERY_NAMES=(
-  "daily BilledCost by SubAccountId"
-  "monthly BilledCost by ServiceName"
-  "daily BilledCost by SubAccountId x ServiceName"
+  "daily EffectiveCost by account"
+  "monthly EffectiveCost by service"
+  "top 50 resources, last 30 days"
+  "EffectiveCost by team tag"
+  "untagged share"
+  "hourly by account x service, last 7 days (first 1,000 rows)"
+  "month over month by region"
+  "instance-hours by instance type"
 )
+LAST="(SELECT max(ChargePeriodEnd) FROM focus)"
 QUERY_SQL=(
-  "SELECT date_trunc('day', ChargePeriodStart) AS day, SubAccountId, BillingCurrency, SUM(BilledCost) AS cost FROM focus GROUP BY date_trunc('day', ChargePeriodStart), SubAccountId, BillingCurrency ORDER BY day, SubAccountId"
-  "SELECT date_trunc('month', ChargePeriodStart) AS month, ServiceName, BillingCurrency, SUM(BilledCost) AS cost FROM focus GROUP BY date_trunc('month', ChargePeriodStart), ServiceName, BillingCurrency ORDER BY month, ServiceName"
-  "SELECT date_trunc('day', ChargePeriodStart) AS day, SubAccountId, ServiceName, BillingCurrency, SUM(BilledCost) AS cost FROM focus GROUP BY date_trunc('day', ChargePeriodStart), SubAccountId, ServiceName, BillingCurrency ORDER BY day, SubAccountId, ServiceName"
+  "SELECT date_trunc('day', ChargePeriodStart) AS day, SubAccountId, BillingCurrency, SUM(EffectiveCost) AS cost FROM focus GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+  "SELECT date_trunc('month', ChargePeriodStart) AS month, ServiceName, BillingCurrency, SUM(EffectiveCost) AS cost FROM focus GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+  "SELECT ResourceId, BillingCurrency, SUM(EffectiveCost) AS cost FROM focus WHERE ResourceId IS NOT NULL AND ChargePeriodStart >= $LAST - INTERVAL '30 days' GROUP BY 1, 2 ORDER BY cost DESC, ResourceId LIMIT 50"
+  "SELECT map_extract(Tags, 'team')[1] AS team, BillingCurrency, SUM(EffectiveCost) AS cost FROM focus GROUP BY 1, 2 ORDER BY 1, 2"
+  "SELECT BillingCurrency, SUM(CASE WHEN map_extract(Tags, 'team')[1] IS NULL THEN EffectiveCost ELSE 0 END) AS untagged, SUM(EffectiveCost) AS total FROM focus GROUP BY 1 ORDER BY 1"
+  "SELECT date_trunc('hour', ChargePeriodStart) AS hour, SubAccountId, ServiceName, BillingCurrency, SUM(EffectiveCost) AS cost FROM focus WHERE ChargePeriodStart >= $LAST - INTERVAL '7 days' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 LIMIT 1000"
+  "SELECT RegionId, BillingCurrency, SUM(CASE WHEN date_trunc('month', ChargePeriodStart) = m.last THEN EffectiveCost ELSE 0 END) AS this_month, SUM(CASE WHEN date_trunc('month', ChargePeriodStart) = m.last - INTERVAL '1 month' THEN EffectiveCost ELSE 0 END) AS previous_month FROM focus CROSS JOIN (SELECT date_trunc('month', max(ChargePeriodStart)) AS last FROM focus) m GROUP BY 1, 2 ORDER BY 1, 2"
+  "SELECT x_InstanceType, SUM(ConsumedQuantity) AS hours FROM focus WHERE x_InstanceType IS NOT NULL AND ConsumedUnit = 'Hours' GROUP BY 1 ORDER BY 1"
 )
 
 bench_queries() {
