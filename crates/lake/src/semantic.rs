@@ -245,7 +245,8 @@ impl FromStr for Dimension {
     type Err = SemanticError;
 
     /// Reads a dimension's name: a built-in one (any case), `tag:<key>`, `cost_category:<name>`,
-    /// or else the name of an allocation dimension, which [`compile`] checks against the rules.
+    /// or else the name of an allocation dimension, which [`compile`] checks against the rules. A
+    /// built-in name wins over an allocation dimension of the same name; `tag:<name>` reaches it.
     fn from_str(text: &str) -> Result<Dimension, SemanticError> {
         let text = text.trim();
         let lower = text.to_lowercase();
@@ -693,6 +694,113 @@ fn timestamp(micros: i64) -> String {
 
 /// Compiles a request into SQL; every name is checked against `catalog`.
 pub fn compile(request: &Request, catalog: &Catalog) -> Result<CompiledQuery, SemanticError> {
+    let page = check(request)?;
+    let (metric, currency) = measure(request, catalog)?;
+    let filter = conditions(request, catalog)?;
+    let start = names::CHARGE_PERIOD_START;
+    let compare = request.range.filter(|_| request.compare);
+
+    // `base`: one row per group, bucket and currency, from one scan. With compare the scan reads
+    // both periods: `v` holds the current period's amounts, `p` the previous period's, and
+    // previous rows are bucketed as if moved forward by the range's length.
+    let mut inner = Vec::new();
+    let mut group_keys = Vec::new();
+    let mut labels = Vec::new();
+    for (i, d) in request.group_by.iter().enumerate() {
+        let (column, label) = catalog.column(d)?;
+        inner.push(format!("{column} AS \"g{i}\""));
+        group_keys.push(format!("\"g{i}\""));
+        if let Some(label) = label {
+            inner.push(format!("{label} AS \"n{i}\""));
+            labels.push(format!("\"n{i}\""));
+        }
+    }
+    let mut time_currency = Vec::new();
+    if let Some(grain) = request.grain {
+        let time = match compare {
+            Some(r) => format!(
+                "CASE WHEN {start} >= {} THEN {start} ELSE {start} + arrow_cast({}, 'Duration(Microsecond)') END",
+                timestamp(r.start),
+                r.micros()
+            ),
+            None => start.to_string(),
+        };
+        inner.push(format!("date_trunc('{grain}', {time}) AS \"bucket\""));
+        time_currency.push("\"bucket\"".to_string());
+    }
+    inner.push(format!("{currency} AS \"currency\""));
+    time_currency.push("\"currency\"".to_string());
+    let mut sums = vec!["coalesce(sum(\"v\"), 0) AS \"value\"".to_string()];
+    let mut values = vec!["\"value\"".to_string()];
+    match compare {
+        Some(r) => {
+            inner.push(format!("CASE WHEN {start} >= {} THEN {metric} END AS \"v\"", timestamp(r.start)));
+            inner.push(format!("CASE WHEN {start} < {} THEN {metric} END AS \"p\"", timestamp(r.start)));
+            sums.push("coalesce(sum(\"p\"), 0) AS \"previous\"".to_string());
+            values.push("\"previous\"".to_string());
+        }
+        None => inner.push(format!("{metric} AS \"v\"")),
+    }
+    let list = |parts: &[&[String]]| parts.concat().join(", ");
+    let max_labels: Vec<String> = labels.iter().map(|n| format!("max({n}) AS {n}")).collect();
+    let mut ctes = vec![format!(
+        "base AS (SELECT {} FROM (SELECT {} FROM {FOCUS_TABLE}{filter}) GROUP BY {})",
+        list(&[&group_keys, &time_currency, &max_labels, &sums]),
+        inner.join(", "),
+        list(&[&group_keys, &time_currency])
+    )];
+    let mut columns = [group_keys.clone(), labels.clone(), time_currency.clone()].concat();
+    let mut order = time_currency.clone();
+    let mut last = "base";
+
+    // Top N: rank the groups per currency by the magnitude of their total over every bucket;
+    // the groups past N lose their values and are summed into one row per bucket and currency.
+    if let Some(n) = request.top {
+        let nulls_last: Vec<String> = group_keys.iter().map(|k| format!("{k} NULLS LAST")).collect();
+        ctes.push(format!(
+            "totals AS (SELECT *, sum(\"value\") OVER (PARTITION BY \"currency\", {}) AS \"group_total\" FROM base)",
+            group_keys.join(", ")
+        ));
+        ctes.push(format!(
+            "ranked AS (SELECT *, dense_rank() OVER (PARTITION BY \"currency\" ORDER BY abs(\"group_total\") DESC, {}) AS \"rank\" FROM totals)",
+            nulls_last.join(", ")
+        ));
+        let kept: Vec<String> = group_keys
+            .iter()
+            .chain(&labels)
+            .map(|c| format!("CASE WHEN \"rank\" <= {n} THEN {c} END AS {c}"))
+            .collect();
+        let resummed: Vec<String> = values.iter().map(|v| format!("sum({v}) AS {v}")).collect();
+        let other = vec!["\"other\"".to_string()];
+        ctes.push(format!(
+            "topped AS (SELECT {} FROM (SELECT {}, \"rank\" > {n} AS \"other\" FROM ranked) GROUP BY {})",
+            list(&[&group_keys, &time_currency, &other, &max_labels, &resummed]),
+            list(&[&kept, &time_currency, &values]),
+            list(&[&group_keys, &time_currency, &other])
+        ));
+        columns.extend(other.clone());
+        order.extend(other);
+        last = "topped";
+    }
+    columns.extend(values);
+    order.push("\"value\" DESC".to_string());
+    order.extend(group_keys.iter().map(|k| format!("{k} NULLS LAST")));
+    let with = format!("WITH {}", ctes.join(", "));
+    let sql = format!(
+        "{with} SELECT {}, count(*) OVER () AS \"total_rows\" FROM {last} ORDER BY {} LIMIT {} OFFSET {}",
+        columns.join(", "),
+        order.join(", "),
+        page.size,
+        page.offset
+    );
+    let count_sql = format!("{with} SELECT count(*) AS \"total_rows\" FROM {last}");
+    columns.push("\"total_rows\"".to_string());
+    let columns = columns.iter().map(|c| c.trim_matches('"').to_string()).collect();
+    Ok(CompiledQuery { sql, count_sql, columns })
+}
+
+/// Checks what needs no catalog; returns the page to use.
+fn check(request: &Request) -> Result<Page, SemanticError> {
     let page = request.page.unwrap_or_default();
     if page.size == 0 || page.size > MAX_PAGE_SIZE {
         return Err(invalid(format!("page size {} is not between 1 and {MAX_PAGE_SIZE}", page.size)));
@@ -710,32 +818,43 @@ pub fn compile(request: &Request, catalog: &Catalog) -> Result<CompiledQuery, Se
             return Err(invalid(format!("dimension '{d}' is grouped by twice")));
         }
     }
-    let (metric, currency) = match (request.reporting_currency, &catalog.reporting_currency) {
-        (false, _) => (request.metric.column().to_string(), names::BILLING_CURRENCY.to_string()),
-        (true, None) => {
-            return Err(invalid(
-                "no FX table is configured (fx.csv in the data directory), so amounts cannot be \
-                 converted into a reporting currency; ask per billing currency",
-            ));
+    match request.range {
+        Some(range) => {
+            TimeRange::new(range.start, range.end)?;
         }
-        (true, Some(_)) => match request.metric.reporting_column() {
-            Some(column) => (column, "x_ReportingCurrency".to_string()),
-            None => {
-                return Err(invalid(format!(
-                    "{} has no reporting-currency column; use billed_cost or effective_cost",
-                    request.metric
-                )));
-            }
-        },
-    };
-    let groups: Vec<(String, Option<&str>)> =
-        request.group_by.iter().map(|d| catalog.column(d)).collect::<Result<_, _>>()?;
+        None if request.compare => return Err(invalid("compare needs a time range")),
+        None => {}
+    }
+    Ok(page)
+}
 
-    let start = names::CHARGE_PERIOD_START;
-    let mut conditions = Vec::new();
+/// The SQL of the amount to add up and of the currency it is in.
+fn measure(request: &Request, catalog: &Catalog) -> Result<(String, String), SemanticError> {
+    if !request.reporting_currency {
+        return Ok((request.metric.column().to_string(), names::BILLING_CURRENCY.to_string()));
+    }
+    if catalog.reporting_currency.is_none() {
+        return Err(invalid(
+            "no FX table is configured (fx.csv in the data directory), so amounts cannot be \
+             converted into a reporting currency; ask per billing currency",
+        ));
+    }
+    match request.metric.reporting_column() {
+        Some(column) => Ok((column, "x_ReportingCurrency".to_string())),
+        None => Err(invalid(format!(
+            "{} has no reporting-currency column; use billed_cost or effective_cost",
+            request.metric
+        ))),
+    }
+}
+
+/// The WHERE clause of the filters and the time range (from the previous period's start with
+/// compare), or nothing.
+fn conditions(request: &Request, catalog: &Catalog) -> Result<String, SemanticError> {
+    let mut out = Vec::new();
     for f in &request.filters {
         let (column, _) = catalog.column(f.dimension())?;
-        conditions.push(match f {
+        out.push(match f {
             Filter::Equals(_, v) => format!("{column} = {}", literal(v)),
             Filter::In(_, vs) if vs.is_empty() => {
                 return Err(invalid(format!("filter '{f}' lists no value")));
@@ -746,123 +865,14 @@ pub fn compile(request: &Request, catalog: &Catalog) -> Result<CompiledQuery, Se
             Filter::Prefix(_, p) => format!("starts_with({column}, {})", literal(p)),
         });
     }
-    // With compare, one scan reads both periods: `v` holds the current period's amounts, `p` the
-    // previous period's, and previous rows are bucketed as if moved forward by the range's length.
-    let compare = match (request.compare, request.range) {
-        (false, _) => None,
-        (true, None) => return Err(invalid("compare needs a time range")),
-        (true, Some(range)) => Some(range),
-    };
     if let Some(range) = request.range {
-        TimeRange::new(range.start, range.end)?;
-        let from = compare.map_or(range.start, |r| r.previous().start);
-        conditions.push(format!("{start} >= {}", timestamp(from)));
-        conditions.push(format!("{start} < {}", timestamp(range.end)));
+        let from = if request.compare { range.previous().start } else { range.start };
+        out.push(format!("{} >= {}", names::CHARGE_PERIOD_START, timestamp(from)));
+        out.push(format!("{} < {}", names::CHARGE_PERIOD_START, timestamp(range.end)));
     }
-
-    let mut inner = Vec::new();
-    let mut keys = Vec::new();
-    let mut names_out = Vec::new();
-    for (i, (column, label)) in groups.iter().enumerate() {
-        inner.push(format!("{column} AS \"g{i}\""));
-        keys.push(format!("\"g{i}\""));
-        if let Some(label) = label {
-            inner.push(format!("{label} AS \"n{i}\""));
-            names_out.push(format!("\"n{i}\""));
-        }
-    }
-    let group_keys = keys.clone();
-    if let Some(grain) = request.grain {
-        let time = match compare {
-            Some(r) => format!(
-                "CASE WHEN {start} >= {} THEN {start} ELSE {start} + arrow_cast({}, 'Duration(Microsecond)') END",
-                timestamp(r.start),
-                r.micros()
-            ),
-            None => start.to_string(),
-        };
-        inner.push(format!("date_trunc('{grain}', {time}) AS \"bucket\""));
-        keys.push("\"bucket\"".to_string());
-    }
-    inner.push(format!("{currency} AS \"currency\""));
-    keys.push("\"currency\"".to_string());
-    let mut values = vec!["coalesce(sum(\"v\"), 0) AS \"value\"".to_string()];
-    match compare {
-        Some(r) => {
-            inner.push(format!("CASE WHEN {start} >= {} THEN {metric} END AS \"v\"", timestamp(r.start)));
-            inner.push(format!("CASE WHEN {start} < {} THEN {metric} END AS \"p\"", timestamp(r.start)));
-            values.push("coalesce(sum(\"p\"), 0) AS \"previous\"".to_string());
-        }
-        None => inner.push(format!("{metric} AS \"v\"")),
-    }
-    let filter = match conditions.is_empty() {
+    Ok(match out.is_empty() {
         true => String::new(),
-        false => format!(" WHERE {}", conditions.join(" AND ")),
-    };
-    let max_names: Vec<String> = names_out.iter().map(|n| format!("max({n}) AS {n}")).collect();
-    let select = |parts: &[&[String]]| parts.concat().join(", ");
-    let mut ctes = vec![format!(
-        "base AS (SELECT {} FROM (SELECT {} FROM {FOCUS_TABLE}{filter}) GROUP BY {})",
-        select(&[&keys, &max_names, &values]),
-        inner.join(", "),
-        keys.join(", ")
-    )];
-    let value_names: Vec<String> =
-        ["\"value\"", "\"previous\""].iter().take(values.len()).map(|s| s.to_string()).collect();
-    let time_currency: Vec<String> = keys[group_keys.len()..].to_vec();
-    let mut columns = [group_keys.clone(), names_out.clone(), time_currency.clone()].concat();
-    let mut last = "base";
-    if let Some(n) = request.top {
-        let nulls_last: Vec<String> = group_keys.iter().map(|k| format!("{k} NULLS LAST")).collect();
-        ctes.push(format!(
-            "totals AS (SELECT *, sum(\"value\") OVER (PARTITION BY \"currency\", {}) AS \"group_total\" FROM base)",
-            group_keys.join(", ")
-        ));
-        ctes.push(format!(
-            "ranked AS (SELECT *, dense_rank() OVER (PARTITION BY \"currency\" ORDER BY abs(\"group_total\") DESC, {}) AS \"rank\" FROM totals)",
-            nulls_last.join(", ")
-        ));
-        let kept: Vec<String> = group_keys
-            .iter()
-            .chain(&names_out)
-            .map(|c| format!("CASE WHEN \"rank\" <= {n} THEN {c} END AS {c}"))
-            .collect();
-        let sums: Vec<String> = value_names.iter().map(|v| format!("sum({v}) AS {v}")).collect();
-        let other = vec!["\"other\"".to_string()];
-        ctes.push(format!(
-            "topped AS (SELECT {} FROM (SELECT {}, \"rank\" > {n} AS \"other\" FROM ranked) GROUP BY {})",
-            select(&[&group_keys, &max_names, &time_currency, &other, &sums]),
-            select(&[&kept, &time_currency, &value_names]),
-            select(&[&group_keys, &time_currency, &other])
-        ));
-        last = "topped";
-        columns.extend(other);
-    }
-    columns.extend(value_names.iter().cloned());
-    let mut order = Vec::new();
-    if request.grain.is_some() {
-        order.push("\"bucket\"".to_string());
-    }
-    order.push("\"currency\"".to_string());
-    if request.top.is_some() {
-        order.push("\"other\"".to_string());
-    }
-    order.push("\"value\" DESC".to_string());
-    order.extend(group_keys.iter().map(|k| format!("{k} NULLS LAST")));
-    let with = format!("WITH {}", ctes.join(", "));
-    let sql = format!(
-        "{with} SELECT {}, count(*) OVER () AS \"total_rows\" FROM {last} ORDER BY {} LIMIT {} OFFSET {}",
-        columns.join(", "),
-        order.join(", "),
-        page.size,
-        page.offset
-    );
-    let count_sql = format!("{with} SELECT count(*) AS \"total_rows\" FROM {last}");
-    columns.push("\"total_rows\"".to_string());
-    Ok(CompiledQuery {
-        sql,
-        count_sql,
-        columns: columns.iter().map(|c| c.trim_matches('"').to_string()).collect(),
+        false => format!(" WHERE {}", out.join(" AND ")),
     })
 }
 

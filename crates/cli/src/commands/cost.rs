@@ -101,8 +101,9 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
 }
 
 /// The result as one batch: a column per dimension (and account name), the bucket, the currency
-/// and the amounts as exact decimals.
-fn table(result: &CostResult, short_buckets: bool) -> Result<RecordBatch> {
+/// and the amounts as exact decimals. `for_people` writes buckets at their grain and cost without
+/// a dimension's value as `(none)`; otherwise buckets are RFC 3339 and missing values empty.
+fn table(result: &CostResult, for_people: bool) -> Result<RecordBatch> {
     let request = &result.request;
     let rows = &result.rows;
     let mut fields = Vec::new();
@@ -119,6 +120,7 @@ fn table(result: &CostResult, short_buckets: bool) -> Result<RecordBatch> {
         };
         let label = |r: &semantic::CostRow| match r.other {
             true => Some("(other)".to_string()),
+            false if for_people => Some(r.groups[i].clone().unwrap_or_else(|| "(none)".to_string())),
             false => r.groups[i].clone(),
         };
         text(name.clone(), rows.iter().map(label).collect());
@@ -127,7 +129,7 @@ fn table(result: &CostResult, short_buckets: bool) -> Result<RecordBatch> {
         }
     }
     if let Some(grain) = request.grain {
-        let bucket = |m: i64| match short_buckets {
+        let bucket = |m: i64| match for_people {
             true => short_bucket(m, grain),
             false => format_micros(m),
         };
