@@ -26,6 +26,7 @@ use crate::dimensions::column_of;
 use crate::error::LakeError;
 use crate::layout::{create_dir_durable, write_atomic};
 use crate::scope::Scope;
+use crate::semantic::{Grain, TimeRange};
 use crate::session::LakeSession;
 
 /// The folder of stored business metrics, inside the data directory.
@@ -107,31 +108,6 @@ pub fn scope_predicate(scope: &Scope) -> Option<String> {
     Some(parts.join(" AND "))
 }
 
-/// A time grain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Grain {
-    /// Hours.
-    Hour,
-    /// Days.
-    Day,
-    /// Weeks (from Monday).
-    Week,
-    /// Calendar months.
-    Month,
-}
-
-impl Grain {
-    fn sql(self) -> &'static str {
-        match self {
-            Grain::Hour => "hour",
-            Grain::Day => "day",
-            Grain::Week => "week",
-            Grain::Month => "month",
-        }
-    }
-}
-
 /// One bucket of unit cost.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitCost {
@@ -152,16 +128,15 @@ pub struct UnitCost {
     pub unit_cost: Option<i128>,
 }
 
-/// EffectiveCost per unit of `metric`, by `grain` and the allocation dimensions `by`, in the
-/// half-open range `[since, until)` of UTC microseconds when given. Buckets where either side has
+/// EffectiveCost per unit of `metric`, by `grain` and the allocation dimensions `by`, in `range`
+/// when given. Buckets where either side has
 /// nothing are left out: a unit cost needs both.
 pub async fn unit_cost(
     session: &LakeSession,
     metric: &str,
     by: &[String],
     grain: Grain,
-    since: Option<i64>,
-    until: Option<i64>,
+    range: Option<TimeRange>,
 ) -> Result<Vec<UnitCost>, LakeError> {
     let dims = session.resolver().dimensions();
     if let Some(bad) = by.iter().find(|d| !dims.contains(d)) {
@@ -194,15 +169,13 @@ pub async fn unit_cost(
     }
     let time = |column: &str| {
         let mut w = Vec::new();
-        if let Some(s) = since {
-            w.push(format!("{column} >= to_timestamp_micros({s})"));
-        }
-        if let Some(u) = until {
-            w.push(format!("{column} < to_timestamp_micros({u})"));
+        if let Some(r) = range {
+            w.push(format!("{column} >= to_timestamp_micros({})", r.start));
+            w.push(format!("{column} < to_timestamp_micros({})", r.end));
         }
         w
     };
-    let g = grain.sql();
+    let g = grain.name();
     let cost_dims: Vec<String> =
         by.iter().enumerate().map(|(i, d)| format!("{} AS d{i}", column_of(d))).collect();
     let metric_dims: Vec<String> =

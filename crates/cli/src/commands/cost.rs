@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use chrono::DateTime;
+use costpilot_lake::LakeSession;
 use costpilot_lake::semantic::{
     self, CostResult, DEFAULT_PAGE_SIZE, Dimension, Grain, Page, Request, TimeRange,
 };
@@ -63,21 +64,27 @@ pub struct Args {
     format: Format,
 }
 
+/// The range `--since` and `--until` give: relative ranges count back from `--until`, else from
+/// the latest data the session sees.
+pub async fn time_range(
+    session: &LakeSession,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<Option<TimeRange>> {
+    let Some(since) = since else { return Ok(None) };
+    let anchor = match until {
+        Some(_) if since.contains("..") => bail!("--since {since} gives both ends; drop --until"),
+        Some(until) => Some(parse_timestamp_micros(until)?),
+        None => semantic::anchor(session).await?,
+    };
+    Ok(Some(TimeRange::parse(since, anchor)?))
+}
+
 /// Runs `costpilot cost`.
 pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     let lake = Lake::open(data_dir)?;
     let session = lake.session_scoped(scope).await?;
-    let range = match &args.since {
-        None => None,
-        Some(since) => {
-            let anchor = match &args.until {
-                Some(_) if since.contains("..") => bail!("--since {since} gives both ends; drop --until"),
-                Some(until) => Some(parse_timestamp_micros(until)?),
-                None => semantic::anchor(&session).await?,
-            };
-            Some(TimeRange::parse(since, anchor)?)
-        }
-    };
+    let range = time_range(&session, args.since.as_deref(), args.until.as_deref()).await?;
     let request = Request {
         metric: args.metric.parse()?,
         reporting_currency: args.reporting_currency,

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use costpilot_lake::business::{self, Grain};
+use anyhow::Result;
+use costpilot_lake::business;
+use costpilot_lake::semantic::Grain;
 use costpilot_lake::{Lake, Scope};
 use costpilot_model::money::format_units;
 
@@ -29,38 +30,20 @@ pub enum Command {
         /// Allocation dimensions to break down by, comma-separated (`application`).
         #[arg(long, value_delimiter = ',')]
         by: Vec<String>,
-        /// Time grain.
-        #[arg(long, value_enum, default_value_t = GrainArg::Day)]
-        grain: GrainArg,
-        /// First instant (RFC 3339 or YYYY-MM-DD, UTC), inclusive.
-        #[arg(long)]
+        /// Time buckets: hour, day, week or month.
+        #[arg(long, default_value = "day")]
+        grain: String,
+        /// Charges and volumes from: 12h, 30d or 4w counted back from the latest data (or from
+        /// --until), a date, or DATE..DATE.
+        #[arg(long, value_name = "RANGE")]
         since: Option<String>,
-        /// Last instant, exclusive.
-        #[arg(long)]
+        /// Before this date (exclusive).
+        #[arg(long, value_name = "DATE", requires = "since")]
         until: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-}
-
-/// A time grain.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum GrainArg {
-    /// Hours.
-    Hour,
-    /// Days.
-    Day,
-    /// Weeks.
-    Week,
-    /// Months.
-    Month,
-}
-
-fn instant(text: &str) -> Result<i64> {
-    let full = if text.len() == 10 { format!("{text}T00:00:00Z") } else { text.to_string() };
-    costpilot_model::parse_timestamp_micros(&full)
-        .map_err(|_| anyhow::anyhow!("'{text}' is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
 /// Runs a `metrics` subcommand.
@@ -85,17 +68,11 @@ pub async fn run(data_dir: &Path, scope: &Scope, command: Command) -> Result<()>
             Ok(())
         }
         Command::UnitCost { metric, by, grain, since, until, format } => {
-            let grain = match grain {
-                GrainArg::Hour => Grain::Hour,
-                GrainArg::Day => Grain::Day,
-                GrainArg::Week => Grain::Week,
-                GrainArg::Month => Grain::Month,
-            };
-            let since = since.as_deref().map(instant).transpose().context("--since")?;
-            let until = until.as_deref().map(instant).transpose().context("--until")?;
+            let grain: Grain = grain.parse()?;
             let lake = Lake::open(data_dir)?;
             let session = lake.session_scoped(scope).await?;
-            let rows = business::unit_cost(&session, &metric, &by, grain, since, until).await?;
+            let range = super::cost::time_range(&session, since.as_deref(), until.as_deref()).await?;
+            let rows = business::unit_cost(&session, &metric, &by, grain, range).await?;
             match format {
                 Format::Json => print_json(&serde_json::to_value(&rows)?),
                 Format::Csv | Format::Table => {
