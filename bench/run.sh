@@ -187,6 +187,22 @@ bench_queries() {
   done
 }
 
+# The same suite through the semantic layer, warm and in process (`costpilot bench`).
+semantic_rows=()
+bench_semantic() {
+  local n=$1 json=$work/semantic.json
+  say "semantic layer, $n rows"
+  "${pin[@]}" "$bin" --data-dir "$work/parquet" bench --runs "$runs" --format json >"$json"
+  while IFS= read -r line; do
+    semantic_rows+=("| $(group "$n") | $line |")
+  done < <("$py" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+for q in r["queries"]:
+    print("{} | {} | {:.1f} | {:.1f} | {} of {} | {:.0f}".format(q["name"], q["rows"], q["p50_ms"], q["p95_ms"], r["rollup_hits"], len(r["queries"]), r["peak_rss_bytes"] / 1e6))
+' "$json")
+}
+
 say "build costpilot (release)"
 (cd "$root" && cargo build --release --bin costpilot)
 bin=${CARGO_TARGET_DIR:-$root/target}/release/costpilot
@@ -208,6 +224,7 @@ for n in $sizes; do
     rm -rf "$work/csv"
   fi
   bench_queries "$rows"
+  bench_semantic "$rows"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -256,6 +273,15 @@ git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with 
   echo "| rows | query | groups | costpilot s | DuckDB whole process s | DuckDB in process s | costpilot / DuckDB whole |"
   echo "|---:|---|---:|---:|---:|---:|---:|"
   printf '%s\n' "${query_rows[@]}"
+  echo
+  echo "## The suite through the semantic layer (warm, in process)"
+  echo
+  echo "\`costpilot bench --runs $runs\`: each request once to warm up, then $runs timed runs in one process;"
+  echo "p50 and p95 by nearest rank. No rollups exist yet, so every request reads the lake."
+  echo
+  echo "| rows | request | rows out | p50 ms | p95 ms | rollup hits | peak RSS MB |"
+  echo "|---:|---|---:|---:|---:|---|---:|"
+  printf '%s\n' "${semantic_rows[@]}"
   echo
   echo "Queries:"
   echo

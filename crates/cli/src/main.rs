@@ -63,6 +63,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::metrics::Command,
     },
+    /// Time the fast-analytics query suite through the semantic layer, warm and in process.
+    Bench(commands::bench::Args),
     /// Inspect or maintain the lake.
     Lake {
         #[command(subcommand)]
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
             Command::Cost(args) => commands::cost::run(&cli.data_dir, &scope, args).await,
             Command::Invoices(args) => commands::invoices::run(&cli.data_dir, &scope, args).await,
             Command::Metrics { command } => commands::metrics::run(&cli.data_dir, &scope, command).await,
+            Command::Bench(args) => commands::bench::run(&cli.data_dir, &scope, args).await,
             Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
         }
     });

@@ -173,7 +173,7 @@ fn a_misspelt_dimension_is_refused_with_the_closest_name() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: unknown dimension 'servce'; did you mean 'service'? valid: provider, billing_account, account, \
-         service, service_category, region, resource, charge_category, currency, tag:<key>, cost_category:<name>, \
+         service, service_category, region, resource, charge_category, currency, instance_type, tag:<key>, cost_category:<name>, \
          team, business_unit, cost_centre, application, environment, owner, criticality\n"
     );
 }
@@ -225,4 +225,22 @@ fn pages_and_filters_on_the_command_line() {
     ));
     assert_eq!(ec2["rows"].as_array().unwrap().len(), 1);
     assert_amount("EC2 in USD", &ec2["rows"][0]["value"], want[0][0].as_str().unwrap());
+}
+
+#[test]
+fn the_bench_suite_runs_every_query_and_counts_what_the_cost_command_returns() {
+    let dir = estate();
+    let report = json(dir, &["bench", "--runs", "2"]);
+    let queries = report["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 8);
+    assert_eq!(report["rollup_hits"], 0);
+    let monthly = queries.iter().find(|q| q["name"] == "monthly by service").unwrap();
+    let cost = json(dir, &["cost", "--by", "service", "--grain", "month", "--page-size", "50000"]);
+    assert_eq!(monthly["total_rows"], cost["total_rows"]);
+    for q in queries {
+        assert_eq!(q["runs_ms"].as_array().unwrap().len(), 2, "{q}");
+        assert!(q["p50_ms"].as_f64().unwrap() <= q["p95_ms"].as_f64().unwrap(), "{q}");
+    }
+    let out = costpilot(dir, &["bench", "--runs", "0"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: --runs must be at least 1\n");
 }

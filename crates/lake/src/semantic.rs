@@ -202,6 +202,8 @@ pub enum Dimension {
     ChargeCategory,
     /// BillingCurrency (`currency`).
     Currency,
+    /// The instance type of compute usage, x_InstanceType (`instance_type`).
+    InstanceType,
     /// A tag by its canonical key (`tag:<key>`): an allocation dimension's column when the key is
     /// one, else the raw value of the key.
     Tag(String),
@@ -212,7 +214,7 @@ pub enum Dimension {
 }
 
 /// The dimensions every lake has, by name.
-const BUILT_IN: [(&str, Dimension); 9] = [
+const BUILT_IN: [(&str, Dimension); 10] = [
     ("provider", Dimension::Provider),
     ("billing_account", Dimension::BillingAccount),
     ("account", Dimension::Account),
@@ -222,6 +224,7 @@ const BUILT_IN: [(&str, Dimension); 9] = [
     ("resource", Dimension::Resource),
     ("charge_category", Dimension::ChargeCategory),
     ("currency", Dimension::Currency),
+    ("instance_type", Dimension::InstanceType),
 ];
 
 const TAG_PREFIX: &str = "tag:";
@@ -605,6 +608,7 @@ impl Catalog {
             Dimension::Resource => plain(names::RESOURCE_ID),
             Dimension::ChargeCategory => plain(names::CHARGE_CATEGORY),
             Dimension::Currency => plain(names::BILLING_CURRENCY),
+            Dimension::InstanceType => plain(names::X_INSTANCE_TYPE),
             Dimension::Allocation(name) => match self.allocation(name) {
                 Some(dim) => Ok((ident(&column_of(dim)), None)),
                 None => Err(unknown("dimension", name, &self.dimension_names())),

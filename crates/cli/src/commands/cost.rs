@@ -22,7 +22,7 @@ use crate::output::{Format, print_batches, print_json};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Dimensions to group by, comma-separated: provider, billing_account, account, service,
-    /// service_category, region, resource, charge_category, currency, tag:<key>,
+    /// service_category, region, resource, charge_category, currency, instance_type, tag:<key>,
     /// cost_category:<name>, or an allocation dimension of the rules (team, business_unit, ...).
     #[arg(long, value_delimiter = ',', value_name = "DIMENSIONS")]
     by: Vec<String>,

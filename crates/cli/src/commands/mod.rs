@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod allocate;
+pub mod bench;
 pub mod cost;
 pub mod demo;
 pub mod export;
