@@ -41,10 +41,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let estate = dir.path().join("estate");
         let lake = dir.path().join("lake");
-        let mut args = vec!["generate", "--out", estate.to_str().unwrap()];
-        args.extend(ESTATE);
-        ok(&lake, &args);
-        ok(&lake, &["ingest", estate.join("cur").to_str().unwrap()]);
+        generate_and_ingest(&estate, &lake, ESTATE);
         Fixture { _dir: dir, estate, lake }
     })
 }

@@ -45,21 +45,9 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let estate = dir.path().join("estate");
         let (ruled, bare) = (dir.path().join("ruled"), dir.path().join("bare"));
-        let mut args = vec!["generate", "--out", estate.to_str().unwrap()];
-        args.extend(ESTATE);
-        ok(&ruled, &args);
-        let cur = estate.join("cur");
-        for lake in [&ruled, &bare] {
-            ok(lake, &["ingest", cur.to_str().unwrap()]);
-        }
-        let examples = repo_root().join("examples/rules");
-        for (kind, file) in [
-            ("tags", examples.join("tags.yaml")),
-            ("cmdb", estate.join("cmdb.csv")),
-            ("allocation", examples.join("allocation.yaml")),
-        ] {
-            ok(&ruled, &["rules", "apply", kind, file.to_str().unwrap()]);
-        }
+        generate_and_ingest(&estate, &ruled, ESTATE);
+        ok(&bare, &["ingest", estate.join("cur").to_str().unwrap()]);
+        apply_shipped_rules(&estate, &ruled);
         Fixture { _dir: dir, estate, ruled, bare }
     })
 }

@@ -51,18 +51,8 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let estate = dir.path().join("estate");
         let lake = dir.path().join("lake");
-        let mut args = vec!["generate", "--out", estate.to_str().unwrap()];
-        args.extend(ESTATE);
-        ok(&lake, &args);
-        ok(&lake, &["ingest", estate.join("cur").to_str().unwrap()]);
-        let examples = repo_root().join("examples/rules");
-        for (kind, file) in [
-            ("tags", examples.join("tags.yaml")),
-            ("cmdb", estate.join("cmdb.csv")),
-            ("allocation", examples.join("allocation.yaml")),
-        ] {
-            ok(&lake, &["rules", "apply", kind, file.to_str().unwrap()]);
-        }
+        generate_and_ingest(&estate, &lake, ESTATE);
+        apply_shipped_rules(&estate, &lake);
         let top = json(
             &lake,
             &[

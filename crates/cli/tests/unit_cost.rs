@@ -19,12 +19,10 @@ fn unit_cost_divides_duckdb_cost_by_duckdb_volume() {
     let dir = tempfile::tempdir().unwrap();
     let (estate, data) = (dir.path().join("estate"), dir.path().join("data"));
     let e = estate.to_str().unwrap();
-    ok(
+    generate_and_ingest(
+        &estate,
         &data,
         &[
-            "generate",
-            "--out",
-            e,
             "--accounts",
             "60",
             "--days",
@@ -37,10 +35,7 @@ fn unit_cost_divides_duckdb_cost_by_duckdb_volume() {
             "41",
         ],
     );
-    ok(&data, &["ingest", &format!("{e}/cur")]);
-    let examples = repo_root().join("examples/rules");
-    ok(&data, &["rules", "apply", "tags", examples.join("tags.yaml").to_str().unwrap()]);
-    ok(&data, &["rules", "apply", "cmdb", &format!("{e}/cmdb.csv")]);
+    apply_shipped_rules(&estate, &data);
     let metrics = format!("{e}/business-metrics.csv");
     let imported = json(&data, &["metrics", "import", &metrics]);
     assert_eq!(imported["dimensions"], serde_json::json!(["application"]));

@@ -152,3 +152,25 @@ pub fn effective_cost() -> String {
         d("line_item_unblended_cost"),
     )
 }
+
+/// Generates an estate with the generator's `options` (`--accounts`, `--seed`, ...) into `estate`
+/// and ingests its bill into the lake at `lake`.
+pub fn generate_and_ingest(estate: &Path, lake: &Path, options: &[&str]) {
+    let mut args = vec!["generate", "--out", estate.to_str().expect("UTF-8 path")];
+    args.extend(options);
+    ok(lake, &args);
+    ok(lake, &["ingest", estate.join("cur").to_str().expect("UTF-8 path")]);
+}
+
+/// Puts the shipped tag and allocation rules (`examples/rules/`) and the estate's CMDB in force in
+/// the lake at `lake`.
+pub fn apply_shipped_rules(estate: &Path, lake: &Path) {
+    let examples = repo_root().join("examples/rules");
+    for (kind, file) in [
+        ("tags", examples.join("tags.yaml")),
+        ("cmdb", estate.join("cmdb.csv")),
+        ("allocation", examples.join("allocation.yaml")),
+    ] {
+        ok(lake, &["rules", "apply", kind, file.to_str().expect("UTF-8 path")]);
+    }
+}
