@@ -65,6 +65,11 @@ enum Command {
     },
     /// Time the fast-analytics query suite through the semantic layer, warm and in process.
     Bench(commands::bench::Args),
+    /// Rebuild the rollups that answer common cost requests, or say whether they are fresh.
+    Rollups {
+        #[command(subcommand)]
+        command: commands::rollups::Command,
+    },
     /// Inspect or maintain the lake.
     Lake {
         #[command(subcommand)]
@@ -91,18 +96,19 @@ fn main() -> ExitCode {
             scope.add(s)?;
         }
         match cli.command {
-            Command::Ingest(args) => commands::ingest::run(&cli.data_dir, args),
+            Command::Ingest(args) => commands::ingest::run(&cli.data_dir, args).await,
             Command::Query(args) => commands::query::run(&cli.data_dir, &scope, args).await,
             Command::Export(args) => commands::export::run(&cli.data_dir, &scope, args).await,
             Command::Generate(args) => commands::generate::run(args),
             Command::Demo(args) => commands::demo::run(data_dir_given.then_some(&*cli.data_dir), args).await,
-            Command::Rules { command } => commands::rules::run(&cli.data_dir, command),
+            Command::Rules { command } => commands::rules::run(&cli.data_dir, command).await,
             Command::Quality(args) => commands::quality::run(&cli.data_dir, &scope, args).await,
             Command::Allocate(args) => commands::allocate::run(&cli.data_dir, &scope, args).await,
             Command::Cost(args) => commands::cost::run(&cli.data_dir, &scope, args).await,
             Command::Invoices(args) => commands::invoices::run(&cli.data_dir, &scope, args).await,
             Command::Metrics { command } => commands::metrics::run(&cli.data_dir, &scope, command).await,
             Command::Bench(args) => commands::bench::run(&cli.data_dir, &scope, args).await,
+            Command::Rollups { command } => commands::rollups::run(&cli.data_dir, command).await,
             Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
         }
     });

@@ -195,21 +195,28 @@ fn queries_around_the_view_see_only_the_scope() {
         let n = query(Some(&scope), "SELECT (SELECT count(*) FROM focus_lake) AS n");
         assert_eq!(n[0]["n"].as_u64(), Some(rows), "{scope}");
 
-        // The catalogue lists table names, and every table with data is the scoped one or the
-        // view over it.
+        // The catalogue lists table names, and every table with data is the scoped one, the view
+        // over it, or a rollup that is scoped itself: its totals are the scope's.
         let tables = query(
             Some(&scope),
-            "SELECT table_catalog AS c, table_schema AS s, table_name AS t, table_type AS k \
-             FROM information_schema.tables WHERE table_schema <> 'information_schema' ORDER BY 3",
+            "SELECT table_name AS t, table_type AS k FROM information_schema.tables \
+             WHERE table_schema <> 'information_schema' ORDER BY 1",
         );
+        let names: Vec<(String, String)> = tables.iter().map(|t| (text(&t["t"]), text(&t["k"]))).collect();
         assert_eq!(
-            tables,
-            vec![
-                serde_json::json!({ "c": "datafusion", "s": "public", "t": "focus", "k": "VIEW" }),
-                serde_json::json!({ "c": "datafusion", "s": "public", "t": "focus_lake", "k": "BASE TABLE" }),
-            ],
+            names[..2],
+            [("focus".into(), "VIEW".into()), ("focus_lake".into(), "BASE TABLE".into())],
             "{scope}"
         );
+        let rollups: Vec<&str> = names[2..].iter().map(|(t, _)| t.as_str()).collect();
+        assert!(rollups.iter().all(|t| t.starts_with("rollup_")), "{scope}: {names:?}");
+        assert!(!rollups.is_empty(), "{scope}: no rollup can answer within the scope");
+        for table in rollups {
+            let sql = format!(
+                "SELECT BillingCurrency AS c, CAST(sum(x_Rows) AS BIGINT) AS n, sum(EffectiveCost) AS e FROM {table} GROUP BY 1 ORDER BY 1"
+            );
+            assert_totals(&format!("{scope}: {table}"), &totals(&query(Some(&scope), &sql)), &want);
+        }
     }
 }
 

@@ -56,6 +56,11 @@
 //! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
 //! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic).
 //!
+//! ## Rollups
+//! [`rollup`] keeps pre-aggregated Parquet tables under `<data-dir>/rollups/` (daily and hourly
+//! sums by account, service and allocation dimension); the semantic layer answers a request from
+//! the smallest fresh rollup that answers it exactly, and from the lake otherwise.
+//!
 //! ## Allocation and data quality
 //! [`dimensions`] keeps the tag rules, CMDB and allocation rules in force under `<data-dir>/rules/`
 //! and makes each allocation dimension a column of the `focus` view. [`quality`] computes the
@@ -82,6 +87,7 @@ mod lake;
 pub mod layout;
 pub mod manifest;
 pub mod quality;
+pub mod rollup;
 pub mod scope;
 pub mod semantic;
 pub mod session;

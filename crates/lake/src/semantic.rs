@@ -60,6 +60,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::columns::{amount, amounts, counts, literal, opt_amount, strings, times};
 use crate::dimensions::column_of;
 use crate::error::LakeError;
+use crate::rollup::RollupTable;
 use crate::session::{FOCUS_TABLE, LakeSession};
 
 /// Rows per page when a request names no page.
@@ -572,7 +573,8 @@ pub struct Catalog {
 
 impl Catalog {
     /// The catalog of a session for `request`: tag keys and cost categories are read from the
-    /// lake only when the request names a tag or a cost category.
+    /// lake only when the request names a tag that is not an allocation dimension, or a cost
+    /// category.
     pub async fn load(session: &LakeSession, request: &Request) -> Result<Catalog, LakeError> {
         let resolver = session.resolver();
         let named = || request.group_by.iter().chain(request.filters.iter().map(Filter::dimension));
@@ -581,7 +583,9 @@ impl Catalog {
             reporting_currency: session.reporting_currency().map(str::to_string),
             ..Catalog::default()
         };
-        if named().any(|d| matches!(d, Dimension::Tag(_))) {
+        // A tag that is an allocation dimension reads the dimension's column: only other tags need
+        // the keys stored in the lake, which takes a scan of every tag map.
+        if named().any(|d| matches!(d, Dimension::Tag(k) if catalog.allocation(k).is_none())) {
             for raw in map_keys(session, names::TAGS).await? {
                 catalog.tag_keys.entry(resolver.canonical_key(&raw)).or_default().push(raw);
             }
@@ -645,6 +649,18 @@ impl Catalog {
         }
     }
 
+    /// The plain `focus` columns a dimension reads (its value and display name), or `None` when it
+    /// reads into a map (raw tags, cost categories), which no rollup has.
+    fn plain_columns(&self, d: &Dimension) -> Option<Vec<String>> {
+        let (column, label) = self.column(d).ok()?;
+        let unquoted = match column.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+            Some(inner) => inner.replace("\"\"", "\""),
+            None if column.contains('[') || column.contains('(') => return None,
+            None => column,
+        };
+        Some([Some(unquoted), label.map(str::to_string)].into_iter().flatten().collect())
+    }
+
     /// The rules' dimension of this name, matched exactly or else without regard to case.
     fn allocation(&self, name: &str) -> Option<&String> {
         let found = self.dimensions.iter().find(|d| *d == name);
@@ -698,6 +714,13 @@ fn timestamp(micros: i64) -> String {
 
 /// Compiles a request into SQL; every name is checked against `catalog`.
 pub fn compile(request: &Request, catalog: &Catalog) -> Result<CompiledQuery, SemanticError> {
+    compile_over(request, catalog, FOCUS_TABLE)
+}
+
+/// [`compile`] reading `table` instead of `focus`: a rollup's table, whose columns have the
+/// `focus` names (amounts already summed, ChargePeriodStart truncated to its grain), so the same
+/// query adds up its sums.
+fn compile_over(request: &Request, catalog: &Catalog, table: &str) -> Result<CompiledQuery, SemanticError> {
     let page = check(request)?;
     let (metric, currency) = measure(request, catalog)?;
     let filter = conditions(request, catalog)?;
@@ -748,7 +771,7 @@ pub fn compile(request: &Request, catalog: &Catalog) -> Result<CompiledQuery, Se
     let list = |parts: &[&[String]]| parts.concat().join(", ");
     let max_labels: Vec<String> = labels.iter().map(|n| format!("max({n}) AS {n}")).collect();
     let mut ctes = vec![format!(
-        "base AS (SELECT {} FROM (SELECT {} FROM {FOCUS_TABLE}{filter}) GROUP BY {})",
+        "base AS (SELECT {} FROM (SELECT {} FROM {table}{filter}) GROUP BY {})",
         list(&[&group_keys, &time_currency, &max_labels, &sums]),
         inner.join(", "),
         list(&[&group_keys, &time_currency])
@@ -933,6 +956,44 @@ pub struct CostResult {
     pub next_offset: Option<u64>,
     /// The SQL that computed the rows: the evidence behind every figure.
     pub sql: String,
+    /// What answered: `raw` (the lake) or `rollup:<name>` (see [`crate::rollup`]).
+    pub source: String,
+}
+
+/// The source of results read from the lake.
+pub const RAW_SOURCE: &str = "raw";
+
+/// The rollup that answers `request` exactly, the one with the fewest rows, if any (see
+/// [`crate::rollup`] for the rule).
+pub fn plan<'a>(request: &Request, catalog: &Catalog, rollups: &'a [RollupTable]) -> Option<&'a RollupTable> {
+    if request.reporting_currency || rollups.is_empty() {
+        return None;
+    }
+    let mut needed: BTreeSet<String> =
+        [request.metric.column(), names::BILLING_CURRENCY].into_iter().map(str::to_string).collect();
+    for d in request.group_by.iter().chain(request.filters.iter().map(Filter::dimension)) {
+        needed.extend(catalog.plain_columns(d)?);
+    }
+    if request.grain.is_some() || request.range.is_some() {
+        needed.insert(names::CHARGE_PERIOD_START.to_string());
+    }
+    rollups
+        .iter()
+        .filter(|r| needed.iter().all(|c| r.columns.contains(c)))
+        .filter(|r| match r.grain {
+            Grain::Hour => true,
+            Grain::Day => request.grain != Some(Grain::Hour),
+            Grain::Week | Grain::Month => false,
+        })
+        .filter(|r| {
+            let step = match r.grain {
+                Grain::Hour => MICROS_PER_HOUR,
+                _ => MICROS_PER_DAY,
+            };
+            // With compare the previous period starts a whole number of steps earlier.
+            request.range.is_none_or(|range| range.start % step == 0 && range.end % step == 0)
+        })
+        .min_by_key(|r| (r.rows, r.name.clone()))
 }
 
 /// The latest ChargePeriodEnd of usage-based charges (of any charge when there are none) among
@@ -952,10 +1013,32 @@ pub async fn anchor(session: &LakeSession) -> Result<Option<i64>, LakeError> {
     })
 }
 
-/// Answers a request over the session's rows (which the session's scope already limits).
+/// Answers a request over the session's rows (which the session's scope already limits), from the
+/// smallest fresh rollup that answers it exactly ([`plan`]) or else from the lake.
 pub async fn run(session: &LakeSession, request: &Request) -> Result<CostResult, SemanticError> {
+    run_with(session, request, true).await
+}
+
+/// [`run`] reading the lake, never a rollup: the reference a rollup's answer must equal.
+pub async fn run_raw(session: &LakeSession, request: &Request) -> Result<CostResult, SemanticError> {
+    run_with(session, request, false).await
+}
+
+async fn run_with(
+    session: &LakeSession,
+    request: &Request,
+    rollups: bool,
+) -> Result<CostResult, SemanticError> {
     let catalog = Catalog::load(session, request).await?;
-    let compiled = compile(request, &catalog)?;
+    let chosen = match rollups {
+        true => plan(request, &catalog, session.rollups()),
+        false => None,
+    };
+    let compiled = match chosen {
+        Some(r) => compile_over(request, &catalog, &r.table)?,
+        None => compile(request, &catalog)?,
+    };
+    let source = chosen.map_or_else(|| RAW_SOURCE.to_string(), |r| format!("rollup:{}", r.name));
     let page = request.page.unwrap_or_default();
     let result = session.sql(&compiled.sql).await?;
     let at = |name: &str| result.schema.index_of(name).map_err(|e| LakeError::Query(e.to_string()));
@@ -1029,6 +1112,7 @@ pub async fn run(session: &LakeSession, request: &Request) -> Result<CostResult,
         total_rows,
         next_offset: (end < total_rows).then_some(end),
         sql: compiled.sql,
+        source,
     })
 }
 

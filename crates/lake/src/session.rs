@@ -8,6 +8,10 @@
 //! [`crate::dimensions`]) and, when FX rates are configured (see [`crate::fx`]),
 //! `x_ReportingCurrency`, `x_BilledCostInReportingCurrency` and `x_EffectiveCostInReportingCurrency`.
 //! Columns a query does not read are not computed.
+//!
+//! When the rollups under `<data-dir>/rollups/` are fresh (see [`crate::rollup`]), each is also a
+//! table `rollup_<name>` (under a scope, only those that can be scoped, filtered by it); the
+//! semantic layer's planner reads them ([`LakeSession::rollups`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -36,6 +40,7 @@ use crate::guard::{self, GuardContext};
 use crate::lake::Lake;
 use crate::layout;
 use crate::manifest::Manifest;
+use crate::rollup::{self, RollupTable};
 use crate::scope::{Scope, ScopedTable};
 
 /// The table every query reads.
@@ -71,6 +76,7 @@ pub struct LakeSession {
     fx: Option<Arc<FxRates>>,
     resolver: Arc<Resolver>,
     scoped: bool,
+    rollups: Vec<RollupTable>,
 }
 
 impl std::fmt::Debug for LakeSession {
@@ -149,6 +155,7 @@ impl LakeSession {
             };
             ctx.register_table(business::BUSINESS_TABLE, table)?;
         }
+        let rollups = rollup::register(&ctx, lake.data_dir(), &manifest, scope)?;
         let lake_table = FOCUS_LAKE_TABLE;
         let currencies = manifest.currencies().into_iter().map(str::to_string).collect();
         Ok(LakeSession {
@@ -160,6 +167,7 @@ impl LakeSession {
             fx,
             resolver,
             scoped: !scope.is_all(),
+            rollups,
         })
     }
 
@@ -177,6 +185,11 @@ impl LakeSession {
     /// The tag rules and CMDB this session's dimension columns use.
     pub fn resolver(&self) -> &Resolver {
         &self.resolver
+    }
+
+    /// The fresh rollups registered as tables (none when they are stale or absent).
+    pub fn rollups(&self) -> &[RollupTable] {
+        &self.rollups
     }
 
     /// The reporting currency, when FX rates are configured.
@@ -236,7 +249,10 @@ fn lake_table(files: &[PathBuf]) -> Result<Arc<dyn TableProvider>, LakeError> {
 }
 
 /// A table over Parquet files of one schema (empty when there are none).
-fn parquet_table(files: &[PathBuf], schema: SchemaRef) -> Result<Arc<dyn TableProvider>, LakeError> {
+pub(crate) fn parquet_table(
+    files: &[PathBuf],
+    schema: SchemaRef,
+) -> Result<Arc<dyn TableProvider>, LakeError> {
     if files.is_empty() {
         return Ok(Arc::new(EmptyTable::new(schema)));
     }

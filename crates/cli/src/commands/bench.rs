@@ -30,6 +30,8 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Timing {
     name: &'static str,
+    /// What answered: `raw` or `rollup:<name>`.
+    source: String,
     rows: usize,
     total_rows: u64,
     p50_ms: f64,
@@ -43,7 +45,7 @@ struct Report {
     lake_rows: u64,
     runs: usize,
     queries: Vec<Timing>,
-    /// Queries answered from a rollup; none yet: every query reads the lake.
+    /// Queries answered from a rollup (see `costpilot rollups`); the others read the lake.
     rollup_hits: usize,
     peak_rss_bytes: Option<u64>,
 }
@@ -165,6 +167,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
         sorted.sort_by(f64::total_cmp);
         queries.push(Timing {
             name,
+            source: warm.source.clone(),
             rows: warm.rows.len(),
             total_rows: warm.total_rows,
             p50_ms: percentile(&sorted, 50.0),
@@ -172,7 +175,8 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
             runs_ms,
         });
     }
-    let report = Report { lake_rows, runs: args.runs, queries, rollup_hits: 0, peak_rss_bytes: peak_rss() };
+    let rollup_hits = queries.iter().filter(|q| q.source != semantic::RAW_SOURCE).count();
+    let report = Report { lake_rows, runs: args.runs, queries, rollup_hits, peak_rss_bytes: peak_rss() };
     if args.format == Format::Json {
         return print_json(&serde_json::to_value(&report)?);
     }
@@ -181,7 +185,10 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
         report.lake_rows, report.runs
     );
     for q in &report.queries {
-        println!("  {:>9.1} ms  {:>9.1} ms  {:>6} rows  {}", q.p50_ms, q.p95_ms, q.rows, q.name);
+        println!(
+            "  {:>9.1} ms  {:>9.1} ms  {:>6} rows  {} [{}]",
+            q.p50_ms, q.p95_ms, q.rows, q.name, q.source
+        );
     }
     println!(
         "rollup hits: {} of {}; peak RSS {:.2} GB",

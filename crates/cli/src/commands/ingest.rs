@@ -3,7 +3,8 @@
 //! Reading and writing run on two threads joined by a channel of one batch: one decodes and
 //! normalises batches, the other encodes Parquet, so both cores work and memory stays bounded (a
 //! 64K-row batch of the full CUR schema is about 90 MB in memory, so every queued batch counts).
-//! Any error aborts the transaction, which leaves the lake exactly as it was.
+//! Any error aborts the transaction, which leaves the lake exactly as it was. A commit that added
+//! or replaced units rebuilds the rollups (see [`costpilot_lake::rollup`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,10 +78,14 @@ enum Message {
     Done(Box<FileReport>),
 }
 
-/// Runs the ingest and prints its summary.
-pub fn run(data_dir: &Path, args: Args) -> Result<()> {
+/// Runs the ingest, prints its summary and rebuilds the rollups if units changed.
+pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
     let summary = ingest(data_dir, &args.paths, &args.source, args.strict)?;
-    report(&summary, args.format)
+    report(&summary, args.format)?;
+    if summary.units_added + summary.units_replaced > 0 {
+        super::rollups::rebuild_after_change(data_dir, args.format == Format::Json).await?;
+    }
+    Ok(())
 }
 
 /// Reads the billing files under `paths` into the lake of `data_dir` in one transaction, with a

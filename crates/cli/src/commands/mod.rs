@@ -12,4 +12,5 @@ pub mod lake;
 pub mod metrics;
 pub mod quality;
 pub mod query;
+pub mod rollups;
 pub mod rules;

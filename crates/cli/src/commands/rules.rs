@@ -1,4 +1,5 @@
-//! `costpilot rules`: put tag rules, a CMDB or allocation rules in force, and show what is.
+//! `costpilot rules`: put tag rules, a CMDB or allocation rules in force, and show what is. New tag
+//! rules or a new CMDB rebuild the rollups (their dimension columns come from them).
 
 use std::path::{Path, PathBuf};
 
@@ -52,12 +53,17 @@ impl From<Kind> for RulesKind {
 }
 
 /// Runs a `rules` subcommand.
-pub fn run(data_dir: &Path, command: Command) -> Result<()> {
+pub async fn run(data_dir: &Path, command: Command) -> Result<()> {
     match command {
         Command::Apply { kind, file, format } => {
             let applied = dimensions::apply(data_dir, kind.into(), &file)?;
+            let rebuild = !applied.unchanged && matches!(kind, Kind::Tags | Kind::Cmdb);
             if format == Format::Json {
-                return print_json(&serde_json::to_value(&applied)?);
+                print_json(&serde_json::to_value(&applied)?)?;
+                if rebuild {
+                    super::rollups::rebuild_after_change(data_dir, true).await?;
+                }
+                return Ok(());
             }
             if applied.unchanged {
                 println!(
@@ -73,6 +79,9 @@ pub fn run(data_dir: &Path, command: Command) -> Result<()> {
                     applied.history.display(),
                     applied.summary
                 );
+            }
+            if rebuild {
+                super::rollups::rebuild_after_change(data_dir, false).await?;
             }
             Ok(())
         }
