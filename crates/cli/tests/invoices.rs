@@ -13,20 +13,6 @@ use common::*;
 use costpilot_lake::manifest::decimal_text;
 use serde_json::Value;
 
-/// All of January and nine days of February (seed 37, as tests/scope.rs).
-const ESTATE: &[&str] = &[
-    "--accounts",
-    "120",
-    "--days",
-    "40",
-    "--start",
-    "2025-01-01",
-    "--rows-target",
-    "300000",
-    "--seed",
-    "37",
-];
-
 const CATEGORIES: [&str; 5] = ["Usage", "Purchase", "Tax", "Credit", "Adjustment"];
 
 struct Fixture {
@@ -41,7 +27,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let estate = dir.path().join("estate");
         let lake = dir.path().join("lake");
-        generate_and_ingest(&estate, &lake, ESTATE);
+        generate_and_ingest(&estate, &lake, &two_periods("37"));
         Fixture { _dir: dir, estate, lake }
     })
 }

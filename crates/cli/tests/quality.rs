@@ -13,21 +13,6 @@ use std::sync::OnceLock;
 use common::*;
 use serde_json::Value;
 
-/// Two billing periods (all of January, nine days of February); 120 accounts, so shared accounts
-/// and a CMDB resource entry exist. Seed 23 was not used to tune the generator.
-const ESTATE: &[&str] = &[
-    "--accounts",
-    "120",
-    "--days",
-    "40",
-    "--start",
-    "2025-01-01",
-    "--rows-target",
-    "300000",
-    "--seed",
-    "23",
-];
-
 struct Fixture {
     _dir: tempfile::TempDir,
     /// The generated estate.
@@ -45,7 +30,9 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let estate = dir.path().join("estate");
         let (ruled, bare) = (dir.path().join("ruled"), dir.path().join("bare"));
-        generate_and_ingest(&estate, &ruled, ESTATE);
+        // Shared accounts and a CMDB resource entry exist at 120 accounts; seed 23 was not used to
+        // tune the generator.
+        generate_and_ingest(&estate, &ruled, &two_periods("23"));
         ok(&bare, &["ingest", estate.join("cur").to_str().unwrap()]);
         apply_shipped_rules(&estate, &ruled);
         Fixture { _dir: dir, estate, ruled, bare }

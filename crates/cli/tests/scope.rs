@@ -17,21 +17,6 @@ use std::sync::OnceLock;
 use common::*;
 use serde_json::Value;
 
-/// Two billing periods (all of January, nine days of February), 120 accounts. Seed 37 is used by
-/// no other test.
-const ESTATE: &[&str] = &[
-    "--accounts",
-    "120",
-    "--days",
-    "40",
-    "--start",
-    "2025-01-01",
-    "--rows-target",
-    "300000",
-    "--seed",
-    "37",
-];
-
 /// The business unit scoped to.
 const BU: &str = "Retail";
 
@@ -51,7 +36,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let estate = dir.path().join("estate");
         let lake = dir.path().join("lake");
-        generate_and_ingest(&estate, &lake, ESTATE);
+        generate_and_ingest(&estate, &lake, &two_periods("37"));
         apply_shipped_rules(&estate, &lake);
         let top = json(
             &lake,

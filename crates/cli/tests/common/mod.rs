@@ -174,3 +174,9 @@ pub fn apply_shipped_rules(estate: &Path, lake: &Path) {
         ok(lake, &["rules", "apply", kind, file.to_str().expect("UTF-8 path")]);
     }
 }
+
+/// Generator options for 120 accounts over all of January 2025 and nine days of February (one
+/// invoiced period and one open), about 300,000 line items, with `seed`.
+pub fn two_periods(seed: &'static str) -> [&'static str; 10] {
+    ["--accounts", "120", "--days", "40", "--start", "2025-01-01", "--rows-target", "300000", "--seed", seed]
+}
