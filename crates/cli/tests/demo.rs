@@ -45,10 +45,6 @@ fn rows(data_dir: &Path) -> String {
     )
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_string()
-}
-
 fn currencies(briefing: &Value) -> BTreeMap<String, Value> {
     briefing["currencies"]
         .as_array()

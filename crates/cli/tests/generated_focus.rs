@@ -30,24 +30,6 @@ fn generate(dir: &Path, format: &str, name: &str) -> PathBuf {
     out
 }
 
-/// The Parquet files under `dir`, sorted by path.
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// An exact decimal text (`-12.5`, `3.000000000000000`) in units of 10⁻¹⁵.
 fn units(text: &str) -> i128 {
     let (neg, digits) = match text.strip_prefix('-') {

@@ -32,10 +32,6 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_string()
-}
-
 /// DuckDB over the raw CUR: one row per period, payer, payer name, currency and invoice id (null
 /// when empty), with rows, Σ BilledCost (`line_item_unblended_cost` on every line item type) and
 /// Σ BilledCost per ChargeCategory of the mapping's type table, in the order costpilot lists them.

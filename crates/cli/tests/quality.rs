@@ -39,10 +39,6 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_string()
-}
-
 /// The raw CUR rows as a DuckDB subquery: currency, period, account, resource, service,
 /// EffectiveCost, whether a team tag (any spelling, as the shipped rules alias them) has a value,
 /// whether a tag spelled `team` in any case has one (what no rules at all see), whether the

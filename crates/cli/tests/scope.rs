@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::sync::OnceLock;
 
@@ -52,10 +52,6 @@ fn fixture() -> &'static Fixture {
         let account = text(&top[0]["a"]);
         Fixture { dir, estate, lake, account }
     })
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_string()
 }
 
 /// `--scope account=<the fixture's account>`.
@@ -209,7 +205,7 @@ fn queries_around_the_view_see_only_the_scope() {
 fn files_ddl_dml_and_settings_are_refused() {
     let f = fixture();
     let data = f.lake.join("lake/data");
-    let file = first_parquet(&data);
+    let file = parquet_files(&data).swap_remove(0);
     let file = file.to_str().unwrap();
     let out = f.dir.path().join("out.csv");
     for scope in [by_bu(), by_account(f)] {
@@ -251,22 +247,6 @@ fn files_ddl_dml_and_settings_are_refused() {
         }
         assert!(!out.exists(), "COPY wrote {}", out.display());
     }
-}
-
-/// The first Parquet file under `dir`.
-fn first_parquet(dir: &Path) -> PathBuf {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "parquet") {
-                return p;
-            }
-        }
-    }
-    panic!("no Parquet file under {}", dir.display())
 }
 
 #[test]

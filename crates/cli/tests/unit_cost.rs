@@ -10,10 +10,6 @@ use std::collections::BTreeMap;
 use common::*;
 use serde_json::Value;
 
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_string()
-}
-
 #[test]
 fn unit_cost_divides_duckdb_cost_by_duckdb_volume() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,7 +25,7 @@ use crate::columns::{amount, amounts, literal, strings, times};
 use crate::dimensions::column_of;
 use crate::error::LakeError;
 use crate::layout::{create_dir_durable, write_atomic};
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeKey};
 use crate::semantic::{Grain, TimeRange};
 use crate::session::LakeSession;
 
@@ -96,16 +96,14 @@ pub fn files(data_dir: &Path) -> Vec<PathBuf> {
 
 /// The SQL predicate over `business_metrics` for a scope; `None` when it allows everything.
 pub fn scope_predicate(scope: &Scope) -> Option<String> {
-    if scope.is_all() {
-        return None;
-    }
-    let list = |v: &BTreeSet<String>| v.iter().map(|x| literal(x)).collect::<Vec<_>>().join(", ");
-    let mut parts: Vec<String> =
-        scope.dimensions.iter().map(|(d, v)| format!("dimensions['{d}'] IN ({})", list(v))).collect();
-    if let Some(accounts) = &scope.accounts {
-        parts.push(format!("dimensions['account'] IN ({})", list(accounts)));
-    }
-    Some(parts.join(" AND "))
+    scope
+        .predicate_over(|key| {
+            Some(match key {
+                ScopeKey::Account => "dimensions['account']".to_string(),
+                ScopeKey::Dimension(d) => format!("dimensions['{d}']"),
+            })
+        })
+        .flatten()
 }
 
 /// One bucket of unit cost.

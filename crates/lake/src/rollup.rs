@@ -61,15 +61,15 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::columns::literal;
 use crate::dimensions::{self, CMDB_FILE, column_of};
 use crate::error::LakeError;
 use crate::lake::Lake;
 use crate::layout::{create_dir_durable, remove_file_if_present, sync_dir, write_atomic};
 use crate::manifest::Manifest;
-use crate::scope::{Scope, ScopedTable};
+use crate::scope::{Scope, ScopeKey, ScopedTable};
 use crate::semantic::Grain;
 use crate::session::{FOCUS_TABLE, parquet_table};
+use sha2::{Digest, Sha256};
 
 /// The folder of rollups, inside the data directory.
 pub const ROLLUPS_DIR: &str = "rollups";
@@ -198,26 +198,19 @@ pub struct Status {
     pub state: Option<State>,
 }
 
-/// 128-bit FNV-1a: a stable fingerprint (not a cryptographic one) of what rollups depend on.
-struct Fnv(u128);
+/// A SHA-256 over length-prefixed parts, so parts cannot run into each other.
+struct Fingerprint(Sha256);
 
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0x6c62272e07bb014262b821756295c58d)
+impl Fingerprint {
+    fn new() -> Fingerprint {
+        Fingerprint(Sha256::new())
     }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u128::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000000001000000000000000000013B);
-        }
-    }
-    /// Writes a length-prefixed part, so parts cannot run into each other.
     fn part(&mut self, bytes: &[u8]) {
-        self.write(&(bytes.len() as u64).to_le_bytes());
-        self.write(bytes);
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
     }
-    fn hex(&self) -> String {
-        format!("{:032x}", self.0)
+    fn hex(self) -> String {
+        hex::encode(self.0.finalize())
     }
 }
 
@@ -225,7 +218,7 @@ impl Fnv {
 /// transaction that wrote them).
 pub fn data_fingerprint(manifest: &Manifest) -> String {
     let paths: BTreeSet<&str> = manifest.live_files().map(|f| f.path.as_str()).collect();
-    let mut h = Fnv::new();
+    let mut h = Fingerprint::new();
     for p in paths {
         h.part(p.as_bytes());
     }
@@ -235,16 +228,16 @@ pub fn data_fingerprint(manifest: &Manifest) -> String {
 /// Fingerprint of the rules that make the dimension columns: `tags.yaml` and `cmdb.json` in force.
 pub fn rules_fingerprint(data_dir: &Path) -> Result<String, LakeError> {
     let dir = dimensions::rules_dir(data_dir);
-    let mut h = Fnv::new();
+    let mut h = Fingerprint::new();
     for name in [TAGS_FILE, CMDB_FILE] {
         let path = dir.join(name);
         h.part(name.as_bytes());
         match std::fs::read(&path) {
             Ok(bytes) => {
-                h.write(b"present");
+                h.part(b"present");
                 h.part(&bytes);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => h.write(b"absent"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => h.part(b"absent"),
             Err(e) => return Err(LakeError::io(&path, e)),
         }
     }
@@ -409,33 +402,14 @@ pub struct RollupTable {
 /// The scope's predicate over a rollup's columns, or `None` when the rollup lacks a column it
 /// needs. `Some(None)` for the scope that allows everything.
 fn scope_predicate(scope: &Scope, columns: &BTreeSet<String>) -> Option<Option<String>> {
-    if scope.is_all() {
-        return Some(None);
-    }
-    let list = |values: &BTreeSet<String>| values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ");
     let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
-    let mut parts = Vec::new();
-    let mut condition = |column: &str, values: &BTreeSet<String>| {
-        if !columns.contains(column) {
-            return false;
-        }
-        parts.push(match values.is_empty() {
-            true => "FALSE".to_string(),
-            false => format!("{} IN ({})", quote(column), list(values)),
-        });
-        true
-    };
-    if let Some(accounts) = &scope.accounts
-        && !condition(names::SUB_ACCOUNT_ID, accounts)
-    {
-        return None;
-    }
-    for (dim, values) in &scope.dimensions {
-        if !condition(&column_of(dim), values) {
-            return None;
-        }
-    }
-    Some(Some(parts.join(" AND ")))
+    scope.predicate_over(|key| {
+        let column = match key {
+            ScopeKey::Account => names::SUB_ACCOUNT_ID.to_string(),
+            ScopeKey::Dimension(d) => column_of(d),
+        };
+        columns.contains(&column).then(|| quote(&column))
+    })
 }
 
 /// Registers the fresh rollups of `data_dir` in `ctx` for a session over `manifest` with `scope`

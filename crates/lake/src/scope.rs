@@ -97,29 +97,50 @@ impl Scope {
     /// The SQL predicate over the lake's columns; `None` for the scope that allows everything.
     /// A dimension the rules do not have is an error listing those they have.
     pub fn predicate(&self, resolver: &Resolver) -> Result<Option<String>, LakeError> {
+        if let Some(dim) = self.dimensions.keys().find(|d| !resolver.dimensions().contains(d)) {
+            return Err(LakeError::Scope(format!(
+                "scope: '{dim}' is not an allocation dimension; the rules have {}",
+                resolver.dimensions().join(", ")
+            )));
+        }
+        Ok(self
+            .predicate_over(|key| {
+                Some(match key {
+                    ScopeKey::Account => names::SUB_ACCOUNT_ID.to_string(),
+                    ScopeKey::Dimension(d) => format!("{}['{d}']", dimensions::dimensions_call()),
+                })
+            })
+            .flatten())
+    }
+
+    /// The scope as SQL over any table, given the expression that holds each thing the scope
+    /// restricts: `None` when `column` has none for one of them (the table cannot be scoped),
+    /// `Some(None)` for the scope that allows everything. The one place a scope becomes SQL.
+    pub fn predicate_over(&self, column: impl Fn(ScopeKey) -> Option<String>) -> Option<Option<String>> {
         let list =
             |values: &BTreeSet<String>| values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ");
+        let condition = |expr: String, values: &BTreeSet<String>| match values.is_empty() {
+            true => "FALSE".to_string(),
+            false => format!("{expr} IN ({})", list(values)),
+        };
         let mut parts = Vec::new();
-        if let Some(accounts) = &self.accounts {
-            parts.push(match accounts.is_empty() {
-                true => "FALSE".to_string(),
-                false => format!("{} IN ({})", names::SUB_ACCOUNT_ID, list(accounts)),
-            });
-        }
         for (dim, values) in &self.dimensions {
-            if !resolver.dimensions().contains(dim) {
-                return Err(LakeError::Scope(format!(
-                    "scope: '{dim}' is not an allocation dimension; the rules have {}",
-                    resolver.dimensions().join(", ")
-                )));
-            }
-            parts.push(match values.is_empty() {
-                true => "FALSE".to_string(),
-                false => format!("{}['{dim}'] IN ({})", dimensions::dimensions_call(), list(values)),
-            });
+            parts.push(condition(column(ScopeKey::Dimension(dim))?, values));
         }
-        Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
+        if let Some(accounts) = &self.accounts {
+            parts.push(condition(column(ScopeKey::Account)?, accounts));
+        }
+        Some((!parts.is_empty()).then(|| parts.join(" AND ")))
     }
+}
+
+/// What a scope restricts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKey<'a> {
+    /// The account (SubAccountId).
+    Account,
+    /// An allocation dimension.
+    Dimension(&'a str),
 }
 
 /// The lake's rows, filtered by a scope in every scan.

@@ -180,3 +180,26 @@ pub fn apply_shipped_rules(estate: &Path, lake: &Path) {
 pub fn two_periods(seed: &'static str) -> [&'static str; 10] {
     ["--accounts", "120", "--days", "40", "--start", "2025-01-01", "--rows-target", "300000", "--seed", seed]
 }
+
+/// A JSON value that must be text, as a String.
+pub fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_string()
+}
+
+/// The Parquet files under `dir`, sorted by path.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
