@@ -258,14 +258,13 @@ pub fn udf(resolver: Arc<Resolver>) -> ScalarUDF {
     ScalarUDF::new_from_impl(DimensionsUdf {
         signature: Signature::any(DIMENSION_INPUTS.len(), Volatility::Immutable),
         fields,
-        resolver,
-        cache: Mutex::new(HashMap::default()),
+        cache: Mutex::new(DimensionCache::new(resolver)),
         recent: Mutex::new(VecDeque::new()),
     })
 }
 
-/// Cached answers: the inputs' bytes → each dimension's value.
-type Cache = HashMap<Box<[u8]>, Arc<[Option<String>]>, foldhash::fast::FixedState>;
+/// Cached answers: the inputs' bytes → the code of their dimension values.
+type Cache = HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>;
 
 /// Batches whose answer is kept for the next call with the same inputs: one per partition and
 /// a few to spare.
@@ -277,11 +276,92 @@ type Recent = VecDeque<(Vec<ArrayRef>, ArrayRef)>;
 /// Bounds the cache; past it the cache starts over (each resource costs one resolution again).
 const CACHE_LIMIT: usize = 1 << 20;
 
+/// Resolves rows to their dimension values, once per distinct combination of inputs, and numbers
+/// each distinct set of values: rows with the same values get the same code. The SQL function
+/// and the rollups (which group by the code) share it.
+pub(crate) struct DimensionCache {
+    resolver: Arc<Resolver>,
+    cache: Cache,
+    codes: HashMap<Arc<[Option<String>]>, u32, foldhash::fast::FixedState>,
+    values: Vec<Arc<[Option<String>]>>,
+}
+
+impl DimensionCache {
+    pub(crate) fn new(resolver: Arc<Resolver>) -> DimensionCache {
+        DimensionCache { resolver, cache: Cache::default(), codes: HashMap::default(), values: Vec::new() }
+    }
+
+    /// The dimensions, in the order of every code's values.
+    pub(crate) fn dimensions(&self) -> &[String] {
+        self.resolver.dimensions()
+    }
+
+    /// The values of a code [`DimensionCache::codes`] gave, one per dimension.
+    pub(crate) fn values(&self, code: u32) -> &[Option<String>] {
+        &self.values[code as usize]
+    }
+
+    /// Each row's code, from the [`DIMENSION_INPUTS`] columns in that order (text as `Utf8` or a
+    /// dictionary, maps with either).
+    pub(crate) fn codes(&mut self, arrays: &[ArrayRef], rows: usize) -> DfResult<Vec<u32>> {
+        let [account, name, resource, service, region, charge, tags, categories] = arrays else {
+            return exec_err!(
+                "{DIMENSIONS_FUNCTION} takes {} arguments: {}",
+                DIMENSION_INPUTS.len(),
+                DIMENSION_INPUTS.join(", ")
+            );
+        };
+        let texts =
+            [text(account)?, text(name)?, text(resource)?, text(service)?, text(region)?, text(charge)?];
+        let (tags, categories) = (MapText::new(tags)?, MapText::new(categories)?);
+        if self.cache.len() > CACHE_LIMIT {
+            self.cache.clear();
+        }
+        let mut out = Vec::with_capacity(rows);
+        let mut key = Vec::with_capacity(256);
+        for row in 0..rows {
+            key.clear();
+            for t in &texts {
+                key.extend_from_slice(value(t, row).as_bytes());
+                key.push(0xFF);
+            }
+            for map in [&tags, &categories] {
+                map.extend_key(row, &mut key);
+            }
+            let code = match self.cache.get(key.as_slice()) {
+                Some(&code) => code,
+                None => {
+                    let (row_tags, row_categories) = (tags.entries(row), categories.entries(row));
+                    let fields = RowFields {
+                        account_id: value(&texts[0], row),
+                        account_name: value(&texts[1], row),
+                        resource_id: value(&texts[2], row),
+                        service: value(&texts[3], row),
+                        region: value(&texts[4], row),
+                        charge_category: value(&texts[5], row),
+                        tags: &row_tags,
+                        cost_categories: &row_categories,
+                    };
+                    let values: Arc<[Option<String>]> = self.resolver.resolve(&fields).into();
+                    let next = self.values.len() as u32;
+                    let code = *self.codes.entry(values.clone()).or_insert(next);
+                    if code == next {
+                        self.values.push(values);
+                    }
+                    self.cache.insert(key.as_slice().into(), code);
+                    code
+                }
+            };
+            out.push(code);
+        }
+        Ok(out)
+    }
+}
+
 struct DimensionsUdf {
     signature: Signature,
     fields: Fields,
-    resolver: Arc<Resolver>,
-    cache: Mutex<Cache>,
+    cache: Mutex<DimensionCache>,
     recent: Mutex<Recent>,
 }
 
@@ -291,10 +371,10 @@ impl fmt::Debug for DimensionsUdf {
     }
 }
 
-// One session has one resolver, so the function's name identifies it within the session.
+// Each session registers its own function; only the same instance is the same function.
 impl PartialEq for DimensionsUdf {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.resolver, &other.resolver)
+        std::ptr::eq(self, other)
     }
 }
 
@@ -417,51 +497,11 @@ impl ScalarUDFImpl for DimensionsUdf {
 
 impl DimensionsUdf {
     fn resolve_batch(&self, arrays: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
-        let [account, name, resource, service, region, charge, tags, categories] = arrays else {
-            return exec_err!(
-                "{DIMENSIONS_FUNCTION} takes {} arguments: {}",
-                DIMENSION_INPUTS.len(),
-                DIMENSION_INPUTS.join(", ")
-            );
-        };
-        let texts =
-            [text(account)?, text(name)?, text(resource)?, text(service)?, text(region)?, text(charge)?];
-        let (tags, categories) = (MapText::new(tags)?, MapText::new(categories)?);
-        let mut builders: Vec<StringBuilder> = self.fields.iter().map(|_| StringBuilder::new()).collect();
-        let mut key = Vec::with_capacity(256);
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() > CACHE_LIMIT {
-            cache.clear();
-        }
-        for row in 0..rows {
-            key.clear();
-            for t in &texts {
-                key.extend_from_slice(value(t, row).as_bytes());
-                key.push(0xFF);
-            }
-            for map in [&tags, &categories] {
-                map.extend_key(row, &mut key);
-            }
-            let values = match cache.get(key.as_slice()) {
-                Some(v) => v.clone(),
-                None => {
-                    let (row_tags, row_categories) = (tags.entries(row), categories.entries(row));
-                    let fields = RowFields {
-                        account_id: value(&texts[0], row),
-                        account_name: value(&texts[1], row),
-                        resource_id: value(&texts[2], row),
-                        service: value(&texts[3], row),
-                        region: value(&texts[4], row),
-                        charge_category: value(&texts[5], row),
-                        tags: &row_tags,
-                        cost_categories: &row_categories,
-                    };
-                    let v: Arc<[Option<String>]> = self.resolver.resolve(&fields).into();
-                    cache.insert(key.as_slice().into(), v.clone());
-                    v
-                }
-            };
-            for (b, v) in builders.iter_mut().zip(values.iter()) {
+        let codes = cache.codes(arrays, rows)?;
+        let mut builders: Vec<StringBuilder> = self.fields.iter().map(|_| StringBuilder::new()).collect();
+        for code in codes {
+            for (b, v) in builders.iter_mut().zip(cache.values(code)) {
                 b.append_option(v.as_deref());
             }
         }

@@ -94,7 +94,7 @@ impl Lake {
     }
 
     /// Takes the writer lock, waiting up to [`LOCK_WAIT`] for a holder that is about to let go.
-    fn lock(&self) -> Result<File, LakeError> {
+    pub(crate) fn lock(&self) -> Result<File, LakeError> {
         let path = self.root.join(layout::LOCK);
         let file =
             OpenOptions::new().create(true).append(true).open(&path).map_err(|e| LakeError::io(&path, e))?;
@@ -116,7 +116,13 @@ impl Lake {
     /// [`LakeError::Busy`].
     pub fn begin(&self) -> Result<Transaction, LakeError> {
         let lock = self.lock()?;
-        Transaction::start(&self.root, self.retention, &self.write, lock)
+        let rollups = crate::rollup::for_transaction(&self.data_dir);
+        Transaction::start(&self.root, self.retention, &self.write, rollups, lock)
+    }
+
+    /// How long files of replaced units (and replaced rollup parts) are kept for older readers.
+    pub fn retention(&self) -> Duration {
+        self.retention
     }
 
     /// A query session over a snapshot of the current manifest (see [`LakeSession`]) that sees
@@ -150,12 +156,8 @@ impl Lake {
             retired_kept: manifest.retired().len(),
             ..Default::default()
         };
-        let referenced: BTreeSet<PathBuf> = manifest
-            .live_files()
-            .map(|f| f.path.as_str())
-            .chain(manifest.retired().iter().map(|f| f.path.as_str()))
-            .map(|p| layout::resolve(&self.root, p))
-            .collect();
+        let referenced: BTreeSet<PathBuf> =
+            manifest.referenced_paths().map(|p| layout::resolve(&self.root, p)).collect();
         let data = self.root.join(layout::DATA);
         let mut files = Vec::new();
         list_files(&data, &mut files)?;

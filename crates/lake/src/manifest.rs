@@ -53,6 +53,21 @@ pub struct RetiredFile {
     pub retired_at: String,
 }
 
+/// One rollup's rows for one unit: a small Parquet file beside the unit's data files, written by
+/// the transaction that wrote the unit or by a refresh (see [`crate::rollup`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollupPart {
+    /// The rollup's name ([`crate::rollup::Definition::name`]).
+    pub name: String,
+    /// What it was computed with: the definition and, for rollups of allocation dimensions, the
+    /// rules in force ([`crate::rollup::Definition::fingerprint`]). A part whose fingerprint is
+    /// not the current one is stale.
+    pub fingerprint: String,
+    /// The file.
+    #[serde(flatten)]
+    pub file: FileEntry,
+}
+
 /// One unit of the lake: a provider's billing account for one billing period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitEntry {
@@ -76,6 +91,9 @@ pub struct UnitEntry {
     pub ingested_at: String,
     /// The transaction that wrote it.
     pub transaction: String,
+    /// Its rows in each rollup, if computed (lakes written before rollups have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollups: Vec<RollupPart>,
 }
 
 impl UnitEntry {
@@ -157,6 +175,14 @@ impl Manifest {
     /// Every data file the units refer to, relative to the lake folder.
     pub fn live_files(&self) -> impl Iterator<Item = &FileEntry> {
         self.units.iter().flat_map(|u| u.files.iter())
+    }
+
+    /// Every file a reader of this snapshot may open: data files, rollup parts and retired files.
+    pub fn referenced_paths(&self) -> impl Iterator<Item = &str> {
+        self.live_files()
+            .chain(self.units.iter().flat_map(|u| u.rollups.iter().map(|p| &p.file)))
+            .map(|f| f.path.as_str())
+            .chain(self.retired.iter().map(|f| f.path.as_str()))
     }
 
     /// Reads the manifest of the lake at `root`; an absent manifest is an empty lake.

@@ -108,7 +108,8 @@ impl LakeSession {
             manifest.live_files().map(|f| layout::resolve(lake.root(), &f.path)).collect();
         let table = lake_table(&files)?;
         let fx = FxRates::load(lake.data_dir())?.map(Arc::new);
-        let resolver = Arc::new(dimensions::resolver(lake.data_dir())?);
+        let rules = rollup::Rules::load(lake.data_dir())?;
+        let resolver = rules.resolver.clone();
         ctx.register_udf(dimensions::udf(resolver.clone()));
         let table = match scope.predicate(&resolver)? {
             None => table,
@@ -155,7 +156,7 @@ impl LakeSession {
             };
             ctx.register_table(business::BUSINESS_TABLE, table)?;
         }
-        let rollups = rollup::register(&ctx, lake.data_dir(), &manifest, scope)?;
+        let rollups = rollup::register(&ctx, lake.root(), &manifest, &rules.fingerprint, scope)?;
         let lake_table = FOCUS_LAKE_TABLE;
         let currencies = manifest.currencies().into_iter().map(str::to_string).collect();
         Ok(LakeSession {

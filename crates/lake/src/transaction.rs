@@ -38,8 +38,9 @@ use crate::chunk::{ChunkEncoder, ChunkKind};
 use crate::error::LakeError;
 use crate::layout;
 use crate::manifest::{
-    FileEntry, Manifest, RetiredFile, SourceRef, UnitEntry, decimal_text, now_text, parse_time,
+    FileEntry, Manifest, RetiredFile, RollupPart, SourceRef, UnitEntry, decimal_text, now_text, parse_time,
 };
+use crate::rollup::{self, Aggregator, Planned, WrittenPart};
 
 /// At most this many staging files are open at once; the least recently written is closed (and a
 /// new file started for its unit if more rows come) when a transaction spans more units.
@@ -48,6 +49,9 @@ pub const MAX_OPEN_FILES: usize = 32;
 /// Batches waiting for the writer thread: one waits while one is encoded. A lake batch of 64 Ki
 /// CUR rows takes about 90 MB in memory, so a deeper queue costs much memory and gains nothing.
 const CHANNEL_BATCHES: usize = 1;
+
+/// Batches waiting for the rollup thread, which is quicker per batch than the writer.
+const ROLLUP_BATCHES: usize = 2;
 
 /// The environment variable naming a failpoint (a test hook, see [`Transaction::commit`]).
 pub const FAILPOINT_ENV: &str = "COSTPILOT_FAILPOINT";
@@ -157,6 +161,9 @@ pub struct CommitReport {
     pub units: Vec<UnitChange>,
     /// Retired files past the retention that the commit deleted.
     pub retired_deleted: usize,
+    /// Why the units it wrote got no rollup parts, if they did not (their rollups are then
+    /// stale until [`crate::rollup::build`]).
+    pub rollups_skipped: Option<String>,
 }
 
 /// Running totals of one unit's rows in a transaction.
@@ -190,6 +197,39 @@ struct Writer {
     thread: JoinHandle<Result<Vec<StagedFile>, LakeError>>,
 }
 
+/// Rollup parts of each unit, staged.
+type StagedParts = Vec<(usize, Vec<WrittenPart>)>;
+
+/// The thread computing the rollup parts of the units written (see [`crate::rollup`]).
+struct RollupWorker {
+    tx: SyncSender<(usize, RecordBatch)>,
+    thread: JoinHandle<Result<StagedParts, LakeError>>,
+}
+
+/// Aggregates every piece it receives; when the channel closes, writes each unit's parts to
+/// `dir` (named `<stem>-<unit>-<rollup>.rollup.parquet`).
+fn rollup_loop(
+    rx: Receiver<(usize, RecordBatch)>,
+    mut aggregator: Aggregator,
+    fingerprints: Vec<String>,
+    names: Vec<&'static str>,
+    dir: PathBuf,
+    stem: String,
+) -> Result<StagedParts, LakeError> {
+    for (unit, piece) in rx {
+        aggregator.add(unit, &piece)?;
+    }
+    let mut out = Vec::new();
+    for (unit, batches) in aggregator.finish()? {
+        let mut parts = Vec::with_capacity(batches.len());
+        for ((batch, fingerprint), name) in batches.iter().zip(&fingerprints).zip(&names) {
+            parts.push(rollup::write_part(&dir, &format!("{stem}-{unit}"), name, fingerprint, batch)?);
+        }
+        out.push((unit, parts));
+    }
+    Ok(out)
+}
+
 /// A write to the lake: batches are filed by unit into staging files; nothing is visible to
 /// readers until [`Transaction::commit`]. Dropping it without committing aborts it.
 ///
@@ -205,6 +245,8 @@ pub struct Transaction {
     units: Vec<UnitState>,
     index: HashMap<UnitKey, usize>,
     writer: Option<Writer>,
+    rollups: Option<RollupWorker>,
+    rollups_skipped: Option<String>,
     finished: bool,
     // Declared last so it is released after the staging folder is cleaned up in `drop`.
     _lock: File,
@@ -221,6 +263,7 @@ impl Transaction {
         root: &Path,
         retention: Duration,
         options: &WriteOptions,
+        rollups: Result<Planned, LakeError>,
         lock: File,
     ) -> Result<Transaction, LakeError> {
         let now = Utc::now();
@@ -246,6 +289,18 @@ impl Transaction {
             .name("costpilot-lake-writer".into())
             .spawn(move || write_loop(rx, &thread_dir, encoding))
             .map_err(|e| LakeError::io(&staging, e))?;
+        let (rollups, rollups_skipped) = match rollups {
+            Ok(Planned { aggregator, fingerprints, names }) => {
+                let (tx, rx) = sync_channel(ROLLUP_BATCHES);
+                let (dir, stem) = (staging.clone(), id.clone());
+                let thread = std::thread::Builder::new()
+                    .name("costpilot-lake-rollups".into())
+                    .spawn(move || rollup_loop(rx, aggregator, fingerprints, names, dir, stem))
+                    .map_err(|e| LakeError::io(&staging, e))?;
+                (Some(RollupWorker { tx, thread }), None)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        };
         Ok(Transaction {
             root: root.to_path_buf(),
             retention,
@@ -254,6 +309,8 @@ impl Transaction {
             units: Vec::new(),
             index: HashMap::new(),
             writer: Some(Writer { tx, thread }),
+            rollups,
+            rollups_skipped,
             finished: false,
             _lock: lock,
         })
@@ -312,9 +369,30 @@ impl Transaction {
             routed.push((unit, piece));
         }
         for (unit, piece) in routed {
+            self.send_rollups(unit, &piece);
             self.send(unit, piece)?;
         }
         Ok(())
+    }
+
+    /// Hands a piece to the rollup thread; if that thread stopped, its error becomes the reason
+    /// the commit has no rollup parts.
+    fn send_rollups(&mut self, unit: usize, piece: &RecordBatch) {
+        let Some(worker) = self.rollups.as_ref() else { return };
+        if worker.tx.send((unit, piece.clone())).is_err() {
+            self.rollups_skipped = Some(match self.finish_rollups() {
+                Err(e) => e.to_string(),
+                Ok(_) => "the rollup thread stopped unexpectedly".to_string(),
+            });
+        }
+    }
+
+    fn finish_rollups(&mut self) -> Result<StagedParts, LakeError> {
+        let Some(RollupWorker { tx, thread }) = self.rollups.take() else {
+            return Ok(Vec::new());
+        };
+        drop(tx);
+        thread.join().unwrap_or_else(|_| Err(LakeError::Query("the rollup thread panicked".into())))
     }
 
     fn send(&mut self, unit: usize, piece: RecordBatch) -> Result<(), LakeError> {
@@ -371,6 +449,13 @@ impl Transaction {
             });
         }
         let staged = self.finish_writer()?;
+        let mut parts: HashMap<usize, Vec<WrittenPart>> = match self.finish_rollups() {
+            Ok(parts) => parts.into_iter().collect(),
+            Err(e) => {
+                self.rollups_skipped = Some(e.to_string());
+                HashMap::new()
+            }
+        };
         let mut manifest = Manifest::load(&self.root)?;
         let now = Utc::now();
         let now_s = now_text(now);
@@ -396,11 +481,13 @@ impl Transaction {
             let outcome = if same_sources {
                 Outcome::Unchanged
             } else {
-                let entry = self.install(state, &files, billed.clone(), &now_s)?;
+                let unit_parts = parts.remove(&u).unwrap_or_default();
+                let entry = self.install(state, &files, unit_parts, billed.clone(), &now_s)?;
                 changed = true;
                 match manifest.upsert(entry) {
                     Some(old) => {
-                        manifest.retired.extend(old.files.into_iter().map(|f| RetiredFile {
+                        let old_files = old.files.into_iter().chain(old.rollups.into_iter().map(|p| p.file));
+                        manifest.retired.extend(old_files.map(|f| RetiredFile {
                             path: f.path,
                             bytes: f.bytes,
                             retired_at: now_s.clone(),
@@ -428,7 +515,12 @@ impl Transaction {
         let retired_deleted = delete_files(&self.root, &expired);
         self.finished = true;
         self.cleanup();
-        Ok(CommitReport { version: manifest.version, units: changes, retired_deleted })
+        Ok(CommitReport {
+            version: manifest.version,
+            units: changes,
+            retired_deleted,
+            rollups_skipped: self.rollups_skipped.take(),
+        })
     }
 
     /// Moves a unit's staged files into its data folder and describes the new unit.
@@ -436,6 +528,7 @@ impl Transaction {
         &self,
         state: &UnitState,
         files: &[StagedFile],
+        parts: Vec<WrittenPart>,
         billed_cost: BTreeMap<String, String>,
         now: &str,
     ) -> Result<UnitEntry, LakeError> {
@@ -455,6 +548,18 @@ impl Transaction {
             fs::rename(&f.path, &target).map_err(|e| LakeError::io(&target, e))?;
             entries.push(FileEntry { path: format!("{dir_rel}/{name}"), rows: f.rows, bytes: f.bytes });
         }
+        let mut rollups = Vec::with_capacity(parts.len());
+        for p in parts {
+            let name = rollup::part_file_name(&self.id, &p.name);
+            let target = dir.join(&name);
+            fs::rename(&p.path, &target).map_err(|e| LakeError::io(&target, e))?;
+            rollups.push(RollupPart {
+                name: p.name,
+                fingerprint: p.fingerprint,
+                file: FileEntry { path: format!("{dir_rel}/{name}"), rows: p.rows, bytes: p.bytes },
+            });
+        }
+        rollups.sort_by(|a, b| a.name.cmp(&b.name));
         layout::sync_dir(&dir)?;
         let stats = &state.stats;
         Ok(UnitEntry {
@@ -467,6 +572,7 @@ impl Transaction {
             is_final: stats.rows > 0 && stats.missing_invoice == 0,
             ingested_at: now.to_string(),
             transaction: self.id.clone(),
+            rollups,
         })
     }
 
@@ -475,6 +581,7 @@ impl Transaction {
 
     fn cleanup(&mut self) {
         let _ = self.finish_writer();
+        let _ = self.finish_rollups();
         let _ = fs::remove_dir_all(&self.staging);
         let staging_root = self.root.join(layout::STAGING);
         let _ = fs::remove_dir(&staging_root);

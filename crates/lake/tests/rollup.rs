@@ -133,20 +133,22 @@ async fn same(session: &LakeSession, request: &Request) -> String {
     source
 }
 
-/// Dimensions some rollup has: (name, in daily_accounts, in daily_dimensions, in hourly_accounts).
-const DIMENSIONS: [(&str, bool, bool, bool); 12] = [
-    ("provider", true, false, false),
-    ("billing_account", true, false, false),
-    ("account", true, false, true),
-    ("service", true, true, true),
-    ("service_category", true, false, false),
-    ("region", true, false, false),
-    ("charge_category", true, false, false),
-    ("currency", true, true, true),
-    ("instance_type", true, false, false),
-    ("team", false, true, false),
-    ("tag:team", false, true, false),
-    ("environment", false, true, false),
+/// Dimensions some rollup has: (name, in daily_accounts, in daily_dimensions, in hourly_accounts,
+/// in daily_resources).
+const DIMENSIONS: [(&str, bool, bool, bool, bool); 13] = [
+    ("provider", true, false, false, false),
+    ("billing_account", true, false, false, false),
+    ("account", true, false, true, true),
+    ("service", true, true, true, true),
+    ("service_category", true, false, false, false),
+    ("region", true, false, false, false),
+    ("charge_category", true, false, false, false),
+    ("currency", true, true, true, true),
+    ("instance_type", true, false, false, false),
+    ("team", false, true, false, true),
+    ("tag:team", false, true, false, true),
+    ("environment", false, true, false, true),
+    ("resource", false, false, false, true),
 ];
 
 fn random_request(rng: &mut Lcg) -> Request {
@@ -161,7 +163,7 @@ fn random_request(rng: &mut Lcg) -> Request {
             names.push(name);
         }
     }
-    if rng.chance(5) {
+    if rng.chance(15) && !names.contains(&"resource") {
         group_by.push("resource".parse().unwrap());
     }
     let mut filters: Vec<Filter> = Vec::new();
@@ -203,11 +205,12 @@ fn random_request(rng: &mut Lcg) -> Request {
 fn answerable(request: &Request) -> bool {
     let mut dims: Vec<String> = request.group_by.iter().map(|d| d.to_string()).collect();
     dims.extend(request.filters.iter().map(|f| f.to_string().split(['=', '^']).next().unwrap().to_string()));
-    let has = |pick: fn(&(&str, bool, bool, bool)) -> bool| {
+    let has = |pick: fn(&(&str, bool, bool, bool, bool)) -> bool| {
         dims.iter().all(|d| DIMENSIONS.iter().any(|e| e.0 == d && pick(e)))
     };
     let aligned = |step: i64| request.range.is_none_or(|r| r.start % step == 0 && r.end % step == 0);
-    let daily = request.grain != Some(Grain::Hour) && aligned(DAY) && (has(|e| e.1) || has(|e| e.2));
+    let daily =
+        request.grain != Some(Grain::Hour) && aligned(DAY) && (has(|e| e.1) || has(|e| e.2) || has(|e| e.4));
     let hourly = aligned(HOUR) && has(|e| e.3);
     daily || hourly
 }
@@ -216,11 +219,11 @@ fn answerable(request: &Request) -> bool {
 async fn random_requests_through_rollups_equal_the_lake() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path());
-    let state = rollup::build(&lake).await.unwrap();
-    assert_eq!(state.rollups.len(), rollup::DEFINITIONS.len());
+    // Every transaction computed its units' parts: there is nothing left to build.
     assert!(rollup::status(&lake).unwrap().fresh);
+    assert_eq!(rollup::build(&lake).await.unwrap().parts_built, 0);
     let session = lake.session().await.unwrap();
-    assert_eq!(session.rollups().len(), 3);
+    assert_eq!(session.rollups().len(), rollup::DEFINITIONS.len());
     let mut rng = Lcg(2024);
     let (mut hits, mut total) = (0, 0);
     for _ in 0..200 {
@@ -238,68 +241,115 @@ async fn random_requests_through_rollups_equal_the_lake() {
 }
 
 #[tokio::test]
-async fn rollups_are_stale_after_a_changed_unit_or_rules_until_rebuilt() {
+async fn a_redelivered_unit_keeps_rollups_fresh_and_new_rules_stale_only_dimension_rollups() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path());
-    rollup::build(&lake).await.unwrap();
+    let units = lake.manifest().unwrap().units().len();
     let request =
         Request { group_by: vec![Dimension::Service], grain: Some(Grain::Month), ..Request::default() };
     let by_team = Request { group_by: vec!["team".parse().unwrap()], ..Request::default() };
-    assert!(same(&lake.session().await.unwrap(), &request).await.starts_with("rollup:"));
+    let before_session = lake.session().await.unwrap();
+    let before = semantic::run(&before_session, &request).await.unwrap();
+    assert_eq!(before.source, "rollup:daily_accounts");
 
-    // A re-delivered bill replaces a unit: the rollups are stale and the lake answers.
-    let before = semantic::run(&lake.session().await.unwrap(), &request).await.unwrap();
+    // A re-delivered bill replaces a unit; its transaction computes the unit's new parts.
     let rows = vec![row("AWS", "111", "2024-09", "USD", "1000.00").day(3).service("EC2")];
     ingest_hours(&lake, "AWS-2024-09-again", &rows, &[5]);
-    let status = rollup::status(&lake).unwrap();
-    assert!(!status.fresh, "{status:?}");
+    assert!(rollup::status(&lake).unwrap().fresh);
     let session = lake.session().await.unwrap();
-    assert!(session.rollups().is_empty());
+    assert_eq!(session.rollups().len(), rollup::DEFINITIONS.len());
+    assert_eq!(same(&session, &request).await, "rollup:daily_accounts");
     let after = semantic::run(&session, &request).await.unwrap();
-    assert_eq!(after.source, "raw");
     assert_ne!(after.rows, before.rows, "the new unit shows");
-    rollup::build(&lake).await.unwrap();
-    let session = lake.session().await.unwrap();
-    assert!(same(&session, &request).await.starts_with("rollup:"));
-    assert_eq!(semantic::run(&session, &request).await.unwrap().rows, after.rows);
+    // A session opened before the commit still reads the parts of its own snapshot.
+    let old = semantic::run(&before_session, &request).await.unwrap();
+    assert_eq!((old.source.as_str(), &old.rows), ("rollup:daily_accounts", &before.rows));
     let teams_before = semantic::run(&session, &by_team).await.unwrap();
 
-    // New rules: `squad` is now an alias of `team`.
+    // New rules (`squad` is now an alias of `team`) make only the dimension rollups stale.
     let rules = "version: 1\nkeys:\n  team: [squad]\n";
     dimensions::apply_text(dir.path(), RulesKind::Tags, rules, Path::new("tags.yaml")).unwrap();
-    assert!(!rollup::status(&lake).unwrap().fresh);
+    let status = rollup::status(&lake).unwrap();
+    let stale: Vec<&str> = status.rollups.iter().filter(|r| !r.fresh).map(|r| r.name.as_str()).collect();
+    assert_eq!(stale, ["daily_dimensions", "daily_resources"]);
+    let reason = status.rollups[1].reason.clone().unwrap();
+    assert_eq!(
+        reason,
+        format!("{units} of {units} units have parts computed with other rules or definitions")
+    );
     let session = lake.session().await.unwrap();
+    assert_eq!(session.rollups().len(), 2);
+    assert_eq!(same(&session, &request).await, "rollup:daily_accounts");
     let teams = semantic::run(&session, &by_team).await.unwrap();
     assert_eq!(teams.source, "raw");
     assert_ne!(teams.rows, teams_before.rows, "squad tags now count as team");
-    rollup::build(&lake).await.unwrap();
+    let report = rollup::build(&lake).await.unwrap();
+    assert_eq!(report.parts_built, 2 * units);
+    assert_eq!(report.rows_read, lake.manifest().unwrap().rows(), "each unit is read once");
     let session = lake.session().await.unwrap();
     assert_eq!(same(&session, &by_team).await, "rollup:daily_dimensions");
     assert_eq!(semantic::run(&session, &by_team).await.unwrap().rows, teams.rows);
 
-    // A vacuum changes no row: the rollups stay fresh.
+    // A vacuum changes no row: the rollups stay fresh, and their parts stay on disk.
     lake.vacuum(std::time::Duration::ZERO).unwrap();
     assert!(rollup::status(&lake).unwrap().fresh);
+    assert_eq!(same(&lake.session().await.unwrap(), &by_team).await, "rollup:daily_dimensions");
+}
+
+#[tokio::test]
+async fn a_lake_without_parts_gets_them_from_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let units = lake.manifest().unwrap().units().len();
+    // A manifest as a release before rollup parts wrote it.
+    let path = dir.path().join("lake").join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for unit in manifest["units"].as_array_mut().unwrap() {
+        unit.as_object_mut().unwrap().remove("rollups").unwrap();
+    }
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let status = rollup::status(&lake).unwrap();
+    assert!(!status.fresh);
+    assert_eq!(
+        status.rollups[0].reason.as_deref(),
+        Some(format!("{units} of {units} units have no part").as_str())
+    );
+    assert!(lake.session().await.unwrap().rollups().is_empty());
+
+    let report = rollup::build(&lake).await.unwrap();
+    assert_eq!(report.parts_built, units * rollup::DEFINITIONS.len());
+    assert!(report.rollups.iter().all(|r| r.fresh && r.parts == units));
+    let session = lake.session().await.unwrap();
+    assert_eq!(session.rollups().len(), rollup::DEFINITIONS.len());
+    let mut rng = Lcg(99);
+    for _ in 0..60 {
+        same(&session, &random_request(&mut rng)).await;
+    }
+    // The parts the first transactions wrote are gone from the manifest, so vacuum removes
+    // nothing the new parts need.
+    lake.vacuum(std::time::Duration::ZERO).unwrap();
+    assert!(rollup::status(&lake).unwrap().fresh);
+    same(&lake.session().await.unwrap(), &Request::default()).await;
 }
 
 #[tokio::test]
 async fn scopes_restrict_rollups_exactly_as_the_lake() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path());
-    rollup::build(&lake).await.unwrap();
     let requests = [
         Request { group_by: vec![Dimension::Service], grain: Some(Grain::Day), ..Request::default() },
         Request { group_by: vec![Dimension::Account], grain: Some(Grain::Hour), ..Request::default() },
         Request { group_by: vec!["team".parse().unwrap()], grain: Some(Grain::Week), ..Request::default() },
         Request { group_by: vec![Dimension::Region], top: Some(1), ..Request::default() },
+        Request { group_by: vec![Dimension::Resource], top: Some(2), ..Request::default() },
         Request::default(),
     ];
     for (text, registered) in [
-        (vec!["account=222"], 3),
-        (vec!["account=222,ea-2"], 3),
-        (vec!["team=payments"], 1),
-        (vec!["team=search", "account=111"], 1),
-        (vec!["account=nobody"], 3),
+        (vec!["account=222"], 4),
+        (vec!["account=222,ea-2"], 4),
+        (vec!["team=payments"], 2),
+        (vec!["team=search", "account=111"], 2),
+        (vec!["account=nobody"], 4),
     ] {
         let mut scope = Scope::all();
         for t in &text {

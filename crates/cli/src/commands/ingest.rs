@@ -152,6 +152,9 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], source: &str, strict: bool) ->
         }
     };
     let commit = tx.commit()?;
+    if let Some(why) = &commit.rollups_skipped {
+        eprintln!("warning: the ingest computed no rollup parts ({why}); computing them from the lake");
+    }
     let count = |o: Outcome| commit.units.iter().filter(|u| u.outcome == o).count();
     let mut totals: BTreeMap<String, i128> = BTreeMap::new();
     for unit in &commit.units {

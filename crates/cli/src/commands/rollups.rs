@@ -1,24 +1,25 @@
-//! `costpilot rollups`: rebuild the rollups or say whether they are fresh (see
-//! [`costpilot_lake::rollup`]).
+//! `costpilot rollups`: compute the missing or stale rollup parts, or say whether each rollup is
+//! fresh (see [`costpilot_lake::rollup`]).
 
 use std::path::Path;
 
 use anyhow::Result;
 use costpilot_lake::Lake;
-use costpilot_lake::rollup::{self, State};
+use costpilot_lake::rollup::{self, RollupStatus};
 
 use crate::output::{Format, print_json, thousands};
 
 /// Subcommands of `costpilot rollups`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Rebuild every rollup from the lake and the rules in force.
+    /// Compute every missing or stale rollup part from the lake and the rules in force (ingest
+    /// computes the parts of the units it writes itself).
     Build {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Say whether the rollups are fresh (they answer) or stale (the lake answers), and their sizes.
+    /// Say whether each rollup is fresh (it answers) or stale (the lake answers), and its size.
     Status {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -31,68 +32,71 @@ pub async fn run(data_dir: &Path, command: Command) -> Result<()> {
     let lake = Lake::open(data_dir)?;
     match command {
         Command::Build { format } => {
-            let state = rollup::build(&lake).await?;
+            let report = rollup::build(&lake).await?;
             if format == Format::Json {
-                return print_json(&serde_json::to_value(&state)?);
+                return print_json(&serde_json::to_value(&report)?);
             }
-            println!("rollups built from manifest version {}", state.manifest_version);
-            print_sizes(&state);
+            println!(
+                "{} rollup parts computed from {} lake rows in {:.2} s; manifest version {}",
+                thousands(report.parts_built as u64),
+                thousands(report.rows_read),
+                report.seconds,
+                report.manifest_version
+            );
+            print_rollups(&report.rollups);
         }
         Command::Status { format } => {
             let status = rollup::status(&lake)?;
             if format == Format::Json {
                 return print_json(&serde_json::to_value(&status)?);
             }
-            match (&status.reason, &status.state) {
-                (None, Some(state)) => {
-                    println!(
-                        "fresh: built {} from manifest version {}",
-                        state.built_at, state.manifest_version
-                    );
-                    print_sizes(state);
-                }
-                (reason, state) => {
-                    println!(
-                        "stale: {}; requests read the lake (costpilot rollups build rebuilds them)",
-                        reason.as_deref().unwrap_or("unknown")
-                    );
-                    if let Some(state) = state {
-                        print_sizes(state);
-                    }
-                }
+            println!("manifest version {}", status.manifest_version);
+            print_rollups(&status.rollups);
+            if !status.fresh {
+                println!(
+                    "stale rollups do not answer: the lake does (costpilot rollups build computes them)"
+                );
             }
         }
     }
     Ok(())
 }
 
-fn print_sizes(state: &State) {
-    for b in &state.rollups {
+fn print_rollups(rollups: &[RollupStatus]) {
+    for r in rollups {
+        let state = match &r.reason {
+            None => "fresh".to_string(),
+            Some(reason) => format!("stale: {reason}"),
+        };
         println!(
-            "  {:<18} {:>5}  {:>12} rows  {:>12} bytes",
-            b.name,
-            b.grain.name(),
-            thousands(b.rows),
-            thousands(b.bytes)
+            "  {:<18} {:>5}  {:>12} rows  {:>12} bytes  {}",
+            r.name,
+            r.grain.name(),
+            thousands(r.rows),
+            thousands(r.bytes),
+            state
         );
     }
 }
 
-/// Rebuilds the rollups after the lake or the rules changed, if the lake holds rows; prints one
-/// line unless `quiet`. A failed build leaves the rollups stale (the lake answers), so it is
-/// reported, not fatal.
+/// Computes the rollup parts the lake lacks after the lake or the rules changed (nothing when
+/// they are all current); prints one line unless `quiet` or nothing was computed. A failed build
+/// leaves those rollups stale (the lake answers), so it is reported, not fatal.
 pub async fn rebuild_after_change(data_dir: &Path, quiet: bool) -> Result<()> {
     let lake = Lake::open(data_dir)?;
     if lake.manifest()?.rows() == 0 {
         return Ok(());
     }
     match rollup::build(&lake).await {
-        Ok(state) if !quiet => {
-            let rows: u64 = state.rollups.iter().map(|b| b.rows).sum();
-            println!("rollups rebuilt: {} tables, {} rows", state.rollups.len(), thousands(rows));
+        Ok(report) if !quiet && report.parts_built > 0 => {
+            println!(
+                "rollups: {} parts computed from {} lake rows",
+                thousands(report.parts_built as u64),
+                thousands(report.rows_read)
+            );
         }
         Ok(_) => {}
-        Err(e) => eprintln!("warning: rollups not rebuilt ({e}); they are stale and the lake answers"),
+        Err(e) => eprintln!("warning: rollups not computed ({e}); those stale read the lake"),
     }
     Ok(())
 }

@@ -1,0 +1,343 @@
+//! Rollup rows computed in memory from lake batches, without SQL: what a transaction does for
+//! each unit while it writes the unit's files, and what a refresh does over a unit's files.
+//!
+//! Every text column a rollup groups by is numbered per distinct value by an [`Interner`] shared
+//! by all rollups (a dictionary column costs one lookup per distinct value, not per row), and the
+//! allocation dimensions by the [`DimensionCache`] (one code per distinct set of values). A row's
+//! group key is then a few integers: the bucket of ChargePeriodStart and the codes, hashed into
+//! each rollup's table of groups, whose measures add up as exact `i128` decimals. The rows a
+//! rollup file gets are exactly those of the `GROUP BY` over the `focus` view that
+//! [`super`] documents.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use costpilot_ingest::rules::Resolver;
+use costpilot_model::{lake_schema, names};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Field, Int32Type, Schema, SchemaRef, TimestampMicrosecondType,
+};
+use foldhash::fast::FixedState;
+
+use super::{Definition, MEASURES, ROWS_COLUMN};
+use crate::dimensions::{DIMENSION_INPUTS, DimensionCache, column_of};
+use crate::error::LakeError;
+
+/// Numbers the distinct values of one text column; 0 stands for null.
+#[derive(Default)]
+struct Interner {
+    codes: HashMap<Box<str>, u32, FixedState>,
+    values: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn code(&mut self, value: &str) -> u32 {
+        if let Some(&code) = self.codes.get(value) {
+            return code;
+        }
+        self.values.push(value.into());
+        let code = self.values.len() as u32;
+        self.codes.insert(value.into(), code);
+        code
+    }
+
+    fn value(&self, code: u32) -> Option<&str> {
+        code.checked_sub(1).map(|i| &*self.values[i as usize])
+    }
+
+    /// Each row's code of a `Utf8` or dictionary column.
+    fn codes(&mut self, array: &dyn Array, column: &str) -> Result<Vec<u32>, LakeError> {
+        if let Some(dict) = array.as_dictionary_opt::<Int32Type>() {
+            let Some(values) = dict.values().as_string_opt::<i32>() else {
+                return Err(unexpected(column, array.data_type()));
+            };
+            let local: Vec<u32> = (0..values.len())
+                .map(|k| if values.is_valid(k) { self.code(values.value(k)) } else { 0 })
+                .collect();
+            let keys = dict.keys();
+            return Ok((0..keys.len())
+                .map(|i| if keys.is_valid(i) { local[keys.value(i) as usize] } else { 0 })
+                .collect());
+        }
+        let Some(strings) = array.as_string_opt::<i32>() else {
+            return Err(unexpected(column, array.data_type()));
+        };
+        Ok((0..strings.len())
+            .map(|i| if strings.is_valid(i) { self.code(strings.value(i)) } else { 0 })
+            .collect())
+    }
+}
+
+fn unexpected(column: &str, got: &DataType) -> LakeError {
+    LakeError::Query(format!("rollups: column {column} has type {got}, not text"))
+}
+
+/// The groups of one rollup for one unit.
+struct Groups {
+    /// Key words per group: bucket (three words: null flag, high and low half), then one code
+    /// per text column, then the dimensions' code when the rollup has dimensions.
+    width: usize,
+    index: HashMap<Box<[u32]>, u32, FixedState>,
+    keys: Vec<u32>,
+    sums: Vec<[i128; MEASURES.len()]>,
+    /// Bit `m` set when measure `m` had a non-null value in the group.
+    seen: Vec<u8>,
+    rows: Vec<i64>,
+}
+
+impl Groups {
+    fn new(width: usize) -> Groups {
+        Groups {
+            width,
+            index: HashMap::default(),
+            keys: Vec::new(),
+            sums: Vec::new(),
+            seen: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn group(&mut self, key: &[u32]) -> usize {
+        if let Some(&g) = self.index.get(key) {
+            return g as usize;
+        }
+        let g = self.rows.len();
+        self.index.insert(key.into(), g as u32);
+        self.keys.extend_from_slice(key);
+        self.sums.push([0; MEASURES.len()]);
+        self.seen.push(0);
+        self.rows.push(0);
+        g
+    }
+
+    fn key(&self, g: usize) -> &[u32] {
+        &self.keys[g * self.width..(g + 1) * self.width]
+    }
+}
+
+/// One rollup being computed: its definition, text columns (indices into the aggregator's
+/// columns) and step in microseconds.
+struct Spec {
+    definition: Definition,
+    columns: Vec<usize>,
+    step: i64,
+}
+
+/// Computes the rows of some rollups for any number of units from the units' lake batches.
+pub(crate) struct Aggregator {
+    specs: Vec<Spec>,
+    /// Every text column some rollup groups by, with its interner.
+    columns: Vec<(&'static str, Interner)>,
+    dimensions: Option<DimensionCache>,
+    /// Per unit (the caller's number), the groups of each spec.
+    units: HashMap<usize, Vec<Groups>>,
+    measure_types: Vec<(u8, i8)>,
+}
+
+impl Aggregator {
+    /// An aggregator of `definitions`; `resolver` makes the dimension columns of those that have
+    /// them.
+    pub(crate) fn new(definitions: &[Definition], resolver: Arc<Resolver>) -> Result<Aggregator, LakeError> {
+        let schema = lake_schema();
+        let mut measure_types = Vec::new();
+        for m in MEASURES {
+            match schema.field_with_name(m).map(|f| f.data_type().clone()) {
+                Ok(DataType::Decimal128(p, s)) => measure_types.push((p, s)),
+                other => {
+                    return Err(LakeError::Query(format!(
+                        "rollups: measure {m} is {other:?}, not a decimal"
+                    )));
+                }
+            }
+        }
+        let mut columns: Vec<(&'static str, Interner)> = Vec::new();
+        let mut specs = Vec::new();
+        for d in definitions {
+            let mut own = Vec::new();
+            for &c in d.columns {
+                let i = match columns.iter().position(|(n, _)| *n == c) {
+                    Some(i) => i,
+                    None => {
+                        columns.push((c, Interner::default()));
+                        columns.len() - 1
+                    }
+                };
+                own.push(i);
+            }
+            specs.push(Spec { definition: *d, columns: own, step: super::step(d.grain)? });
+        }
+        let dimensions = definitions.iter().any(|d| d.dimensions).then(|| DimensionCache::new(resolver));
+        Ok(Aggregator { specs, columns, dimensions, units: HashMap::new(), measure_types })
+    }
+
+    /// The lake columns a batch must have (by name, in any order; text as `Utf8` or dictionary).
+    pub(crate) fn input_columns(&self) -> Vec<&'static str> {
+        let mut out = vec![names::CHARGE_PERIOD_START];
+        out.extend(MEASURES);
+        out.extend(self.columns.iter().map(|(n, _)| *n));
+        if self.dimensions.is_some() {
+            out.extend(DIMENSION_INPUTS);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Adds a batch of `unit`'s rows.
+    pub(crate) fn add(&mut self, unit: usize, batch: &RecordBatch) -> Result<(), LakeError> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| LakeError::Query(format!("rollups: the batch has no column {name}")))
+        };
+        let codes: Vec<Vec<u32>> = self
+            .columns
+            .iter_mut()
+            .map(|(name, interner)| interner.codes(column(name)?.as_ref(), name))
+            .collect::<Result<_, _>>()?;
+        let dimension_codes = match &mut self.dimensions {
+            Some(cache) => {
+                let inputs: Vec<ArrayRef> =
+                    DIMENSION_INPUTS.iter().map(|c| column(c).cloned()).collect::<Result<_, _>>()?;
+                Some(cache.codes(&inputs, rows)?)
+            }
+            None => None,
+        };
+        let start = column(names::CHARGE_PERIOD_START)?;
+        let Some(start) = start.as_primitive_opt::<TimestampMicrosecondType>() else {
+            return Err(unexpected(names::CHARGE_PERIOD_START, start.data_type()));
+        };
+        let measures: Vec<&Decimal128Array> = MEASURES
+            .iter()
+            .map(|m| {
+                let a = column(m)?;
+                a.as_primitive_opt::<Decimal128Type>()
+                    .ok_or_else(|| LakeError::Query(format!("rollups: measure {m} is {}", a.data_type())))
+            })
+            .collect::<Result<_, _>>()?;
+        let specs = &self.specs;
+        let groups =
+            self.units.entry(unit).or_insert_with(|| specs.iter().map(|s| Groups::new(width(s))).collect());
+        let mut key = Vec::new();
+        for (spec, groups) in specs.iter().zip(groups.iter_mut()) {
+            for row in 0..rows {
+                key.clear();
+                if start.is_valid(row) {
+                    let bucket = start.value(row).div_euclid(spec.step) as u64;
+                    key.extend([1, (bucket >> 32) as u32, bucket as u32]);
+                } else {
+                    key.extend([0, 0, 0]);
+                }
+                key.extend(spec.columns.iter().map(|&c| codes[c][row]));
+                if spec.definition.dimensions {
+                    key.push(dimension_codes.as_ref().map_or(0, |d| d[row]));
+                }
+                let g = groups.group(&key);
+                let (sums, seen) = (&mut groups.sums[g], &mut groups.seen[g]);
+                for (m, values) in measures.iter().enumerate() {
+                    if values.is_valid(row) {
+                        sums[m] = sums[m].checked_add(values.value(row)).ok_or_else(|| {
+                            LakeError::Query(format!("rollups: the sum of {} overflows", MEASURES[m]))
+                        })?;
+                        *seen |= 1 << m;
+                    }
+                }
+                groups.rows[g] += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The units seen, and for each the rows of every rollup, in the order of the definitions.
+    pub(crate) fn finish(mut self) -> Result<Vec<(usize, Vec<RecordBatch>)>, LakeError> {
+        let mut units: Vec<(usize, Vec<Groups>)> = self.units.drain().collect();
+        units.sort_by_key(|(u, _)| *u);
+        units
+            .into_iter()
+            .map(|(unit, groups)| {
+                let batches = self
+                    .specs
+                    .iter()
+                    .zip(&groups)
+                    .map(|(spec, g)| self.batch(spec, g))
+                    .collect::<Result<_, _>>()?;
+                Ok((unit, batches))
+            })
+            .collect()
+    }
+
+    /// The schema of a rollup's file, as the `GROUP BY` of [`super`] over `focus` makes it.
+    pub(crate) fn schema(&self, definition: &Definition) -> SchemaRef {
+        let lake = lake_schema();
+        let start = lake.field_with_name(names::CHARGE_PERIOD_START).map(|f| f.data_type().clone());
+        let mut fields = vec![Field::new(names::CHARGE_PERIOD_START, start.unwrap_or(DataType::Null), true)];
+        fields.extend(definition.columns.iter().map(|c| Field::new(*c, DataType::Utf8, true)));
+        if definition.dimensions {
+            let dims = self.dimensions.as_ref().map(|d| d.dimensions()).unwrap_or_default();
+            fields.extend(dims.iter().map(|d| Field::new(column_of(d), DataType::Utf8, true)));
+        }
+        fields.extend(
+            MEASURES
+                .iter()
+                .zip(&self.measure_types)
+                .map(|(m, (p, s))| Field::new(*m, DataType::Decimal128((*p + 10).min(38), *s), true)),
+        );
+        fields.push(Field::new(ROWS_COLUMN, DataType::Int64, false));
+        Arc::new(Schema::new(fields))
+    }
+
+    fn batch(&self, spec: &Spec, groups: &Groups) -> Result<RecordBatch, LakeError> {
+        let schema = self.schema(&spec.definition);
+        let mut order: Vec<usize> = (0..groups.rows.len()).collect();
+        order.sort_unstable_by(|&a, &b| groups.key(a).cmp(groups.key(b)));
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        let starts: TimestampMicrosecondArray = order
+            .iter()
+            .map(|&g| {
+                let k = groups.key(g);
+                (k[0] == 1).then(|| ((u64::from(k[1]) << 32 | u64::from(k[2])) as i64) * spec.step)
+            })
+            .collect();
+        columns.push(Arc::new(starts.with_timezone_opt(match schema.field(0).data_type() {
+            DataType::Timestamp(_, tz) => tz.clone(),
+            _ => None,
+        })));
+        for (i, &c) in spec.columns.iter().enumerate() {
+            let interner = &self.columns[c].1;
+            let values: StringArray = order.iter().map(|&g| interner.value(groups.key(g)[3 + i])).collect();
+            columns.push(Arc::new(values));
+        }
+        if spec.definition.dimensions {
+            let cache = self.dimensions.as_ref().expect("a rollup with dimensions has a cache");
+            let at = 3 + spec.columns.len();
+            for d in 0..cache.dimensions().len() {
+                let values: StringArray =
+                    order.iter().map(|&g| cache.values(groups.key(g)[at])[d].as_deref()).collect();
+                columns.push(Arc::new(values));
+            }
+        }
+        for (m, (p, s)) in self.measure_types.iter().enumerate() {
+            let values: Decimal128Array = order
+                .iter()
+                .map(|&g| (groups.seen[g] & (1 << m) != 0).then_some(groups.sums[g][m]))
+                .collect::<Decimal128Array>()
+                .with_precision_and_scale((*p + 10).min(38), *s)
+                .map_err(|e| LakeError::Query(format!("rollups: {e}")))?;
+            columns.push(Arc::new(values));
+        }
+        columns.push(Arc::new(order.iter().map(|&g| groups.rows[g]).collect::<Int64Array>()));
+        RecordBatch::try_new(schema, columns).map_err(|e| LakeError::Query(format!("rollups: {e}")))
+    }
+}
+
+fn width(spec: &Spec) -> usize {
+    3 + spec.columns.len() + usize::from(spec.definition.dimensions)
+}
