@@ -23,8 +23,7 @@ use std::sync::{Arc, Mutex};
 use costpilot_ingest::cmdb::Cmdb;
 use costpilot_ingest::rules::{Resolver, RowFields, RulesError, TAGS_FILE, TagRules};
 use costpilot_model::names;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StringArray, StringBuilder, StructArray};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{Array, ArrayRef, MapArray, StringBuilder, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result as DfResult, exec_err};
 use datafusion::logical_expr::{
@@ -34,6 +33,7 @@ use serde::Serialize;
 
 use crate::allocation::{ALLOCATION_FILE, AllocationRules};
 use crate::error::LakeError;
+use crate::intern::Interner;
 use crate::layout::{create_dir_durable, write_atomic};
 
 /// The folder of the rules in force, inside the data directory.
@@ -263,8 +263,8 @@ pub fn udf(resolver: Arc<Resolver>) -> ScalarUDF {
     })
 }
 
-/// Cached answers: the inputs' bytes → the code of their dimension values.
-type Cache = HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>;
+/// Cached answers: the inputs' codes → the code of their dimension values.
+type Cache = HashMap<Box<[u32]>, u32, foldhash::fast::FixedState>;
 
 /// Batches whose answer is kept for the next call with the same inputs: one per partition and
 /// a few to spare.
@@ -273,22 +273,88 @@ const RECENT_BATCHES: usize = 8;
 /// The inputs and answer of a recent batch.
 type Recent = VecDeque<(Vec<ArrayRef>, ArrayRef)>;
 
-/// Bounds the cache; past it the cache starts over (each resource costs one resolution again).
+/// Bounds the cache and the strings numbered; past it both start over (each resource costs one
+/// resolution again).
 const CACHE_LIMIT: usize = 1 << 20;
 
 /// Resolves rows to their dimension values, once per distinct combination of inputs, and numbers
 /// each distinct set of values: rows with the same values get the same code. The SQL function
-/// and the rollups (which group by the code) share it.
+/// and the rollups (which group by the code) share it. Inputs are compared by their strings'
+/// numbers ([`Interner`]), so a row costs a lookup of a few integers, not of its text.
 pub(crate) struct DimensionCache {
     resolver: Arc<Resolver>,
+    strings: Interner,
     cache: Cache,
     codes: HashMap<Arc<[Option<String>]>, u32, foldhash::fast::FixedState>,
     values: Vec<Arc<[Option<String>]>>,
 }
 
+/// A map column's entries as string codes.
+struct MapCodes {
+    offsets: Vec<usize>,
+    valid: Vec<bool>,
+    keys: Vec<u32>,
+    values: Vec<u32>,
+}
+
+impl MapCodes {
+    fn new(array: &ArrayRef, strings: &mut Interner) -> DfResult<MapCodes> {
+        if array.data_type() == &DataType::Null {
+            return Ok(MapCodes {
+                offsets: vec![0; array.len() + 1],
+                valid: vec![false; array.len()],
+                keys: Vec::new(),
+                values: Vec::new(),
+            });
+        }
+        let Some(map) = array.as_any().downcast_ref::<MapArray>() else {
+            return exec_err!(
+                "{DIMENSIONS_FUNCTION} takes maps for Tags and x_CostCategories, not {}",
+                array.data_type()
+            );
+        };
+        Ok(MapCodes {
+            offsets: map.value_offsets().iter().map(|o| *o as usize).collect(),
+            valid: (0..map.len()).map(|r| map.is_valid(r)).collect(),
+            keys: strings.codes(map.keys().as_ref())?,
+            values: strings.codes(map.values().as_ref())?,
+        })
+    }
+
+    /// Appends the row's entries to a cache key: their count, then key and value codes (keys
+    /// are never null, so a null map and an empty one differ by the count's top bit).
+    fn extend_key(&self, row: usize, key: &mut Vec<u32>) {
+        if !self.valid[row] {
+            key.push(u32::MAX);
+            return;
+        }
+        let (from, to) = (self.offsets[row], self.offsets[row + 1]);
+        key.push((to - from) as u32);
+        for j in from..to {
+            key.push(self.keys[j]);
+            key.push(self.values[j]);
+        }
+    }
+
+    fn entries<'a>(&self, row: usize, strings: &'a Interner) -> Vec<(&'a str, &'a str)> {
+        if !self.valid[row] {
+            return Vec::new();
+        }
+        (self.offsets[row]..self.offsets[row + 1])
+            .filter_map(|j| Some((strings.value(self.keys[j])?, strings.value(self.values[j]).unwrap_or(""))))
+            .collect()
+    }
+}
+
 impl DimensionCache {
     pub(crate) fn new(resolver: Arc<Resolver>) -> DimensionCache {
-        DimensionCache { resolver, cache: Cache::default(), codes: HashMap::default(), values: Vec::new() }
+        DimensionCache {
+            resolver,
+            strings: Interner::default(),
+            cache: Cache::default(),
+            codes: HashMap::default(),
+            values: Vec::new(),
+        }
     }
 
     /// The dimensions, in the order of every code's values.
@@ -311,47 +377,51 @@ impl DimensionCache {
                 DIMENSION_INPUTS.join(", ")
             );
         };
-        let texts =
-            [text(account)?, text(name)?, text(resource)?, text(service)?, text(region)?, text(charge)?];
-        let (tags, categories) = (MapText::new(tags)?, MapText::new(categories)?);
-        if self.cache.len() > CACHE_LIMIT {
+        if self.cache.len() > CACHE_LIMIT || self.strings.len() > CACHE_LIMIT {
             self.cache.clear();
+            self.strings.clear();
         }
+        let strings = &mut self.strings;
+        let texts = [
+            strings.codes(account.as_ref())?,
+            strings.codes(name.as_ref())?,
+            strings.codes(resource.as_ref())?,
+            strings.codes(service.as_ref())?,
+            strings.codes(region.as_ref())?,
+            strings.codes(charge.as_ref())?,
+        ];
+        let (tags, categories) = (MapCodes::new(tags, strings)?, MapCodes::new(categories, strings)?);
         let mut out = Vec::with_capacity(rows);
-        let mut key = Vec::with_capacity(256);
+        let mut key = Vec::with_capacity(64);
         for row in 0..rows {
             key.clear();
-            for t in &texts {
-                key.extend_from_slice(value(t, row).as_bytes());
-                key.push(0xFF);
+            key.extend(texts.iter().map(|t| t[row]));
+            tags.extend_key(row, &mut key);
+            categories.extend_key(row, &mut key);
+            if let Some(&code) = self.cache.get(key.as_slice()) {
+                out.push(code);
+                continue;
             }
-            for map in [&tags, &categories] {
-                map.extend_key(row, &mut key);
-            }
-            let code = match self.cache.get(key.as_slice()) {
-                Some(&code) => code,
-                None => {
-                    let (row_tags, row_categories) = (tags.entries(row), categories.entries(row));
-                    let fields = RowFields {
-                        account_id: value(&texts[0], row),
-                        account_name: value(&texts[1], row),
-                        resource_id: value(&texts[2], row),
-                        service: value(&texts[3], row),
-                        region: value(&texts[4], row),
-                        charge_category: value(&texts[5], row),
-                        tags: &row_tags,
-                        cost_categories: &row_categories,
-                    };
-                    let values: Arc<[Option<String>]> = self.resolver.resolve(&fields).into();
-                    let next = self.values.len() as u32;
-                    let code = *self.codes.entry(values.clone()).or_insert(next);
-                    if code == next {
-                        self.values.push(values);
-                    }
-                    self.cache.insert(key.as_slice().into(), code);
-                    code
-                }
+            let strings = &self.strings;
+            let text = |i: usize| strings.value(texts[i][row]).unwrap_or("");
+            let (row_tags, row_categories) = (tags.entries(row, strings), categories.entries(row, strings));
+            let fields = RowFields {
+                account_id: text(0),
+                account_name: text(1),
+                resource_id: text(2),
+                service: text(3),
+                region: text(4),
+                charge_category: text(5),
+                tags: &row_tags,
+                cost_categories: &row_categories,
             };
+            let values: Arc<[Option<String>]> = self.resolver.resolve(&fields).into();
+            let next = self.values.len() as u32;
+            let code = *self.codes.entry(values.clone()).or_insert(next);
+            if code == next {
+                self.values.push(values);
+            }
+            self.cache.insert(key.as_slice().into(), code);
             out.push(code);
         }
         Ok(out)
@@ -384,79 +454,6 @@ impl Hash for DimensionsUdf {
     fn hash<H: Hasher>(&self, state: &mut H) {
         DIMENSIONS_FUNCTION.hash(state);
     }
-}
-
-/// A map column's entries, keys and values as plain text.
-struct MapText {
-    offsets: Vec<usize>,
-    valid: Vec<bool>,
-    keys: StringArray,
-    values: StringArray,
-}
-
-impl MapText {
-    fn new(array: &ArrayRef) -> DfResult<MapText> {
-        if array.data_type() == &DataType::Null {
-            return Ok(MapText {
-                offsets: vec![0; array.len() + 1],
-                valid: vec![false; array.len()],
-                keys: StringArray::from(Vec::<String>::new()),
-                values: StringArray::from(Vec::<String>::new()),
-            });
-        }
-        let Some(map) = array.as_any().downcast_ref::<MapArray>() else {
-            return exec_err!(
-                "{DIMENSIONS_FUNCTION} takes maps for Tags and x_CostCategories, not {}",
-                array.data_type()
-            );
-        };
-        let keys = cast(map.keys(), &DataType::Utf8)?.as_string::<i32>().clone();
-        let values = cast(map.values(), &DataType::Utf8)?.as_string::<i32>().clone();
-        Ok(MapText {
-            offsets: map.value_offsets().iter().map(|o| *o as usize).collect(),
-            valid: (0..map.len()).map(|r| map.is_valid(r)).collect(),
-            keys,
-            values,
-        })
-    }
-
-    /// Appends the row's entries to a cache key, without allocating.
-    fn extend_key(&self, row: usize, key: &mut Vec<u8>) {
-        if self.valid[row] {
-            for j in self.offsets[row]..self.offsets[row + 1] {
-                if self.keys.is_valid(j) {
-                    key.extend_from_slice(self.keys.value(j).as_bytes());
-                    key.push(0xFE);
-                    if self.values.is_valid(j) {
-                        key.extend_from_slice(self.values.value(j).as_bytes());
-                    }
-                    key.push(0xFE);
-                }
-            }
-        }
-        key.push(0xFF);
-    }
-
-    fn entries(&self, row: usize) -> Vec<(&str, &str)> {
-        if !self.valid[row] {
-            return Vec::new();
-        }
-        (self.offsets[row]..self.offsets[row + 1])
-            .filter(|&j| self.keys.is_valid(j))
-            .map(|j| (self.keys.value(j), if self.values.is_valid(j) { self.values.value(j) } else { "" }))
-            .collect()
-    }
-}
-
-fn text(array: &ArrayRef) -> DfResult<StringArray> {
-    if array.data_type() == &DataType::Null {
-        return Ok(StringArray::new_null(array.len()));
-    }
-    Ok(cast(array, &DataType::Utf8)?.as_string::<i32>().clone())
-}
-
-fn value(array: &StringArray, row: usize) -> &str {
-    if array.is_valid(row) { array.value(row) } else { "" }
 }
 
 impl ScalarUDFImpl for DimensionsUdf {

@@ -82,6 +82,7 @@ pub mod error;
 pub mod export;
 pub mod fx;
 pub mod guard;
+mod intern;
 pub mod invoice;
 mod lake;
 pub mod layout;

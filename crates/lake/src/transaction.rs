@@ -50,6 +50,10 @@ pub const MAX_OPEN_FILES: usize = 32;
 /// CUR rows takes about 90 MB in memory, so a deeper queue costs much memory and gains nothing.
 const CHANNEL_BATCHES: usize = 1;
 
+/// A batch whose units come in at most this many runs of consecutive rows is split into slices
+/// rather than gathered by unit.
+const MAX_RUNS: usize = 16;
+
 /// Batches waiting for the rollup thread, which is quicker per batch than the writer.
 const ROLLUP_BATCHES: usize = 2;
 
@@ -703,12 +707,17 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
     let mut groups: Vec<Group> = Vec::new();
     let mut lookup: HashMap<(&str, &str, i64), usize> = HashMap::new();
     let mut current: Option<usize> = None;
+    // Runs of consecutive rows of one unit: (group, first row, rows).
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
     for i in 0..batch.num_rows() {
         let (p, a, t) = (provider.value(i), account.value(i), start.value(i));
         if let Some(g) = current {
             let group = &mut groups[g];
             if group.provider == p && group.account == a && t >= group.from && t < group.to {
                 group.rows.push(i as u32);
+                if let Some(run) = runs.last_mut() {
+                    run.2 += 1;
+                }
                 continue;
             }
         }
@@ -722,6 +731,7 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
         });
         groups[g].rows.push(i as u32);
         current = Some(g);
+        runs.push((g, i, 1));
     }
     let key = |g: &Group| UnitKey {
         provider: g.provider.to_string(),
@@ -730,6 +740,11 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
     };
     if groups.len() == 1 {
         return Ok(vec![(key(&groups[0]), batch.clone())]);
+    }
+    // Bills usually list a unit's rows together: long runs become slices of the batch, which
+    // copy nothing, where gathering each unit's rows would copy every column (the tag maps too).
+    if runs.len() <= MAX_RUNS {
+        return Ok(runs.iter().map(|&(g, from, len)| (key(&groups[g]), batch.slice(from, len))).collect());
     }
     groups
         .iter()

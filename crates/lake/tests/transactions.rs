@@ -209,6 +209,9 @@ fn a_data_dir_that_is_a_file_is_refused() {
     assert_eq!(err.to_string(), format!("{}: the data directory is a file, not a folder", file.display()));
 }
 
+/// The files of a one-file unit: its data file and one part per rollup.
+const FILES_PER_UNIT: usize = 1 + costpilot_lake::rollup::DEFINITIONS.len();
+
 #[tokio::test]
 async fn retired_files_survive_until_vacuum_past_the_retention() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,17 +221,17 @@ async fn retired_files_survive_until_vacuum_past_the_retention() {
     let old_session = lake.session().await.unwrap();
     ingest(&lake, "v2", &[row("AWS", "111", "2024-09", "USD", "20")]);
     let manifest = lake.manifest().unwrap();
-    assert_eq!(manifest.retired().len(), 1);
+    assert_eq!(manifest.retired().len(), FILES_PER_UNIT, "its data file and rollup parts");
     assert!(old_file.is_file(), "a replaced unit's file stays for readers of older snapshots");
     // The older snapshot still reads its own files.
     assert_eq!(scalar(&old_session, "SELECT sum(BilledCost) FROM focus").await, "10.000000000000000");
 
     let report = lake.vacuum(Duration::from_secs(3600)).unwrap();
-    assert_eq!((report.retired_deleted, report.retired_kept), (0, 1));
+    assert_eq!((report.retired_deleted, report.retired_kept), (0, FILES_PER_UNIT));
     assert!(old_file.is_file());
 
     let report = lake.vacuum(Duration::ZERO).unwrap();
-    assert_eq!((report.retired_deleted, report.retired_kept), (1, 0));
+    assert_eq!((report.retired_deleted, report.retired_kept), (FILES_PER_UNIT, 0));
     assert!(!old_file.exists());
     assert!(lake.manifest().unwrap().retired().is_empty());
     // The old snapshot now says it is stale instead of summing what is left.
@@ -247,7 +250,7 @@ async fn later_commits_delete_retired_files_past_the_retention() {
     ingest(&lake, "v2", &[row("AWS", "111", "2024-09", "USD", "20")]);
     assert!(first.is_file(), "retired by this commit, deleted only by a later one");
     let report = ingest(&lake, "other", &[row("AWS", "222", "2024-09", "USD", "1")]);
-    assert_eq!(report.retired_deleted, 1);
+    assert_eq!(report.retired_deleted, FILES_PER_UNIT);
     assert!(!first.exists());
 }
 
@@ -411,4 +414,50 @@ async fn a_transaction_whose_writer_failed_cannot_commit() {
     assert_eq!(lake.manifest().unwrap(), before);
     let session = lake.session().await.unwrap();
     assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "10.000000000000000");
+}
+
+#[tokio::test]
+async fn batches_mixing_units_in_runs_or_interleaved_file_every_row_in_its_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let line = |account: &str, i: usize| {
+        let r = row("AWS", account, "2024-09", "USD", &format!("{}.25", i + 1)).day(i as u32 % 28 + 1);
+        if i % 3 == 0 { r } else { r.tags(&[("team", &format!("t{}", i % 5)), ("env", "prod")]) }
+    };
+    // Three runs (sliced, nothing copied), then rows alternating by account (gathered by unit).
+    let runs: Vec<_> = (0..30).map(|i| line(["111", "222", "111"][i / 10], i)).collect();
+    let alternating: Vec<_> = (30..70).map(|i| line(["111", "222"][i % 2], i)).collect();
+    let mut txn = lake.begin().unwrap();
+    txn.write(batch(&runs), &source("runs")).unwrap();
+    txn.write(batch(&alternating), &source("alternating")).unwrap();
+    txn.commit().unwrap();
+
+    let mut want: std::collections::BTreeMap<&str, (usize, f64, Vec<String>)> = Default::default();
+    for (i, account) in (0..30)
+        .map(|i| (i, ["111", "222", "111"][i / 10]))
+        .chain((30..70).map(|i| (i, ["111", "222"][i % 2])))
+    {
+        let e = want.entry(account).or_default();
+        e.0 += 1;
+        e.1 += (i + 1) as f64 + 0.25;
+        if i % 3 != 0 {
+            e.2.push(format!("t{}", i % 5));
+        }
+    }
+    let session = lake.session().await.unwrap();
+    for (account, (rows, sum, mut teams)) in want {
+        let sql = format!(
+            "SELECT concat(count(*), ' ', sum(BilledCost)) FROM focus WHERE SubAccountId = '{account}'"
+        );
+        assert_eq!(scalar(&session, &sql).await, format!("{rows} {sum:.15}"), "{account}");
+        let sql = format!(
+            "SELECT array_to_string(array_agg(Tags['team'] ORDER BY BilledCost), ',') FROM focus \
+             WHERE SubAccountId = '{account}' AND Tags['team'] IS NOT NULL"
+        );
+        teams.sort_by_key(|t| t.clone());
+        let got = scalar(&session, &sql).await;
+        let mut got_sorted: Vec<&str> = got.split(',').collect();
+        got_sorted.sort();
+        assert_eq!(got_sorted, teams.iter().map(String::as_str).collect::<Vec<_>>(), "{account}");
+    }
 }

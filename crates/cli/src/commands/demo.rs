@@ -135,24 +135,9 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
         json!({ "path": estate_dir, "reused": false, "rows": summary.rows, "seconds": summary.seconds })
     };
 
-    // 2. The lake: the same function as `costpilot ingest <data-dir>/estate/cur`.
-    let cur = estate_dir.join("cur");
-    let ingested = ingest::ingest(&data_dir, std::slice::from_ref(&cur), "auto", false)?;
-    if ingested.unchanged {
-        say(format!("lake: already holds the estate's files; ingest skipped ({:.2} s)", ingested.seconds))?;
-    } else {
-        say(format!(
-            "lake: ingested {} rows from {} file(s) into {} unit(s) in {:.1} s ({} rows/s)",
-            thousands(ingested.rows_kept),
-            ingested.files.len(),
-            ingested.units,
-            ingested.seconds,
-            thousands(ingested.rows_per_second as u64)
-        ))?;
-    }
-
-    // 3. The rules: the shipped examples and the estate's CMDB, so owners come from tags, the
+    // 2. The rules: the shipped examples and the estate's CMDB, so owners come from tags, the
     // CMDB and virtual tags as they would in a real set-up (unchanged files make no new version).
+    // In force before the ingest, so the rollups it computes group by these rules' dimensions.
     let rules = [
         dimensions::apply_text(
             &data_dir,
@@ -173,6 +158,25 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
             say(format!("rules: {} in force ({})", r.path.display(), r.summary))?;
         }
     }
+
+    // 3. The lake: the same function as `costpilot ingest <data-dir>/estate/cur`, which computes
+    // the rollups of the units it writes; parts that other rules or releases left stale are
+    // computed after it.
+    let cur = estate_dir.join("cur");
+    let ingested = ingest::ingest(&data_dir, std::slice::from_ref(&cur), "auto", false)?;
+    if ingested.unchanged {
+        say(format!("lake: already holds the estate's files; ingest skipped ({:.2} s)", ingested.seconds))?;
+    } else {
+        say(format!(
+            "lake: ingested {} rows from {} file(s) into {} unit(s) in {:.1} s ({} rows/s)",
+            thousands(ingested.rows_kept),
+            ingested.files.len(),
+            ingested.units,
+            ingested.seconds,
+            thousands(ingested.rows_per_second as u64)
+        ))?;
+    }
+    super::rollups::rebuild_after_change(&data_dir, true).await?;
 
     // 4. The analyses.
     let lake = Lake::open(&data_dir)?;

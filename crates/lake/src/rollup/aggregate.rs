@@ -19,61 +19,17 @@ use datafusion::arrow::array::{
     TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Field, Int32Type, Schema, SchemaRef, TimestampMicrosecondType,
+    DataType, Decimal128Type, Field, Schema, SchemaRef, TimestampMicrosecondType,
 };
 use foldhash::fast::FixedState;
 
 use super::{Definition, MEASURES, ROWS_COLUMN};
 use crate::dimensions::{DIMENSION_INPUTS, DimensionCache, column_of};
 use crate::error::LakeError;
-
-/// Numbers the distinct values of one text column; 0 stands for null.
-#[derive(Default)]
-struct Interner {
-    codes: HashMap<Box<str>, u32, FixedState>,
-    values: Vec<Box<str>>,
-}
-
-impl Interner {
-    fn code(&mut self, value: &str) -> u32 {
-        if let Some(&code) = self.codes.get(value) {
-            return code;
-        }
-        self.values.push(value.into());
-        let code = self.values.len() as u32;
-        self.codes.insert(value.into(), code);
-        code
-    }
-
-    fn value(&self, code: u32) -> Option<&str> {
-        code.checked_sub(1).map(|i| &*self.values[i as usize])
-    }
-
-    /// Each row's code of a `Utf8` or dictionary column.
-    fn codes(&mut self, array: &dyn Array, column: &str) -> Result<Vec<u32>, LakeError> {
-        if let Some(dict) = array.as_dictionary_opt::<Int32Type>() {
-            let Some(values) = dict.values().as_string_opt::<i32>() else {
-                return Err(unexpected(column, array.data_type()));
-            };
-            let local: Vec<u32> = (0..values.len())
-                .map(|k| if values.is_valid(k) { self.code(values.value(k)) } else { 0 })
-                .collect();
-            let keys = dict.keys();
-            return Ok((0..keys.len())
-                .map(|i| if keys.is_valid(i) { local[keys.value(i) as usize] } else { 0 })
-                .collect());
-        }
-        let Some(strings) = array.as_string_opt::<i32>() else {
-            return Err(unexpected(column, array.data_type()));
-        };
-        Ok((0..strings.len())
-            .map(|i| if strings.is_valid(i) { self.code(strings.value(i)) } else { 0 })
-            .collect())
-    }
-}
+use crate::intern::Interner;
 
 fn unexpected(column: &str, got: &DataType) -> LakeError {
-    LakeError::Query(format!("rollups: column {column} has type {got}, not text"))
+    LakeError::Query(format!("rollups: column {column} has type {got}"))
 }
 
 /// The groups of one rollup for one unit.
@@ -87,6 +43,8 @@ struct Groups {
     /// Bit `m` set when measure `m` had a non-null value in the group.
     seen: Vec<u8>,
     rows: Vec<i64>,
+    /// The group of the last row added.
+    last: Option<usize>,
 }
 
 impl Groups {
@@ -98,10 +56,23 @@ impl Groups {
             sums: Vec::new(),
             seen: Vec::new(),
             rows: Vec::new(),
+            last: None,
         }
     }
 
     fn group(&mut self, key: &[u32]) -> usize {
+        // Bills list a resource's lines together, so a row's group is often the row before's.
+        if let Some(last) = self.last
+            && self.key(last).iter().zip(key).all(|(a, b)| a == b)
+        {
+            return last;
+        }
+        let g = self.find(key);
+        self.last = Some(g);
+        g
+    }
+
+    fn find(&mut self, key: &[u32]) -> usize {
         if let Some(&g) = self.index.get(key) {
             return g as usize;
         }
@@ -112,6 +83,27 @@ impl Groups {
         self.seen.push(0);
         self.rows.push(0);
         g
+    }
+
+    /// The groups of a coarser key, summed from these: word `i` of its key is word `map[i]` of
+    /// this key.
+    fn within(&self, map: &[usize]) -> Result<Groups, LakeError> {
+        let mut out = Groups::new(map.len());
+        let mut key = Vec::with_capacity(map.len());
+        for g in 0..self.rows.len() {
+            let from = self.key(g);
+            key.clear();
+            key.extend(map.iter().map(|&w| from[w]));
+            let h = out.group(&key);
+            for m in 0..MEASURES.len() {
+                if self.seen[g] & (1 << m) != 0 {
+                    out.sums[h][m] = out.sums[h][m].checked_add(self.sums[g][m]).ok_or_else(|| overflow(m))?;
+                }
+            }
+            out.seen[h] |= self.seen[g];
+            out.rows[h] += self.rows[g];
+        }
+        Ok(out)
     }
 
     fn key(&self, g: usize) -> &[u32] {
@@ -125,6 +117,9 @@ struct Spec {
     definition: Definition,
     columns: Vec<usize>,
     step: i64,
+    /// When summed from another spec's groups ([`Definition::within`]): that spec, and where
+    /// each of this spec's key words is in its key.
+    within: Option<(usize, Vec<usize>)>,
 }
 
 /// Computes the rows of some rollups for any number of units from the units' lake batches.
@@ -168,7 +163,29 @@ impl Aggregator {
                 };
                 own.push(i);
             }
-            specs.push(Spec { definition: *d, columns: own, step: super::step(d.grain)? });
+            specs.push(Spec { definition: *d, columns: own, step: super::step(d.grain)?, within: None });
+        }
+        for i in 0..specs.len() {
+            let Some(name) = specs[i].definition.within else { continue };
+            let Some(source) = specs.iter().position(|s| s.definition.name == name) else { continue };
+            let (outer, inner) = (&specs[source], &specs[i]);
+            if outer.step != inner.step || outer.definition.dimensions != inner.definition.dimensions {
+                continue;
+            }
+            let Some(mut words) = inner
+                .columns
+                .iter()
+                .map(|c| outer.columns.iter().position(|o| o == c).map(|p| 3 + p))
+                .collect::<Option<Vec<usize>>>()
+            else {
+                continue;
+            };
+            let mut map = vec![0, 1, 2];
+            map.append(&mut words);
+            if inner.definition.dimensions {
+                map.push(width(outer) - 1);
+            }
+            specs[i].within = Some((source, map));
         }
         let dimensions = definitions.iter().any(|d| d.dimensions).then(|| DimensionCache::new(resolver));
         Ok(Aggregator { specs, columns, dimensions, units: HashMap::new(), measure_types })
@@ -201,7 +218,11 @@ impl Aggregator {
         let codes: Vec<Vec<u32>> = self
             .columns
             .iter_mut()
-            .map(|(name, interner)| interner.codes(column(name)?.as_ref(), name))
+            .map(|(name, interner)| {
+                interner
+                    .codes(column(name)?.as_ref())
+                    .map_err(|e| LakeError::Query(format!("rollups: {name}: {e}")))
+            })
             .collect::<Result<_, _>>()?;
         let dimension_codes = match &mut self.dimensions {
             Some(cache) => {
@@ -228,6 +249,9 @@ impl Aggregator {
             self.units.entry(unit).or_insert_with(|| specs.iter().map(|s| Groups::new(width(s))).collect());
         let mut key = Vec::new();
         for (spec, groups) in specs.iter().zip(groups.iter_mut()) {
+            if spec.within.is_some() {
+                continue;
+            }
             for row in 0..rows {
                 key.clear();
                 if start.is_valid(row) {
@@ -244,9 +268,7 @@ impl Aggregator {
                 let (sums, seen) = (&mut groups.sums[g], &mut groups.seen[g]);
                 for (m, values) in measures.iter().enumerate() {
                     if values.is_valid(row) {
-                        sums[m] = sums[m].checked_add(values.value(row)).ok_or_else(|| {
-                            LakeError::Query(format!("rollups: the sum of {} overflows", MEASURES[m]))
-                        })?;
+                        sums[m] = sums[m].checked_add(values.value(row)).ok_or_else(|| overflow(m))?;
                         *seen |= 1 << m;
                     }
                 }
@@ -260,6 +282,13 @@ impl Aggregator {
     pub(crate) fn finish(mut self) -> Result<Vec<(usize, Vec<RecordBatch>)>, LakeError> {
         let mut units: Vec<(usize, Vec<Groups>)> = self.units.drain().collect();
         units.sort_by_key(|(u, _)| *u);
+        for (_, groups) in &mut units {
+            for (i, spec) in self.specs.iter().enumerate() {
+                if let Some((source, map)) = &spec.within {
+                    groups[i] = groups[*source].within(map)?;
+                }
+            }
+        }
         units
             .into_iter()
             .map(|(unit, groups)| {
@@ -336,6 +365,10 @@ impl Aggregator {
         columns.push(Arc::new(order.iter().map(|&g| groups.rows[g]).collect::<Int64Array>()));
         RecordBatch::try_new(schema, columns).map_err(|e| LakeError::Query(format!("rollups: {e}")))
     }
+}
+
+fn overflow(measure: usize) -> LakeError {
+    LakeError::Query(format!("rollups: the sum of {} overflows", MEASURES[measure]))
 }
 
 fn width(spec: &Spec) -> usize {

@@ -112,6 +112,9 @@ pub struct Definition {
     pub columns: &'static [&'static str],
     /// Also group by every allocation dimension column of the rules in force.
     pub dimensions: bool,
+    /// A rollup of the same grain whose columns include this one's: when both are computed
+    /// together, this one is summed from that one's rows instead of from every lake row.
+    pub within: Option<&'static str>,
 }
 
 impl Definition {
@@ -161,12 +164,14 @@ pub const DEFINITIONS: [Definition; 4] = [
             names::X_INSTANCE_TYPE,
         ],
         dimensions: false,
+        within: None,
     },
     Definition {
         name: "daily_dimensions",
         grain: Grain::Day,
         columns: &[names::BILLING_CURRENCY, names::SUB_ACCOUNT_ID, names::SERVICE_NAME],
         dimensions: true,
+        within: Some("daily_resources"),
     },
     Definition {
         name: "hourly_accounts",
@@ -178,6 +183,7 @@ pub const DEFINITIONS: [Definition; 4] = [
             names::SERVICE_NAME,
         ],
         dimensions: false,
+        within: None,
     },
     Definition {
         name: "daily_resources",
@@ -190,6 +196,7 @@ pub const DEFINITIONS: [Definition; 4] = [
             names::RESOURCE_ID,
         ],
         dimensions: true,
+        within: None,
     },
 ];
 
