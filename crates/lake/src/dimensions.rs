@@ -367,8 +367,18 @@ impl DimensionCache {
         &self.values[code as usize]
     }
 
+    /// The strings the codes of [`DimensionCache::codes_of`] number.
+    pub(crate) fn strings(&mut self) -> &mut Interner {
+        &mut self.strings
+    }
+
+    /// The string of a code of [`DimensionCache::strings`].
+    pub(crate) fn string(&self, code: u32) -> Option<&str> {
+        self.strings.value(code)
+    }
+
     /// Each row's code, from the [`DIMENSION_INPUTS`] columns in that order (text as `Utf8` or a
-    /// dictionary, maps with either).
+    /// dictionary, maps with either). Past [`CACHE_LIMIT`] the cache and the strings start over.
     pub(crate) fn codes(&mut self, arrays: &[ArrayRef], rows: usize) -> DfResult<Vec<u32>> {
         let [account, name, resource, service, region, charge, tags, categories] = arrays else {
             return exec_err!(
@@ -390,8 +400,26 @@ impl DimensionCache {
             strings.codes(region.as_ref())?,
             strings.codes(charge.as_ref())?,
         ];
-        let (tags, categories) = (MapCodes::new(tags, strings)?, MapCodes::new(categories, strings)?);
+        let texts = [&texts[0][..], &texts[1], &texts[2], &texts[3], &texts[4], &texts[5]];
         let mut out = Vec::with_capacity(rows);
+        self.codes_of(texts, tags, categories, &mut out)?;
+        Ok(out)
+    }
+
+    /// Each row's code into `out` (cleared first), from the codes in [`DimensionCache::strings`]
+    /// of the six text inputs of [`DIMENSION_INPUTS`] and the two maps. Never clears the strings,
+    /// so a caller holding codes keeps them valid.
+    pub(crate) fn codes_of(
+        &mut self,
+        texts: [&[u32]; 6],
+        tags: &ArrayRef,
+        categories: &ArrayRef,
+        out: &mut Vec<u32>,
+    ) -> DfResult<()> {
+        let rows = texts[0].len();
+        let (tags, categories) =
+            (MapCodes::new(tags, &mut self.strings)?, MapCodes::new(categories, &mut self.strings)?);
+        out.clear();
         let mut key = Vec::with_capacity(64);
         for row in 0..rows {
             key.clear();
@@ -424,7 +452,7 @@ impl DimensionCache {
             self.cache.insert(key.as_slice().into(), code);
             out.push(code);
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -48,8 +48,17 @@ impl Interner {
     /// Each element's code: a `Utf8` or `Int32`-keyed dictionary column directly, a null column
     /// as all nulls, any other type cast to `Utf8` first.
     pub(crate) fn codes(&mut self, array: &dyn Array) -> Result<Vec<u32>, ArrowError> {
+        let mut out = Vec::with_capacity(array.len());
+        self.codes_into(array, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Interner::codes`] into `out` (cleared first), so a caller can reuse one buffer.
+    pub(crate) fn codes_into(&mut self, array: &dyn Array, out: &mut Vec<u32>) -> Result<(), ArrowError> {
+        out.clear();
         if array.data_type() == &DataType::Null {
-            return Ok(vec![0; array.len()]);
+            out.resize(array.len(), 0);
+            return Ok(());
         }
         if let Some(dict) = array.as_dictionary_opt::<Int32Type>()
             && let Some(values) = dict.values().as_string_opt::<i32>()
@@ -58,16 +67,34 @@ impl Interner {
                 .map(|k| if values.is_valid(k) { self.code(values.value(k)) } else { 0 })
                 .collect();
             let keys = dict.keys();
-            return Ok((0..keys.len())
-                .map(|i| if keys.is_valid(i) { local[keys.value(i) as usize] } else { 0 })
-                .collect());
+            match keys.nulls() {
+                None => out.extend(keys.values().iter().map(|&k| local[k as usize])),
+                Some(_) => out.extend(
+                    (0..keys.len()).map(|i| if keys.is_valid(i) { local[keys.value(i) as usize] } else { 0 }),
+                ),
+            }
+            return Ok(());
         }
         if let Some(strings) = array.as_string_opt::<i32>() {
-            return Ok((0..strings.len())
-                .map(|i| if strings.is_valid(i) { self.code(strings.value(i)) } else { 0 })
-                .collect());
+            // Bills repeat a value over neighbouring rows: compare with the row before before
+            // hashing.
+            let mut last: Option<(&str, u32)> = None;
+            for i in 0..strings.len() {
+                if strings.is_null(i) {
+                    out.push(0);
+                    continue;
+                }
+                let value = strings.value(i);
+                let code = match last {
+                    Some((v, c)) if v == value => c,
+                    _ => self.code(value),
+                };
+                last = Some((value, code));
+                out.push(code);
+            }
+            return Ok(());
         }
         let plain = cast(array, &DataType::Utf8)?;
-        self.codes(plain.as_ref())
+        self.codes_into(plain.as_ref(), out)
     }
 }

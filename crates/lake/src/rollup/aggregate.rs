@@ -1,9 +1,10 @@
 //! Rollup rows computed in memory from lake batches, without SQL: what a transaction does for
 //! each unit while it writes the unit's files, and what a refresh does over a unit's files.
 //!
-//! Every text column a rollup groups by is numbered per distinct value by an [`Interner`] shared
-//! by all rollups (a dictionary column costs one lookup per distinct value, not per row), and the
-//! allocation dimensions by the [`DimensionCache`] (one code per distinct set of values). A row's
+//! Every text column a rollup groups by is numbered per distinct value by one interner
+//! ([`crate::intern::Interner`]) shared by all rollups and the dimensions' cache (a dictionary
+//! column costs one lookup per distinct value, not per row), and the allocation dimensions by the
+//! [`DimensionCache`] (one code per distinct set of values, keyed by the inputs' codes). A row's
 //! group key is then a few integers: the bucket of ChargePeriodStart and the codes, hashed into
 //! each rollup's table of groups, whose measures add up as exact `i128` decimals. The rows a
 //! rollup file gets are exactly those of the `GROUP BY` over the `focus` view that
@@ -26,7 +27,6 @@ use foldhash::fast::FixedState;
 use super::{Definition, MEASURES, ROWS_COLUMN};
 use crate::dimensions::{DIMENSION_INPUTS, DimensionCache, column_of};
 use crate::error::LakeError;
-use crate::intern::Interner;
 
 fn unexpected(column: &str, got: &DataType) -> LakeError {
     LakeError::Query(format!("rollups: column {column} has type {got}"))
@@ -97,7 +97,8 @@ impl Groups {
             let h = out.group(&key);
             for m in 0..MEASURES.len() {
                 if self.seen[g] & (1 << m) != 0 {
-                    out.sums[h][m] = out.sums[h][m].checked_add(self.sums[g][m]).ok_or_else(|| overflow(m))?;
+                    out.sums[h][m] =
+                        out.sums[h][m].checked_add(self.sums[g][m]).ok_or_else(|| overflow(m))?;
                 }
             }
             out.seen[h] |= self.seen[g];
@@ -125,9 +126,17 @@ struct Spec {
 /// Computes the rows of some rollups for any number of units from the units' lake batches.
 pub(crate) struct Aggregator {
     specs: Vec<Spec>,
-    /// Every text column some rollup groups by, with its interner.
-    columns: Vec<(&'static str, Interner)>,
-    dimensions: Option<DimensionCache>,
+    /// Every text column some rollup groups by, then those the dimensions read.
+    columns: Vec<&'static str>,
+    /// Each column's codes for the batch being added (buffers kept from batch to batch).
+    codes: Vec<Vec<u32>>,
+    /// Numbers every string (its interner numbers the text columns too) and, when some rollup
+    /// has dimensions, resolves them.
+    cache: DimensionCache,
+    /// Where each of the [`DIMENSION_INPUTS`] text columns is in `columns`, when some rollup
+    /// has dimensions.
+    dimension_inputs: Option<[usize; 6]>,
+    dimension_codes: Vec<u32>,
     /// Per unit (the caller's number), the groups of each spec.
     units: HashMap<usize, Vec<Groups>>,
     measure_types: Vec<(u8, i8)>,
@@ -149,20 +158,17 @@ impl Aggregator {
                 }
             }
         }
-        let mut columns: Vec<(&'static str, Interner)> = Vec::new();
+        let mut columns: Vec<&'static str> = Vec::new();
+        let mut position = |c: &'static str| match columns.iter().position(|n| *n == c) {
+            Some(i) => i,
+            None => {
+                columns.push(c);
+                columns.len() - 1
+            }
+        };
         let mut specs = Vec::new();
         for d in definitions {
-            let mut own = Vec::new();
-            for &c in d.columns {
-                let i = match columns.iter().position(|(n, _)| *n == c) {
-                    Some(i) => i,
-                    None => {
-                        columns.push((c, Interner::default()));
-                        columns.len() - 1
-                    }
-                };
-                own.push(i);
-            }
+            let own: Vec<usize> = d.columns.iter().map(|&c| position(c)).collect();
             specs.push(Spec { definition: *d, columns: own, step: super::step(d.grain)?, within: None });
         }
         for i in 0..specs.len() {
@@ -187,16 +193,31 @@ impl Aggregator {
             }
             specs[i].within = Some((source, map));
         }
-        let dimensions = definitions.iter().any(|d| d.dimensions).then(|| DimensionCache::new(resolver));
-        Ok(Aggregator { specs, columns, dimensions, units: HashMap::new(), measure_types })
+        let dimension_inputs = definitions.iter().any(|d| d.dimensions).then(|| {
+            let mut at = [0; 6];
+            for (a, c) in at.iter_mut().zip(&DIMENSION_INPUTS[..6]) {
+                *a = position(c);
+            }
+            at
+        });
+        Ok(Aggregator {
+            specs,
+            codes: vec![Vec::new(); columns.len()],
+            columns,
+            cache: DimensionCache::new(resolver),
+            dimension_inputs,
+            dimension_codes: Vec::new(),
+            units: HashMap::new(),
+            measure_types,
+        })
     }
 
     /// The lake columns a batch must have (by name, in any order; text as `Utf8` or dictionary).
     pub(crate) fn input_columns(&self) -> Vec<&'static str> {
         let mut out = vec![names::CHARGE_PERIOD_START];
         out.extend(MEASURES);
-        out.extend(self.columns.iter().map(|(n, _)| *n));
-        if self.dimensions.is_some() {
+        out.extend(self.columns.iter().copied());
+        if self.dimension_inputs.is_some() {
             out.extend(DIMENSION_INPUTS);
         }
         out.sort_unstable();
@@ -215,23 +236,18 @@ impl Aggregator {
                 .column_by_name(name)
                 .ok_or_else(|| LakeError::Query(format!("rollups: the batch has no column {name}")))
         };
-        let codes: Vec<Vec<u32>> = self
-            .columns
-            .iter_mut()
-            .map(|(name, interner)| {
-                interner
-                    .codes(column(name)?.as_ref())
-                    .map_err(|e| LakeError::Query(format!("rollups: {name}: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
-        let dimension_codes = match &mut self.dimensions {
-            Some(cache) => {
-                let inputs: Vec<ArrayRef> =
-                    DIMENSION_INPUTS.iter().map(|c| column(c).cloned()).collect::<Result<_, _>>()?;
-                Some(cache.codes(&inputs, rows)?)
-            }
-            None => None,
-        };
+        for (name, out) in self.columns.iter().zip(self.codes.iter_mut()) {
+            self.cache
+                .strings()
+                .codes_into(column(name)?.as_ref(), out)
+                .map_err(|e| LakeError::Query(format!("rollups: {name}: {e}")))?;
+        }
+        if let Some(at) = self.dimension_inputs {
+            let texts = at.map(|i| self.codes[i].as_slice());
+            let (tags, categories) = (column(DIMENSION_INPUTS[6])?, column(DIMENSION_INPUTS[7])?);
+            self.cache.codes_of(texts, tags, categories, &mut self.dimension_codes)?;
+        }
+        let (codes, dimension_codes) = (&self.codes, &self.dimension_codes);
         let start = column(names::CHARGE_PERIOD_START)?;
         let Some(start) = start.as_primitive_opt::<TimestampMicrosecondType>() else {
             return Err(unexpected(names::CHARGE_PERIOD_START, start.data_type()));
@@ -262,7 +278,7 @@ impl Aggregator {
                 }
                 key.extend(spec.columns.iter().map(|&c| codes[c][row]));
                 if spec.definition.dimensions {
-                    key.push(dimension_codes.as_ref().map_or(0, |d| d[row]));
+                    key.push(dimension_codes[row]);
                 }
                 let g = groups.group(&key);
                 let (sums, seen) = (&mut groups.sums[g], &mut groups.seen[g]);
@@ -310,7 +326,7 @@ impl Aggregator {
         let mut fields = vec![Field::new(names::CHARGE_PERIOD_START, start.unwrap_or(DataType::Null), true)];
         fields.extend(definition.columns.iter().map(|c| Field::new(*c, DataType::Utf8, true)));
         if definition.dimensions {
-            let dims = self.dimensions.as_ref().map(|d| d.dimensions()).unwrap_or_default();
+            let dims = self.cache.dimensions();
             fields.extend(dims.iter().map(|d| Field::new(column_of(d), DataType::Utf8, true)));
         }
         fields.extend(
@@ -339,13 +355,13 @@ impl Aggregator {
             DataType::Timestamp(_, tz) => tz.clone(),
             _ => None,
         })));
-        for (i, &c) in spec.columns.iter().enumerate() {
-            let interner = &self.columns[c].1;
-            let values: StringArray = order.iter().map(|&g| interner.value(groups.key(g)[3 + i])).collect();
+        for i in 0..spec.columns.len() {
+            let values: StringArray =
+                order.iter().map(|&g| self.cache.string(groups.key(g)[3 + i])).collect();
             columns.push(Arc::new(values));
         }
         if spec.definition.dimensions {
-            let cache = self.dimensions.as_ref().expect("a rollup with dimensions has a cache");
+            let cache = &self.cache;
             let at = 3 + spec.columns.len();
             for d in 0..cache.dimensions().len() {
                 let values: StringArray =
