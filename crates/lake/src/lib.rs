@@ -57,9 +57,10 @@
 //! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic).
 //!
 //! ## Rollups
-//! [`rollup`] keeps pre-aggregated Parquet tables under `<data-dir>/rollups/` (daily and hourly
-//! sums by account, service and allocation dimension); the semantic layer answers a request from
-//! the smallest fresh rollup that answers it exactly, and from the lake otherwise.
+//! [`rollup`] keeps pre-aggregated Parquet parts beside each unit's data files (daily and hourly
+//! sums by account, service, resource and allocation dimension), computed by the transaction
+//! that writes the unit and named in the manifest with it; the semantic layer answers a request
+//! from the smallest fresh rollup that answers it exactly, and from the lake otherwise.
 //!
 //! ## Allocation and data quality
 //! [`dimensions`] keeps the tag rules, CMDB and allocation rules in force under `<data-dir>/rules/`

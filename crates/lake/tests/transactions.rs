@@ -422,7 +422,7 @@ async fn batches_mixing_units_in_runs_or_interleaved_file_every_row_in_its_unit(
     let lake = Lake::open(dir.path()).unwrap();
     let line = |account: &str, i: usize| {
         let r = row("AWS", account, "2024-09", "USD", &format!("{}.25", i + 1)).day(i as u32 % 28 + 1);
-        if i % 3 == 0 { r } else { r.tags(&[("team", &format!("t{}", i % 5)), ("env", "prod")]) }
+        if i.is_multiple_of(3) { r } else { r.tags(&[("team", &format!("t{}", i % 5)), ("env", "prod")]) }
     };
     // Three runs (sliced, nothing copied), then rows alternating by account (gathered by unit).
     let runs: Vec<_> = (0..30).map(|i| line(["111", "222", "111"][i / 10], i)).collect();
@@ -440,7 +440,7 @@ async fn batches_mixing_units_in_runs_or_interleaved_file_every_row_in_its_unit(
         let e = want.entry(account).or_default();
         e.0 += 1;
         e.1 += (i + 1) as f64 + 0.25;
-        if i % 3 != 0 {
+        if !i.is_multiple_of(3) {
             e.2.push(format!("t{}", i % 5));
         }
     }

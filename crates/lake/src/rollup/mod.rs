@@ -66,6 +66,7 @@ use datafusion::common::DFSchema;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -82,9 +83,11 @@ use crate::semantic::Grain;
 use crate::session::parquet_table;
 use crate::transaction::take_expired;
 
-/// Bumped when the rows a definition makes change for the same input (a new measure, a changed
-/// key): every part computed before is then stale.
-pub const FORMAT: u32 = 2;
+/// Bumped when the parts a definition makes change for the same input (a new measure, a changed
+/// key, another file layout): every part computed before is then stale.
+pub const FORMAT: u32 = 3;
+/// Rows per row group of a part file.
+const PART_ROW_GROUP_ROWS: usize = 64 * 1024;
 /// The column of the number of lake rows a rollup row sums.
 pub const ROWS_COLUMN: &str = "x_Rows";
 /// The prefix of a rollup's table name in a session (`rollup_daily_accounts`).
@@ -316,7 +319,10 @@ pub(crate) fn write_part(
     let path = dir.join(part_file_name(stem, name));
     let result = (|| {
         let file = File::create(&path).map_err(|e| LakeError::io(&path, e))?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).map_err(parquet_error)?;
+        // Rows are sorted by time bucket: small row groups let a range skip the others.
+        let props =
+            WriterProperties::builder().set_max_row_group_row_count(Some(PART_ROW_GROUP_ROWS)).build();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error)?;
         writer.write(batch).map_err(parquet_error)?;
         let file = writer.into_inner().map_err(parquet_error)?;
         file.sync_all().map_err(|e| LakeError::io(&path, e))?;
@@ -484,7 +490,7 @@ pub async fn build(lake: &Lake) -> Result<BuildReport, LakeError> {
     let stem = format!("{}-{}-rollups", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len()).max(1);
     let root = lake.root().to_path_buf();
-    let results: Vec<Result<(usize, u64, Vec<WrittenPart>), LakeError>> = std::thread::scope(|s| {
+    let results: Vec<Result<BuiltUnit, LakeError>> = std::thread::scope(|s| {
         let chunks: Vec<Vec<&(usize, Vec<Definition>)>> =
             (0..threads).map(|t| work.iter().skip(t).step_by(threads).collect()).collect();
         let handles: Vec<_> = chunks
@@ -564,6 +570,9 @@ pub async fn build(lake: &Lake) -> Result<BuildReport, LakeError> {
     })
 }
 
+/// A unit's number in the manifest, the lake rows read, and the parts written.
+type BuiltUnit = (usize, u64, Vec<WrittenPart>);
+
 fn panicked() -> LakeError {
     LakeError::Query("a rollup build thread panicked".to_string())
 }
@@ -576,7 +585,7 @@ fn build_unit(
     definitions: &[Definition],
     rules: &Rules,
     stem: &str,
-) -> Result<(usize, u64, Vec<WrittenPart>), LakeError> {
+) -> Result<BuiltUnit, LakeError> {
     let unit = &manifest.units()[i];
     let mut aggregator = Aggregator::new(definitions, rules.resolver.clone())?;
     let wanted = aggregator.input_columns();
