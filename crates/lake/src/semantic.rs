@@ -784,10 +784,15 @@ fn compile_over(request: &Request, catalog: &Catalog, table: &str) -> Result<Com
     // the groups past N lose their values and are summed into one row per bucket and currency.
     if let Some(n) = request.top {
         let nulls_last: Vec<String> = group_keys.iter().map(|k| format!("{k} NULLS LAST")).collect();
-        ctes.push(format!(
-            "totals AS (SELECT *, sum(\"value\") OVER (PARTITION BY \"currency\", {}) AS \"group_total\" FROM base)",
-            group_keys.join(", ")
-        ));
+        // Without buckets, base has one row per group and currency already: its value is the
+        // total, and a window over every group (a sort of them all) would only copy it.
+        ctes.push(match request.grain {
+            Some(_) => format!(
+                "totals AS (SELECT *, sum(\"value\") OVER (PARTITION BY \"currency\", {}) AS \"group_total\" FROM base)",
+                group_keys.join(", ")
+            ),
+            None => "totals AS (SELECT *, \"value\" AS \"group_total\" FROM base)".to_string(),
+        });
         ctes.push(format!(
             "ranked AS (SELECT *, dense_rank() OVER (PARTITION BY \"currency\" ORDER BY abs(\"group_total\") DESC, {}) AS \"rank\" FROM totals)",
             nulls_last.join(", ")
