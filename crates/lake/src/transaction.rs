@@ -223,15 +223,11 @@ fn rollup_loop(
     for (unit, piece) in rx {
         aggregator.add(unit, &piece)?;
     }
-    let mut out = Vec::new();
-    for (unit, batches) in aggregator.finish()? {
-        let mut parts = Vec::with_capacity(batches.len());
-        for ((batch, fingerprint), name) in batches.iter().zip(&fingerprints).zip(&names) {
-            parts.push(rollup::write_part(&dir, &format!("{stem}-{unit}"), name, fingerprint, batch)?);
-        }
-        out.push((unit, parts));
-    }
-    Ok(out)
+    // The data files are written by now: both cores are free for the parts.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    aggregator.finish(threads, |unit, r, batch| {
+        rollup::write_part(&dir, &format!("{stem}-{unit}"), names[r], &fingerprints[r], &batch)
+    })
 }
 
 /// A write to the lake: batches are filed by unit into staging files; nothing is visible to

@@ -294,8 +294,15 @@ impl Aggregator {
         Ok(())
     }
 
-    /// The units seen, and for each the rows of every rollup, in the order of the definitions.
-    pub(crate) fn finish(mut self) -> Result<Vec<(usize, Vec<RecordBatch>)>, LakeError> {
+    /// The units seen and, for each, what `each` makes of the rows of every rollup (in the order
+    /// of the definitions): `each(unit, rollup, rows)`. The rollups' rows are built and handed to
+    /// `each` on `threads` threads, so writing many units' parts at the end of a transaction
+    /// uses every core.
+    pub(crate) fn finish<T: Send>(
+        mut self,
+        threads: usize,
+        each: impl Fn(usize, usize, RecordBatch) -> Result<T, LakeError> + Sync,
+    ) -> Result<Vec<(usize, Vec<T>)>, LakeError> {
         let mut units: Vec<(usize, Vec<Groups>)> = self.units.drain().collect();
         units.sort_by_key(|(u, _)| *u);
         for (_, groups) in &mut units {
@@ -305,18 +312,42 @@ impl Aggregator {
                 }
             }
         }
-        units
-            .into_iter()
-            .map(|(unit, groups)| {
-                let batches = self
-                    .specs
-                    .iter()
-                    .zip(&groups)
-                    .map(|(spec, g)| self.batch(spec, g))
-                    .collect::<Result<_, _>>()?;
-                Ok((unit, batches))
-            })
-            .collect()
+        let jobs: Vec<(usize, usize)> =
+            (0..units.len()).flat_map(|u| (0..self.specs.len()).map(move |s| (u, s))).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let this = &self;
+        let done: Vec<Result<Done<T>, LakeError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.clamp(1, jobs.len().max(1)))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&(u, s)) = jobs.get(j) else { return Ok(out) };
+                            let (unit, groups) = &units[u];
+                            let batch = this.batch(&this.specs[s], &groups[s])?;
+                            out.push(((u, s), each(*unit, s, batch)?));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| Err(LakeError::Query("a rollup thread panicked".into())))
+                })
+                .collect()
+        });
+        let mut results: Vec<((usize, usize), T)> = Vec::with_capacity(jobs.len());
+        for d in done {
+            results.extend(d?);
+        }
+        results.sort_by_key(|(k, _)| *k);
+        let mut out: Vec<(usize, Vec<T>)> = units.iter().map(|(u, _)| (*u, Vec::new())).collect();
+        for ((u, _), t) in results {
+            out[u].1.push(t);
+        }
+        Ok(out)
     }
 
     /// The schema of a rollup's file, as the `GROUP BY` of [`super`] over `focus` makes it.
@@ -382,6 +413,9 @@ impl Aggregator {
         RecordBatch::try_new(schema, columns).map_err(|e| LakeError::Query(format!("rollups: {e}")))
     }
 }
+
+/// What one thread of [`Aggregator::finish`] made, by unit and rollup.
+type Done<T> = Vec<((usize, usize), T)>;
 
 fn overflow(measure: usize) -> LakeError {
     LakeError::Query(format!("rollups: the sum of {} overflows", MEASURES[measure]))

@@ -615,23 +615,33 @@ fn build_unit(
         }
     }
     let dir = layout::resolve(root, &layout::unit_dir(&unit.key));
-    let mut parts = Vec::new();
-    let batches = match aggregator.finish()?.pop() {
-        Some((_, batches)) => batches,
-        None => definitions.iter().map(|d| RecordBatch::new_empty(aggregator_schema(d, rules))).collect(),
+    let write = |_: usize, r: usize, batch: RecordBatch| {
+        let d = &definitions[r];
+        write_part(&dir, stem, d.name, &d.fingerprint(&rules.fingerprint), &batch)
     };
-    for (d, batch) in definitions.iter().zip(&batches) {
-        match write_part(&dir, stem, d.name, &d.fingerprint(&rules.fingerprint), batch) {
-            Ok(p) => parts.push(p),
-            Err(e) => {
-                for p in &parts {
-                    let _ = layout::remove_file_if_present(&p.path);
-                }
-                return Err(e);
-            }
+    let written = aggregator.finish(1, write).and_then(|mut units| match units.pop() {
+        Some((_, parts)) => Ok(parts),
+        // A unit without rows still gets (empty) parts, so its rollups are current.
+        None => definitions
+            .iter()
+            .enumerate()
+            .map(|(r, d)| write(0, r, RecordBatch::new_empty(aggregator_schema(d, rules))))
+            .collect(),
+    });
+    match written {
+        Ok(parts) => Ok((i, rows, parts)),
+        Err(e) => {
+            remove_parts(&dir, stem, definitions);
+            Err(e)
         }
     }
-    Ok((i, rows, parts))
+}
+
+/// Removes the parts a failed build of one unit may have written.
+fn remove_parts(dir: &Path, stem: &str, definitions: &[Definition]) {
+    for d in definitions {
+        let _ = layout::remove_file_if_present(&dir.join(part_file_name(stem, d.name)));
+    }
 }
 
 fn aggregator_schema(definition: &Definition, rules: &Rules) -> SchemaRef {
