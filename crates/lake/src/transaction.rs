@@ -245,7 +245,7 @@ pub struct Transaction {
     units: Vec<UnitState>,
     index: HashMap<UnitKey, usize>,
     writer: Option<Writer>,
-    rollups: Option<RollupWorker>,
+    rollups: Vec<RollupWorker>,
     rollups_skipped: Option<String>,
     finished: bool,
     // Declared last so it is released after the staging folder is cleaned up in `drop`.
@@ -263,7 +263,7 @@ impl Transaction {
         root: &Path,
         retention: Duration,
         options: &WriteOptions,
-        rollups: Result<Planned, LakeError>,
+        rollups: Result<Vec<Planned>, LakeError>,
         lock: File,
     ) -> Result<Transaction, LakeError> {
         let now = Utc::now();
@@ -289,18 +289,20 @@ impl Transaction {
             .name("costpilot-lake-writer".into())
             .spawn(move || write_loop(rx, &thread_dir, encoding))
             .map_err(|e| LakeError::io(&staging, e))?;
-        let (rollups, rollups_skipped) = match rollups {
-            Ok(Planned { aggregator, fingerprints, names }) => {
-                let (tx, rx) = sync_channel(ROLLUP_BATCHES);
-                let (dir, stem) = (staging.clone(), id.clone());
-                let thread = std::thread::Builder::new()
-                    .name("costpilot-lake-rollups".into())
-                    .spawn(move || rollup_loop(rx, aggregator, fingerprints, names, dir, stem))
-                    .map_err(|e| LakeError::io(&staging, e))?;
-                (Some(RollupWorker { tx, thread }), None)
-            }
-            Err(e) => (None, Some(e.to_string())),
+        let (planned, rollups_skipped) = match rollups {
+            Ok(planned) => (planned, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
         };
+        let mut rollups = Vec::with_capacity(planned.len());
+        for Planned { aggregator, fingerprints, names } in planned {
+            let (tx, rx) = sync_channel(ROLLUP_BATCHES);
+            let (dir, stem) = (staging.clone(), id.clone());
+            let thread = std::thread::Builder::new()
+                .name("costpilot-lake-rollups".into())
+                .spawn(move || rollup_loop(rx, aggregator, fingerprints, names, dir, stem))
+                .map_err(|e| LakeError::io(&staging, e))?;
+            rollups.push(RollupWorker { tx, thread });
+        }
         Ok(Transaction {
             root: root.to_path_buf(),
             retention,
@@ -375,24 +377,37 @@ impl Transaction {
         Ok(())
     }
 
-    /// Hands a piece to the rollup thread; if that thread stopped, its error becomes the reason
-    /// the commit has no rollup parts.
+    /// Hands a piece to the rollup threads; if one stopped, its error becomes the reason the
+    /// commit has no rollup parts.
     fn send_rollups(&mut self, unit: usize, piece: &RecordBatch) {
-        let Some(worker) = self.rollups.as_ref() else { return };
-        if worker.tx.send((unit, piece.clone())).is_err() {
-            self.rollups_skipped = Some(match self.finish_rollups() {
-                Err(e) => e.to_string(),
-                Ok(_) => "the rollup thread stopped unexpectedly".to_string(),
-            });
+        if self.rollups.iter().all(|w| w.tx.send((unit, piece.clone())).is_ok()) {
+            return;
         }
+        self.rollups_skipped = Some(match self.finish_rollups() {
+            Err(e) => e.to_string(),
+            Ok(_) => "a rollup thread stopped unexpectedly".to_string(),
+        });
     }
 
+    /// Waits for the rollup threads; every unit's parts from all of them, or the first error.
     fn finish_rollups(&mut self) -> Result<StagedParts, LakeError> {
-        let Some(RollupWorker { tx, thread }) = self.rollups.take() else {
-            return Ok(Vec::new());
-        };
-        drop(tx);
-        thread.join().unwrap_or_else(|_| Err(LakeError::Query("the rollup thread panicked".into())))
+        let mut parts: BTreeMap<usize, Vec<WrittenPart>> = BTreeMap::new();
+        let mut failure = None;
+        for RollupWorker { tx, thread } in std::mem::take(&mut self.rollups) {
+            drop(tx);
+            match thread.join().unwrap_or_else(|_| Err(LakeError::Query("a rollup thread panicked".into()))) {
+                Ok(staged) => {
+                    for (unit, p) in staged {
+                        parts.entry(unit).or_default().extend(p);
+                    }
+                }
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(parts.into_iter().collect()),
+        }
     }
 
     fn send(&mut self, unit: usize, piece: RecordBatch) -> Result<(), LakeError> {

@@ -272,7 +272,7 @@ impl Rules {
 /// The rollups a transaction computes: every definition, or, when the rules in force cannot be
 /// read (a file edited by hand that no longer parses), those without dimensions; the others stay
 /// stale until the rules are fixed.
-pub(crate) fn for_transaction(data_dir: &Path) -> Result<Planned, LakeError> {
+pub(crate) fn for_transaction(data_dir: &Path) -> Result<Vec<Planned>, LakeError> {
     let (definitions, rules) = match Rules::load(data_dir) {
         Ok(rules) => (DEFINITIONS.to_vec(), rules),
         Err(_) => {
@@ -285,13 +285,24 @@ pub(crate) fn for_transaction(data_dir: &Path) -> Result<Planned, LakeError> {
             (plain, Rules { resolver, fingerprint: String::new() })
         }
     };
-    let fingerprints = definitions.iter().map(|d| d.fingerprint(&rules.fingerprint)).collect();
-    let names = definitions.iter().map(|d| d.name).collect();
-    Ok(Planned { aggregator: Aggregator::new(&definitions, rules.resolver)?, fingerprints, names })
+    // Two aggregators, each on a thread of its own: the rollups of allocation dimensions (which
+    // resolve every row's dimensions) and the others.
+    let (with, without): (Vec<Definition>, Vec<Definition>) = definitions.iter().partition(|d| d.dimensions);
+    [without, with]
+        .into_iter()
+        .filter(|group| !group.is_empty())
+        .map(|group| {
+            Ok(Planned {
+                aggregator: Aggregator::new(&group, rules.resolver.clone())?,
+                fingerprints: group.iter().map(|d| d.fingerprint(&rules.fingerprint)).collect(),
+                names: group.iter().map(|d| d.name).collect(),
+            })
+        })
+        .collect()
 }
 
-/// The rollups a transaction computes: the aggregator and, in its order, each rollup's
-/// fingerprint and name.
+/// Rollups a transaction computes on one thread: the aggregator and, in its order, each
+/// rollup's fingerprint and name.
 pub(crate) struct Planned {
     pub(crate) aggregator: Aggregator,
     pub(crate) fingerprints: Vec<String>,
