@@ -124,6 +124,16 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Lists `files` as retired at `now` (RFC 3339): kept for older snapshots until vacuum or a
+    /// later commit deletes them past the retention.
+    pub(crate) fn retire(&mut self, files: impl IntoIterator<Item = FileEntry>, now: &str) {
+        self.retired.extend(files.into_iter().map(|f| RetiredFile {
+            path: f.path,
+            bytes: f.bytes,
+            retired_at: now.to_string(),
+        }));
+    }
+
     /// Every unit, sorted by provider, billing account and period.
     pub fn units(&self) -> &[UnitEntry] {
         &self.units

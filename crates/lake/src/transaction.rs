@@ -501,12 +501,10 @@ impl Transaction {
                 changed = true;
                 match manifest.upsert(entry) {
                     Some(old) => {
-                        let old_files = old.files.into_iter().chain(old.rollups.into_iter().map(|p| p.file));
-                        manifest.retired.extend(old_files.map(|f| RetiredFile {
-                            path: f.path,
-                            bytes: f.bytes,
-                            retired_at: now_s.clone(),
-                        }));
+                        manifest.retire(
+                            old.files.into_iter().chain(old.rollups.into_iter().map(|p| p.file)),
+                            &now_s,
+                        );
                         Outcome::Replaced
                     }
                     None => Outcome::Added,

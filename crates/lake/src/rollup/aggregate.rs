@@ -225,6 +225,13 @@ impl Aggregator {
         out
     }
 
+    /// Counts `unit` among the units seen even if no row of it comes: [`Aggregator::finish`]
+    /// then gives it empty rollups.
+    pub(crate) fn unit(&mut self, unit: usize) {
+        let specs = &self.specs;
+        self.units.entry(unit).or_insert_with(|| new_groups(specs));
+    }
+
     /// Adds a batch of `unit`'s rows.
     pub(crate) fn add(&mut self, unit: usize, batch: &RecordBatch) -> Result<(), LakeError> {
         let rows = batch.num_rows();
@@ -261,8 +268,7 @@ impl Aggregator {
             })
             .collect::<Result<_, _>>()?;
         let specs = &self.specs;
-        let groups =
-            self.units.entry(unit).or_insert_with(|| specs.iter().map(|s| Groups::new(width(s))).collect());
+        let groups = self.units.entry(unit).or_insert_with(|| new_groups(specs));
         let mut key = Vec::new();
         for (spec, groups) in specs.iter().zip(groups.iter_mut()) {
             if spec.within.is_some() {
@@ -419,6 +425,11 @@ type Done<T> = Vec<((usize, usize), T)>;
 
 fn overflow(measure: usize) -> LakeError {
     LakeError::Query(format!("rollups: the sum of {} overflows", MEASURES[measure]))
+}
+
+/// Empty groups for each spec.
+fn new_groups(specs: &[Spec]) -> Vec<Groups> {
+    specs.iter().map(|s| Groups::new(width(s))).collect()
 }
 
 fn width(spec: &Spec) -> usize {

@@ -60,7 +60,6 @@ use chrono::Utc;
 use costpilot_ingest::rules::{Resolver, TAGS_FILE};
 use costpilot_model::names;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -77,7 +76,7 @@ use crate::dimensions::{self, CMDB_FILE, column_of};
 use crate::error::LakeError;
 use crate::lake::Lake;
 use crate::layout;
-use crate::manifest::{FileEntry, Manifest, RetiredFile, RollupPart, now_text};
+use crate::manifest::{FileEntry, Manifest, RollupPart, now_text};
 use crate::scope::{Scope, ScopeKey, ScopedTable};
 use crate::semantic::Grain;
 use crate::session::parquet_table;
@@ -121,15 +120,6 @@ pub struct Definition {
 }
 
 impl Definition {
-    /// The columns it groups by under `resolver`'s rules, besides ChargePeriodStart.
-    pub fn group_columns(&self, resolver: &Resolver) -> Vec<String> {
-        let mut out: Vec<String> = self.columns.iter().map(|c| c.to_string()).collect();
-        if self.dimensions {
-            out.extend(resolver.dimensions().iter().map(|d| column_of(d)));
-        }
-        out
-    }
-
     /// What a part of this rollup computed now would be computed with: the definition itself and,
     /// when it has allocation dimensions, `rules` (the fingerprint of the rules in force, see
     /// [`rules_fingerprint`]).
@@ -249,7 +239,6 @@ fn step(grain: Grain) -> Result<i64, LakeError> {
 
 /// The rules in force for rollups: the compiled resolver and the fingerprint of the files it was
 /// compiled from.
-#[derive(Clone)]
 pub(crate) struct Rules {
     pub(crate) resolver: Arc<Resolver>,
     pub(crate) fingerprint: String,
@@ -475,8 +464,8 @@ pub struct BuildReport {
 
 /// Computes every missing or stale part from its unit's data files and the rules in force, and
 /// commits them in one manifest swap under the lake's writer lock (so no transaction runs
-/// meanwhile). Parts it replaces are retired like data files. Units are spread over `threads`
-/// threads.
+/// meanwhile). Parts it replaces are retired like data files. Units are spread over one thread
+/// per core.
 pub async fn build(lake: &Lake) -> Result<BuildReport, LakeError> {
     let started = std::time::Instant::now();
     let _lock = lake.lock()?;
@@ -541,6 +530,7 @@ pub async fn build(lake: &Lake) -> Result<BuildReport, LakeError> {
         let now_s = now_text(now);
         let expired = take_expired(&mut manifest, now, lake.retention());
         let mut dirs = BTreeSet::new();
+        let mut retired = Vec::new();
         for (i, _, parts) in built {
             let unit = &mut manifest.units[i];
             for p in parts {
@@ -548,12 +538,7 @@ pub async fn build(lake: &Lake) -> Result<BuildReport, LakeError> {
                 let path = format!("{}/{file_name}", layout::unit_dir(&unit.key));
                 dirs.insert(p.path.parent().map(Path::to_path_buf).unwrap_or_default());
                 if let Some(at) = unit.rollups.iter().position(|r| r.name == p.name) {
-                    let old = unit.rollups.remove(at);
-                    manifest.retired.push(RetiredFile {
-                        path: old.file.path,
-                        bytes: old.file.bytes,
-                        retired_at: now_s.clone(),
-                    });
+                    retired.push(unit.rollups.remove(at).file);
                 }
                 unit.rollups.push(RollupPart {
                     name: p.name,
@@ -563,6 +548,7 @@ pub async fn build(lake: &Lake) -> Result<BuildReport, LakeError> {
             }
             unit.rollups.sort_by(|a, b| a.name.cmp(&b.name));
         }
+        manifest.retire(retired, &now_s);
         for dir in dirs {
             layout::sync_dir(&dir)?;
         }
@@ -599,6 +585,8 @@ fn build_unit(
 ) -> Result<BuiltUnit, LakeError> {
     let unit = &manifest.units()[i];
     let mut aggregator = Aggregator::new(definitions, rules.resolver.clone())?;
+    // A unit without rows still gets (empty) parts, so its rollups are current.
+    aggregator.unit(0);
     let wanted = aggregator.input_columns();
     let mut rows = 0u64;
     for f in &unit.files {
@@ -630,17 +618,8 @@ fn build_unit(
         let d = &definitions[r];
         write_part(&dir, stem, d.name, &d.fingerprint(&rules.fingerprint), &batch)
     };
-    let written = aggregator.finish(1, write).and_then(|mut units| match units.pop() {
-        Some((_, parts)) => Ok(parts),
-        // A unit without rows still gets (empty) parts, so its rollups are current.
-        None => definitions
-            .iter()
-            .enumerate()
-            .map(|(r, d)| write(0, r, RecordBatch::new_empty(aggregator_schema(d, rules))))
-            .collect(),
-    });
-    match written {
-        Ok(parts) => Ok((i, rows, parts)),
+    match aggregator.finish(1, write) {
+        Ok(mut units) => Ok((i, rows, units.pop().map(|(_, parts)| parts).unwrap_or_default())),
         Err(e) => {
             remove_parts(&dir, stem, definitions);
             Err(e)
@@ -653,12 +632,6 @@ fn remove_parts(dir: &Path, stem: &str, definitions: &[Definition]) {
     for d in definitions {
         let _ = layout::remove_file_if_present(&dir.join(part_file_name(stem, d.name)));
     }
-}
-
-fn aggregator_schema(definition: &Definition, rules: &Rules) -> SchemaRef {
-    Aggregator::new(std::slice::from_ref(definition), rules.resolver.clone())
-        .map(|a| a.schema(definition))
-        .unwrap_or_else(|_| Arc::new(datafusion::arrow::datatypes::Schema::empty()))
 }
 
 fn read_error(path: &Path, e: datafusion::parquet::errors::ParquetError) -> LakeError {
