@@ -54,7 +54,10 @@
 //! ## SQL and the currency guard
 //! See [`LakeSession`] (table `focus`, FOCUS names unquoted), [`guard`] (no sum
 //! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
-//! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic).
+//! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic) and [`nested`]
+//! (`map_extract(Tags, 'team')[1]` without per-row array slices); [`optimize`] adds rules
+//! that evaluate `CASE WHEN c THEN column ELSE constant END` without filtering the batch
+//! ([`casezip`]) and shift timestamps by an interval once per run of equal values ([`timeshift`]).
 //!
 //! ## Rollups
 //! [`rollup`] keeps pre-aggregated Parquet parts beside each unit's data files (daily and hourly
@@ -75,6 +78,7 @@
 pub mod allocation;
 pub mod briefing;
 pub mod business;
+pub mod casezip;
 mod chunk;
 mod columns;
 pub mod datetrunc;
@@ -88,12 +92,15 @@ pub mod invoice;
 mod lake;
 pub mod layout;
 pub mod manifest;
+pub mod nested;
+pub mod optimize;
 pub mod quality;
 pub mod rollup;
 pub mod scope;
 pub mod semantic;
 pub mod session;
 pub mod suggest;
+pub mod timeshift;
 pub mod transaction;
 
 pub use briefing::{Briefing, BriefingOptions, briefing};

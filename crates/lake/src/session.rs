@@ -40,6 +40,8 @@ use crate::guard::{self, GuardContext};
 use crate::lake::Lake;
 use crate::layout;
 use crate::manifest::Manifest;
+use crate::nested;
+use crate::optimize;
 use crate::rollup::{self, RollupTable};
 use crate::scope::{Scope, ScopedTable};
 
@@ -102,8 +104,10 @@ impl LakeSession {
         manifest: Manifest,
         scope: &Scope,
     ) -> Result<LakeSession, LakeError> {
-        let ctx = SessionContext::new_with_config(session_config());
+        let mut ctx = SessionContext::new_with_config(session_config());
         ctx.register_udf(UtcDateTrunc::udf());
+        nested::register(&mut ctx)?;
+        optimize::register(&ctx);
         let files: Vec<PathBuf> =
             manifest.live_files().map(|f| layout::resolve(lake.root(), &f.path)).collect();
         let table = lake_table(&files)?;
