@@ -1,10 +1,11 @@
 //! Numbers for text: each distinct string gets a small integer, so code that groups or caches by
 //! text compares integers instead of strings. A dictionary column costs one lookup per distinct
-//! value of the batch, not one per row.
+//! value its rows use, not one per row, and none for values already looked up in an earlier batch
+//! with the same dictionary.
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::arrow::error::ArrowError;
@@ -15,6 +16,32 @@ use foldhash::fast::FixedState;
 pub(crate) struct Interner {
     codes: HashMap<Box<str>, u32, FixedState>,
     values: Vec<Box<str>>,
+    /// The codes of recent dictionaries' values, most recent last.
+    dictionaries: Vec<DictionaryCodes>,
+}
+
+/// Dictionaries whose codes are kept: a Parquet reader hands every batch of a column chunk the
+/// chunk's whole dictionary (tens of thousands of resource ids), and a batch holds a few columns.
+const KEPT_DICTIONARIES: usize = 32;
+
+/// A code for each value of a dictionary, [`UNKNOWN`] until a row uses it.
+struct DictionaryCodes {
+    /// The dictionary's values, held so their buffers (which identify them) stay allocated.
+    values: StringArray,
+    codes: Vec<u32>,
+}
+
+const UNKNOWN: u32 = u32::MAX;
+
+/// Whether `a` and `b` are the same values: the same slice of the same buffers. (Readers rebuild
+/// the array around a chunk's dictionary for every batch, so the arrays differ but the buffers
+/// are shared.)
+fn same_values(a: &StringArray, b: &StringArray) -> bool {
+    a.len() == b.len()
+        && a.offsets().inner().inner().as_ptr() == b.offsets().inner().inner().as_ptr()
+        && a.values().as_ptr() == b.values().as_ptr()
+        && a.values().len() == b.values().len()
+        && a.nulls().map(|n| n.buffer().as_ptr()) == b.nulls().map(|n| n.buffer().as_ptr())
 }
 
 impl Interner {
@@ -43,6 +70,23 @@ impl Interner {
     pub(crate) fn clear(&mut self) {
         self.codes.clear();
         self.values.clear();
+        self.dictionaries.clear();
+    }
+
+    /// The codes kept for dictionary `values`, or new unknown ones; the caller gives them back
+    /// with [`Interner::keep`].
+    fn dictionary_codes(&mut self, values: &StringArray) -> DictionaryCodes {
+        match self.dictionaries.iter().rposition(|d| same_values(&d.values, values)) {
+            Some(i) => self.dictionaries.remove(i),
+            None => DictionaryCodes { values: values.clone(), codes: vec![UNKNOWN; values.len()] },
+        }
+    }
+
+    fn keep(&mut self, codes: DictionaryCodes) {
+        if self.dictionaries.len() == KEPT_DICTIONARIES {
+            self.dictionaries.remove(0);
+        }
+        self.dictionaries.push(codes);
     }
 
     /// Each element's code: a `Utf8` or `Int32`-keyed dictionary column directly, a null column
@@ -63,16 +107,22 @@ impl Interner {
         if let Some(dict) = array.as_dictionary_opt::<Int32Type>()
             && let Some(values) = dict.values().as_string_opt::<i32>()
         {
-            let local: Vec<u32> = (0..values.len())
-                .map(|k| if values.is_valid(k) { self.code(values.value(k)) } else { 0 })
-                .collect();
+            let mut local = self.dictionary_codes(values);
+            let mut code_of = |k: usize| {
+                let code = &mut local.codes[k];
+                if *code == UNKNOWN {
+                    *code = if values.is_valid(k) { self.code(values.value(k)) } else { 0 };
+                }
+                *code
+            };
             let keys = dict.keys();
             match keys.nulls() {
-                None => out.extend(keys.values().iter().map(|&k| local[k as usize])),
+                None => out.extend(keys.values().iter().map(|&k| code_of(k as usize))),
                 Some(_) => out.extend(
-                    (0..keys.len()).map(|i| if keys.is_valid(i) { local[keys.value(i) as usize] } else { 0 }),
+                    (0..keys.len()).map(|i| if keys.is_valid(i) { code_of(keys.value(i) as usize) } else { 0 }),
                 ),
             }
+            self.keep(local);
             return Ok(());
         }
         if let Some(strings) = array.as_string_opt::<i32>() {
@@ -96,5 +146,64 @@ impl Interner {
         }
         let plain = cast(array, &DataType::Utf8)?;
         self.codes_into(plain.as_ref(), out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{DictionaryArray, Int32Array};
+
+    use super::*;
+
+    fn dictionary(values: &StringArray, keys: Vec<Option<i32>>) -> DictionaryArray<Int32Type> {
+        DictionaryArray::new(Int32Array::from(keys), Arc::new(values.clone()))
+    }
+
+    #[test]
+    fn dictionaries_agree_with_plain_text_across_batches() {
+        let values = StringArray::from(vec![Some("i-1"), Some("i-2"), None, Some("i-3"), Some("i-2x")]);
+        let batches = [
+            vec![Some(1), Some(1), None, Some(2), Some(0)],
+            vec![Some(3), Some(1), Some(4), None],
+            vec![Some(4), Some(0), Some(3)],
+        ];
+        let mut by_dictionary = Interner::default();
+        let mut by_text = Interner::default();
+        for keys in batches {
+            // A reader hands each batch a new array around the same buffers.
+            let copy = StringArray::from(values.to_data());
+            let array = dictionary(&copy, keys);
+            let plain = cast(&array, &DataType::Utf8).expect("casts");
+            assert_eq!(by_dictionary.codes(&array).expect("codes"), by_text.codes(&plain).expect("codes"));
+        }
+        assert_eq!(by_dictionary.dictionaries.len(), 1, "one dictionary, kept once");
+        assert_eq!(by_dictionary.len(), 4);
+        // Values no row used are not numbered.
+        let mut lazy = Interner::default();
+        lazy.codes(&dictionary(&values, vec![Some(3)])).expect("codes");
+        assert_eq!(lazy.len(), 1);
+        assert_eq!(lazy.value(1), Some("i-3"));
+    }
+
+    #[test]
+    fn other_dictionaries_and_clearing_start_afresh() {
+        let a = StringArray::from(vec!["x", "y"]);
+        let b = StringArray::from(vec!["y", "x"]);
+        let mut interner = Interner::default();
+        assert_eq!(interner.codes(&dictionary(&a, vec![Some(0), Some(1)])).expect("codes"), [1, 2]);
+        assert_eq!(interner.codes(&dictionary(&b, vec![Some(0), Some(1)])).expect("codes"), [2, 1]);
+        // A slice of a dictionary's values is other values.
+        let sliced = a.slice(1, 1);
+        assert_eq!(interner.codes(&dictionary(&sliced, vec![Some(0)])).expect("codes"), [2]);
+        interner.clear();
+        assert_eq!(interner.codes(&dictionary(&a, vec![Some(1)])).expect("codes"), [1]);
+        assert_eq!(interner.value(1), Some("y"));
+        for n in 0..KEPT_DICTIONARIES + 3 {
+            let values = StringArray::from(vec![format!("v{n}")]);
+            interner.codes(&dictionary(&values, vec![Some(0)])).expect("codes");
+        }
+        assert_eq!(interner.dictionaries.len(), KEPT_DICTIONARIES);
     }
 }

@@ -22,7 +22,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Field, Schema, SchemaRef, TimestampMicrosecondType,
 };
-use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 
 use super::{Definition, MEASURES, ROWS_COLUMN};
 use crate::dimensions::{DIMENSION_INPUTS, DimensionCache, column_of};
@@ -37,7 +37,10 @@ struct Groups {
     /// Key words per group: bucket (three words: null flag, high and low half), then one code
     /// per text column, then the dimensions' code when the rollup has dimensions.
     width: usize,
-    index: HashMap<Box<[u32]>, u32, FixedState>,
+    /// Each group's number, found by the hash of its key and compared with its words in `keys`
+    /// (no key is stored twice, none is allocated on its own).
+    index: HashTable<u32>,
+    /// The groups' keys, `width` words each, in group order.
     keys: Vec<u32>,
     sums: Vec<[i128; MEASURES.len()]>,
     /// Bit `m` set when measure `m` had a non-null value in the group.
@@ -51,7 +54,7 @@ impl Groups {
     fn new(width: usize) -> Groups {
         Groups {
             width,
-            index: HashMap::default(),
+            index: HashTable::new(),
             keys: Vec::new(),
             sums: Vec::new(),
             seen: Vec::new(),
@@ -73,11 +76,14 @@ impl Groups {
     }
 
     fn find(&mut self, key: &[u32]) -> usize {
-        if let Some(&g) = self.index.get(key) {
+        let hash = hash_key(key);
+        let (keys, width) = (&self.keys, self.width);
+        let key_of = move |g: u32| &keys[g as usize * width..(g as usize + 1) * width];
+        if let Some(&g) = self.index.find(hash, |&g| key_of(g) == key) {
             return g as usize;
         }
         let g = self.rows.len();
-        self.index.insert(key.into(), g as u32);
+        self.index.insert_unique(hash, g as u32, |&g| hash_key(key_of(g)));
         self.keys.extend_from_slice(key);
         self.sums.push([0; MEASURES.len()]);
         self.seen.push(0);
@@ -110,6 +116,20 @@ impl Groups {
     fn key(&self, g: usize) -> &[u32] {
         &self.keys[g * self.width..(g + 1) * self.width]
     }
+}
+
+/// The hash of a group key: a multiply-rotate step per word, then a final mix so that both the
+/// low bits (the bucket) and the top ones (the table's tag byte) depend on every word. Keys are a
+/// few small integers, where hashing them as bytes cost more than the rest of the lookup.
+fn hash_key(key: &[u32]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = key.len() as u64;
+    for &w in key {
+        h = (h.rotate_left(26) ^ u64::from(w)).wrapping_mul(K);
+    }
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    h ^ (h >> 32)
 }
 
 /// One rollup being computed: its definition, text columns (indices into the aggregator's
