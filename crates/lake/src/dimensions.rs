@@ -421,13 +421,21 @@ impl DimensionCache {
             (MapCodes::new(tags, &mut self.strings)?, MapCodes::new(categories, &mut self.strings)?);
         out.clear();
         let mut key = Vec::with_capacity(64);
+        // Bills list a resource's lines together: a row often has the row before's inputs.
+        let mut previous: (Vec<u32>, u32) = (Vec::with_capacity(64), 0);
         for row in 0..rows {
             key.clear();
             key.extend(texts.iter().map(|t| t[row]));
             tags.extend_key(row, &mut key);
             categories.extend_key(row, &mut key);
+            if row > 0 && key == previous.0 {
+                out.push(previous.1);
+                continue;
+            }
             if let Some(&code) = self.cache.get(key.as_slice()) {
                 out.push(code);
+                std::mem::swap(&mut previous.0, &mut key);
+                previous.1 = code;
                 continue;
             }
             let strings = &self.strings;
@@ -451,6 +459,8 @@ impl DimensionCache {
             }
             self.cache.insert(key.as_slice().into(), code);
             out.push(code);
+            std::mem::swap(&mut previous.0, &mut key);
+            previous.1 = code;
         }
         Ok(())
     }

@@ -33,13 +33,17 @@ fn unexpected(column: &str, got: &DataType) -> LakeError {
 }
 
 /// The groups of one rollup for one unit.
+///
+/// Most rows find their group without hashing the whole key: the words after the bucket (the
+/// "combination" of codes) are numbered once, a row usually has the previous row's combination
+/// (bills list a resource's lines together), and each combination keeps its groups in a vector
+/// indexed by bucket, since a unit spans a billing period: at most 744 hours or 31 days. The few
+/// keys that do not fit (a null bucket, a combination whose buckets would span more than
+/// [`MAX_SLOTS`]) go to a hash table of whole keys; a key takes the same path every time.
 struct Groups {
     /// Key words per group: bucket (three words: null flag, high and low half), then one code
     /// per text column, then the dimensions' code when the rollup has dimensions.
     width: usize,
-    /// Each group's number, found by the hash of its key and compared with its words in `keys`
-    /// (no key is stored twice, none is allocated on its own).
-    index: HashTable<u32>,
     /// The groups' keys, `width` words each, in group order.
     keys: Vec<u32>,
     sums: Vec<[i128; MEASURES.len()]>,
@@ -48,47 +52,164 @@ struct Groups {
     rows: Vec<i64>,
     /// The group of the last row added.
     last: Option<usize>,
+    /// The combinations seen, and each one's groups by bucket.
+    combinations: KeyIndex,
+    slots: Vec<Slots>,
+    /// The combination of the last row added.
+    last_combination: Option<u32>,
+    /// Groups found by their whole key (numbers into `keys`).
+    others: HashTable<u32>,
+}
+
+/// The widest span of buckets one combination keeps in a vector: a month of hours, with room.
+const MAX_SLOTS: u64 = 1_024;
+/// An empty slot.
+const NO_GROUP: u32 = u32::MAX;
+
+/// A combination's groups by bucket: slot `i` holds the group of bucket `first + i`.
+#[derive(Default)]
+struct Slots {
+    first: u64,
+    groups: Vec<u32>,
+}
+
+impl Slots {
+    /// Bucket `bucket`'s slot, made room for; `None` when the span would pass [`MAX_SLOTS`].
+    fn slot(&mut self, bucket: u64) -> Option<&mut u32> {
+        if self.groups.is_empty() {
+            self.first = bucket;
+        }
+        if bucket < self.first {
+            let grow = self.first - bucket;
+            if grow + self.groups.len() as u64 > MAX_SLOTS {
+                return None;
+            }
+            self.groups.splice(0..0, std::iter::repeat_n(NO_GROUP, grow as usize));
+            self.first = bucket;
+        }
+        let at = bucket - self.first;
+        if at >= MAX_SLOTS {
+            return None;
+        }
+        let at = at as usize;
+        if at >= self.groups.len() {
+            self.groups.resize(at + 1, NO_GROUP);
+        }
+        Some(&mut self.groups[at])
+    }
+}
+
+/// Numbers distinct keys of `width` words from 0, each key stored once.
+struct KeyIndex {
+    width: usize,
+    len: u32,
+    table: HashTable<u32>,
+    keys: Vec<u32>,
+}
+
+impl KeyIndex {
+    fn new(width: usize) -> KeyIndex {
+        KeyIndex { width, len: 0, table: HashTable::new(), keys: Vec::new() }
+    }
+
+    fn key(&self, i: u32) -> &[u32] {
+        &self.keys[i as usize * self.width..(i as usize + 1) * self.width]
+    }
+
+    /// The number of `key`, numbering it if it is new.
+    fn number(&mut self, key: &[u32]) -> u32 {
+        let hash = hash_key(key);
+        let (keys, width) = (&self.keys, self.width);
+        let key_of = move |i: u32| &keys[i as usize * width..(i as usize + 1) * width];
+        if let Some(&i) = self.table.find(hash, |&i| key_of(i) == key) {
+            return i;
+        }
+        let i = self.len;
+        self.table.insert_unique(hash, i, |&i| hash_key(key_of(i)));
+        self.keys.extend_from_slice(key);
+        self.len += 1;
+        i
+    }
 }
 
 impl Groups {
     fn new(width: usize) -> Groups {
         Groups {
             width,
-            index: HashTable::new(),
             keys: Vec::new(),
             sums: Vec::new(),
             seen: Vec::new(),
             rows: Vec::new(),
             last: None,
+            combinations: KeyIndex::new(width.saturating_sub(3)),
+            slots: Vec::new(),
+            last_combination: None,
+            others: HashTable::new(),
         }
     }
 
     fn group(&mut self, key: &[u32]) -> usize {
-        // Bills list a resource's lines together, so a row's group is often the row before's.
         if let Some(last) = self.last
-            && self.key(last).iter().zip(key).all(|(a, b)| a == b)
+            && self.key(last) == key
         {
             return last;
         }
-        let g = self.find(key);
+        let by_bucket = match key {
+            [1, high, low, combination @ ..] => {
+                self.by_bucket(u64::from(*high) << 32 | u64::from(*low), combination, key)
+            }
+            _ => None,
+        };
+        let g = match by_bucket {
+            Some(g) => g,
+            None => self.by_key(key),
+        };
         self.last = Some(g);
         g
     }
 
-    fn find(&mut self, key: &[u32]) -> usize {
+    /// The group of `key` through its combination's slots; `None` when they cannot hold it.
+    fn by_bucket(&mut self, bucket: u64, combination: &[u32], key: &[u32]) -> Option<usize> {
+        let c = match self.last_combination {
+            Some(c) if self.combinations.key(c) == combination => c,
+            _ => {
+                let c = self.combinations.number(combination);
+                if c as usize == self.slots.len() {
+                    self.slots.push(Slots::default());
+                }
+                c
+            }
+        };
+        self.last_combination = Some(c);
+        let next = self.rows.len() as u32;
+        let slot = self.slots[c as usize].slot(bucket)?;
+        if *slot != NO_GROUP {
+            return Some(*slot as usize);
+        }
+        *slot = next;
+        Some(self.push(key))
+    }
+
+    /// The group of `key` through the table of whole keys.
+    fn by_key(&mut self, key: &[u32]) -> usize {
         let hash = hash_key(key);
         let (keys, width) = (&self.keys, self.width);
         let key_of = move |g: u32| &keys[g as usize * width..(g as usize + 1) * width];
-        if let Some(&g) = self.index.find(hash, |&g| key_of(g) == key) {
+        if let Some(&g) = self.others.find(hash, |&g| key_of(g) == key) {
             return g as usize;
         }
         let g = self.rows.len();
-        self.index.insert_unique(hash, g as u32, |&g| hash_key(key_of(g)));
+        self.others.insert_unique(hash, g as u32, |&g| hash_key(key_of(g)));
+        self.push(key)
+    }
+
+    /// A new group of `key`, as the next number.
+    fn push(&mut self, key: &[u32]) -> usize {
         self.keys.extend_from_slice(key);
         self.sums.push([0; MEASURES.len()]);
         self.seen.push(0);
         self.rows.push(0);
-        g
+        self.rows.len() - 1
     }
 
     /// The groups of a coarser key, summed from these: word `i` of its key is word `map[i]` of
@@ -398,8 +519,12 @@ impl Aggregator {
 
     fn batch(&self, spec: &Spec, groups: &Groups) -> Result<RecordBatch, LakeError> {
         let schema = self.schema(&spec.definition);
+        // By bucket (nulls first), then in the order the groups came: parts are read by time.
         let mut order: Vec<usize> = (0..groups.rows.len()).collect();
-        order.sort_unstable_by(|&a, &b| groups.key(a).cmp(groups.key(b)));
+        order.sort_by_key(|&g| {
+            let k = groups.key(g);
+            (k[0], u64::from(k[1]) << 32 | u64::from(k[2]))
+        });
         let mut columns: Vec<ArrayRef> = Vec::new();
         let starts: TimestampMicrosecondArray = order
             .iter()
@@ -454,4 +579,72 @@ fn new_groups(specs: &[Spec]) -> Vec<Groups> {
 
 fn width(spec: &Spec) -> usize {
     3 + spec.columns.len() + usize::from(spec.definition.dimensions)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// Keys of a bucket (sometimes null, sometimes far from the others, negative timestamps
+    /// included) and two codes, in runs and at random.
+    fn keys() -> Vec<[u32; 5]> {
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        for i in 0..20_000u64 {
+            let r = next();
+            let bucket: u64 = match r % 10 {
+                0 => 5_000_000 + r % 3_000,       // wider than MAX_SLOTS
+                1 => (-3i64 - (r % 40) as i64) as u64, // before 1970
+                _ => 480_000 + (i / 7) % 744 + r % 3, // runs through a month of hours
+            };
+            let valid = r % 97 != 0;
+            let (a, b) = ((r >> 20) % 5 + 1, (r >> 30) % 3);
+            let key = if valid {
+                [1, (bucket >> 32) as u32, bucket as u32, a as u32, b as u32]
+            } else {
+                [0, 0, 0, a as u32, b as u32]
+            };
+            out.push(key);
+            if r % 4 == 0 {
+                out.push(key);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn groups_number_each_distinct_key_once() {
+        let mut groups = Groups::new(5);
+        let mut expected: HashMap<[u32; 5], usize> = HashMap::new();
+        for key in keys() {
+            let g = groups.group(&key);
+            let want = *expected.entry(key).or_insert(g);
+            assert_eq!(g, want, "{key:?}");
+            assert_eq!(groups.key(g), key);
+        }
+        assert_eq!(groups.rows.len(), expected.len());
+        assert!(groups.others.len() > 0 && groups.others.len() < expected.len() / 2, "{}", groups.others.len());
+    }
+
+    #[test]
+    fn slots_grow_both_ways_within_the_span() {
+        let mut slots = Slots::default();
+        *slots.slot(10_100).expect("room") = 1;
+        *slots.slot(10_090).expect("room") = 2;
+        *slots.slot(10_120).expect("room") = 3;
+        assert_eq!((slots.first, slots.groups.len()), (10_090, 31));
+        assert_eq!([slots.groups[0], slots.groups[10], slots.groups[30]], [2, 1, 3]);
+        assert!(slots.slot(10_090 + MAX_SLOTS).is_none());
+        assert!(slots.slot(10_120 - MAX_SLOTS).is_none());
+        assert!(slots.slot(10_090 + MAX_SLOTS - 1).is_some());
+        assert_eq!(*slots.slot(10_100).expect("room"), 1);
+    }
 }
