@@ -22,8 +22,8 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::{Case, ScalarFunction};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    ColumnarValue, Expr, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
@@ -35,7 +35,8 @@ use crate::optimize::rewrite_expressions;
 pub struct CaseToZip;
 
 /// The function [`CaseToZip`] calls, shared so every rewritten plan holds the same instance.
-static CASE_ZIP: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| Arc::new(ScalarUDF::new_from_impl(CaseZip::new())));
+static CASE_ZIP: LazyLock<Arc<ScalarUDF>> =
+    LazyLock::new(|| Arc::new(ScalarUDF::new_from_impl(CaseZip::new())));
 
 /// Whether evaluating `expr` on every row is free and cannot fail.
 fn is_plain(expr: &Expr) -> bool {
@@ -163,9 +164,10 @@ mod tests {
     /// null, and an integer.
     fn table() -> RecordBatch {
         let n = 3_000i64;
-        let cost = Decimal128Array::from_iter((0..n).map(|i| (i % 17 != 0).then_some(i128::from(i) * 1_234_567)))
-            .with_precision_and_scale(38, 6)
-            .expect("a decimal type");
+        let cost =
+            Decimal128Array::from_iter((0..n).map(|i| (i % 17 != 0).then_some(i128::from(i) * 1_234_567)))
+                .with_precision_and_scale(38, 6)
+                .expect("a decimal type");
         let team = StringArray::from_iter((0..n).map(|i| (i % 3 != 0).then(|| format!("team-{}", i % 5))));
         let flag = BooleanArray::from_iter((0..n).map(|i| (i % 7 != 0).then_some(i % 2 == 0)));
         let units = Int64Array::from_iter_values(0..n);
@@ -235,8 +237,10 @@ mod tests {
     fn a_constant_condition_picks_a_branch() {
         let team: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), None]));
         let call = |condition: ScalarValue, otherwise: ScalarValue| {
-            let args = vec![ColumnarValue::Scalar(condition), ColumnarValue::Array(team.clone()), otherwise.into()];
-            let arg_fields = args.iter().map(|a| Arc::new(Field::new("a", a.data_type(), true)) as FieldRef).collect();
+            let args =
+                vec![ColumnarValue::Scalar(condition), ColumnarValue::Array(team.clone()), otherwise.into()];
+            let arg_fields =
+                args.iter().map(|a| Arc::new(Field::new("a", a.data_type(), true)) as FieldRef).collect();
             CaseZip::new()
                 .invoke_with_args(ScalarFunctionArgs {
                     args,
@@ -249,7 +253,8 @@ mod tests {
                 .into_array(2)
                 .expect("an array")
         };
-        let strings = |a: ArrayRef| a.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>();
+        let strings =
+            |a: ArrayRef| a.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>();
         assert_eq!(strings(call(ScalarValue::Boolean(Some(true)), "x".into())), [Some("a".into()), None]);
         let other = [Some("x".to_string()), Some("x".to_string())];
         assert_eq!(strings(call(ScalarValue::Boolean(Some(false)), "x".into())), other);

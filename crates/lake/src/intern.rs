@@ -119,7 +119,8 @@ impl Interner {
             match keys.nulls() {
                 None => out.extend(keys.values().iter().map(|&k| code_of(k as usize))),
                 Some(_) => out.extend(
-                    (0..keys.len()).map(|i| if keys.is_valid(i) { code_of(keys.value(i) as usize) } else { 0 }),
+                    (0..keys.len())
+                        .map(|i| if keys.is_valid(i) { code_of(keys.value(i) as usize) } else { 0 }),
                 ),
             }
             self.keep(local);

@@ -36,7 +36,8 @@ use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature,
 };
 use datafusion::prelude::SessionContext;
 
@@ -275,9 +276,13 @@ impl FunctionRewrite for ElementRewrite {
     fn rewrite(&self, expr: Expr, _schema: &DFSchema, _config: &ConfigOptions) -> Result<Transformed<Expr>> {
         match expr {
             Expr::ScalarFunction(ScalarFunction { func, args })
-                if func.name() == self.element.name() && func.inner().downcast_ref::<FastArrayElement>().is_none() =>
+                if func.name() == self.element.name()
+                    && func.inner().downcast_ref::<FastArrayElement>().is_none() =>
             {
-                Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(self.element.clone(), args))))
+                Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
+                    self.element.clone(),
+                    args,
+                ))))
             }
             other => Ok(Transformed::no(other)),
         }
@@ -328,7 +333,7 @@ mod tests {
             for entry in 0..(x % 6) {
                 let key = keys[((x >> (8 * entry)) % keys.len() as u64) as usize];
                 builder.keys().append_value(key);
-                if (x >> (3 * entry)) % 11 == 0 {
+                if (x >> (3 * entry)).is_multiple_of(11) {
                     builder.values().append_null();
                 } else {
                     builder.values().append_value(format!("{key}-{row}-{entry}"));
@@ -359,7 +364,8 @@ mod tests {
     #[test]
     fn map_extract_known_values() {
         let mut builder = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
-        let rows: [Option<&[(&str, Option<&str>)]>; 5] = [
+        type Entries<'a> = &'a [(&'a str, Option<&'a str>)];
+        let rows: [Option<Entries>; 5] = [
             Some(&[("env", Some("prod")), ("team", Some("search"))]),
             None,
             Some(&[("env", Some("dev"))]),
@@ -383,12 +389,20 @@ mod tests {
     #[test]
     fn map_extract_leaves_other_keys_to_the_builtin() {
         let map = sample();
-        assert!(fast_path(&[map.clone().into(), ScalarValue::Int64(Some(1)).into()]).expect("runs").is_none());
+        assert!(
+            fast_path(&[map.clone().into(), ScalarValue::Int64(Some(1)).into()]).expect("runs").is_none()
+        );
         assert!(fast_path(&[map.clone().into(), ScalarValue::Utf8(None).into()]).expect("runs").is_none());
         assert!(
-            fast_path(&[map.clone().into(), ColumnarValue::Array(Arc::new(datafusion::arrow::array::StringArray::from(vec!["team"; 5_000])))])
-                .expect("runs")
-                .is_none()
+            fast_path(&[
+                map.clone().into(),
+                ColumnarValue::Array(Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                    "team";
+                    5_000
+                ])))
+            ])
+            .expect("runs")
+            .is_none()
         );
     }
 
@@ -415,13 +429,17 @@ mod tests {
         for list in [list.clone(), list.slice(77, 1_900)] {
             for index in -8..=8 {
                 let index = ScalarValue::Int64(Some(index));
-                assert!(element_fast_path(&[list.clone().into(), index.clone().into()]).expect("runs").is_some());
+                assert!(
+                    element_fast_path(&[list.clone().into(), index.clone().into()]).expect("runs").is_some()
+                );
                 let expected = invoke(&builtin, list.clone(), index.clone());
                 let got = invoke(&FastArrayElement::udf(), list.clone(), index.clone());
                 assert_eq!(got.as_ref(), expected.as_ref(), "index {index}");
             }
         }
-        assert!(element_fast_path(&[lists().into(), ScalarValue::Int64(None).into()]).expect("runs").is_none());
+        assert!(
+            element_fast_path(&[lists().into(), ScalarValue::Int64(None).into()]).expect("runs").is_none()
+        );
     }
 
     #[test]
@@ -468,7 +486,8 @@ mod tests {
         let sql = "SELECT map_extract(m, 'team')[1] AS a, element_at(m, 'env')[1] AS b, [10, 20, 30][-1] AS c \
                    FROM (SELECT MAP {'team': 'search', 'env': 'prod'} AS m UNION ALL SELECT MAP {'env': 'dev'})";
         let batches = ctx.sql(sql).await.expect("plans").collect().await.expect("runs");
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).expect("formats").to_string();
+        let text =
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches).expect("formats").to_string();
         let mut lines: Vec<&str> = text.lines().skip(3).filter(|l| l.starts_with('|')).collect();
         lines.sort_unstable();
         assert_eq!(lines, ["|        | dev  | 30 |", "| search | prod | 30 |"]);

@@ -24,9 +24,8 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
-    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs, ScalarFunctionArgs,
-    ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
@@ -61,7 +60,8 @@ impl OptimizerRule for TimestampShiftRule {
                 Operator::Minus => &SUBTRACT,
                 _ => return Ok(Transformed::no(expr)),
             };
-            let constant = matches!(right.as_ref(), Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(_)), _));
+            let constant =
+                matches!(right.as_ref(), Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(_)), _));
             if !constant
                 || matches!(left.as_ref(), Expr::Literal(..))
                 || !matches!(left.get_type(schema)?, DataType::Timestamp(..))
@@ -104,7 +104,10 @@ impl TimestampShift {
 }
 
 /// `array` with `shift` applied once per run of equal values; `None` when a shift overflows.
-fn shift_runs<T: ArrowTimestampType>(array: &dyn Array, shift: impl Fn(i64) -> Option<i64>) -> Option<ArrayRef> {
+fn shift_runs<T: ArrowTimestampType>(
+    array: &dyn Array,
+    shift: impl Fn(i64) -> Option<i64>,
+) -> Option<ArrayRef> {
     let array = array.as_primitive::<T>();
     let mut last: Option<(i64, i64)> = None;
     let mut values = Vec::with_capacity(array.len());

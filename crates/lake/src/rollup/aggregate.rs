@@ -601,9 +601,9 @@ mod tests {
         for i in 0..20_000u64 {
             let r = next();
             let bucket: u64 = match r % 10 {
-                0 => 5_000_000 + r % 3_000,       // wider than MAX_SLOTS
+                0 => 5_000_000 + r % 3_000,            // wider than MAX_SLOTS
                 1 => (-3i64 - (r % 40) as i64) as u64, // before 1970
-                _ => 480_000 + (i / 7) % 744 + r % 3, // runs through a month of hours
+                _ => 480_000 + (i / 7) % 744 + r % 3,  // runs through a month of hours
             };
             let valid = r % 97 != 0;
             let (a, b) = ((r >> 20) % 5 + 1, (r >> 30) % 3);
@@ -631,7 +631,11 @@ mod tests {
             assert_eq!(groups.key(g), key);
         }
         assert_eq!(groups.rows.len(), expected.len());
-        assert!(groups.others.len() > 0 && groups.others.len() < expected.len() / 2, "{}", groups.others.len());
+        assert!(
+            !groups.others.is_empty() && groups.others.len() < expected.len() / 2,
+            "{}",
+            groups.others.len()
+        );
     }
 
     #[test]

@@ -325,7 +325,10 @@ pub(crate) fn write_part(
         let props = WriterProperties::builder()
             .set_max_row_group_row_count(Some(PART_ROW_GROUP_ROWS))
             .set_statistics_enabled(EnabledStatistics::None)
-            .set_column_statistics_enabled(ColumnPath::from(names::CHARGE_PERIOD_START), EnabledStatistics::Chunk)
+            .set_column_statistics_enabled(
+                ColumnPath::from(names::CHARGE_PERIOD_START),
+                EnabledStatistics::Chunk,
+            )
             .build();
         let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error)?;
         writer.write(batch).map_err(parquet_error)?;
