@@ -7,7 +7,7 @@
 //! has no shifts, so hour, day and week are a remainder away and month, quarter and year need one
 //! calendar conversion per distinct day (consecutive rows share days, so one is cached).
 //!
-//! [`UtcDateTrunc`] replaces the built-in under the same name and aliases. It handles arrays of
+//! [`udf`] replaces the built-in under the same name and aliases ([`crate::fastpath`]). It handles arrays of
 //! timestamps whose zone is UTC (`UTC`, `Etc/UTC`, `Z`, `+00:00`, `+00`, `+0000`) with a constant
 //! granularity of hour or coarser; everything else (scalars, other zones, finer granularities,
 //! time types) goes to the built-in unchanged, so the function means exactly what DataFusion
@@ -19,40 +19,21 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
 use datafusion::arrow::datatypes::{
-    ArrowTimestampType, DataType, FieldRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    ArrowTimestampType, DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
-use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
+
+use crate::fastpath::FastPath;
 
 /// Days from 0001-01-01 (chrono's day 1 of the common era is day 0 here) to 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
-/// `date_trunc` with a fast path for UTC timestamps; see the module documentation.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct UtcDateTrunc {
-    builtin: Arc<ScalarUDF>,
-}
-
-impl Default for UtcDateTrunc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl UtcDateTrunc {
-    /// The function, wrapping DataFusion's own `date_trunc` for the cases it does not speed up.
-    pub fn new() -> Self {
-        Self { builtin: datafusion::functions::datetime::date_trunc() }
-    }
-
-    /// As a [`ScalarUDF`] to register in a session (it replaces the built-in of the same name).
-    pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(Self::new())
-    }
+/// `date_trunc` with the fast path for UTC timestamps, to register in a session (it replaces the
+/// built-in of the same name); see the module documentation.
+pub fn udf() -> ScalarUDF {
+    FastPath::udf(datafusion::functions::datetime::date_trunc(), |args| Ok(fast_path(args)))
 }
 
 /// A granularity the fast path handles.
@@ -178,48 +159,13 @@ fn fast_path(args: &[ColumnarValue]) -> Option<ArrayRef> {
     }
 }
 
-impl ScalarUDFImpl for UtcDateTrunc {
-    fn name(&self) -> &str {
-        self.builtin.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.builtin.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.builtin.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.builtin.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.builtin.return_field_from_args(args)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match fast_path(&args.args) {
-            Some(array) => Ok(ColumnarValue::Array(array)),
-            None => self.builtin.invoke_with_args(args),
-        }
-    }
-
-    fn output_ordering(&self, inputs: &[ExprProperties]) -> Result<SortProperties> {
-        self.builtin.output_ordering(inputs)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.builtin.documentation()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::TimestampMicrosecondArray;
     use datafusion::arrow::datatypes::Field;
+    use datafusion::arrow::datatypes::FieldRef;
     use datafusion::config::ConfigOptions;
+    use datafusion::logical_expr::ScalarFunctionArgs;
 
     use super::*;
 
@@ -264,7 +210,7 @@ mod tests {
 
     #[test]
     fn agrees_with_the_builtin_on_utc_timestamps() {
-        let ours = UtcDateTrunc::udf();
+        let ours = udf();
         let builtin = datafusion::functions::datetime::date_trunc();
         for tz in ["UTC", "+00:00", "Etc/UTC"] {
             let array: ArrayRef = Arc::new(TimestampMicrosecondArray::from(sample()).with_timezone(tz));
@@ -296,7 +242,7 @@ mod tests {
         for a in [array, nanos] {
             for g in GRANULARITIES {
                 assert_eq!(
-                    invoke(&UtcDateTrunc::udf(), g, a.clone()).as_ref(),
+                    invoke(&udf(), g, a.clone()).as_ref(),
                     invoke(&builtin, g, a.clone()).as_ref(),
                     "granularity {g} on {}",
                     a.data_type()
@@ -316,7 +262,7 @@ mod tests {
         assert!(fast_path(&[ScalarValue::from("day").into(), naive.into()]).is_none());
         let builtin = datafusion::functions::datetime::date_trunc();
         for (g, a) in [("day", array), ("minute", minute)] {
-            assert_eq!(invoke(&UtcDateTrunc::udf(), g, a.clone()).as_ref(), invoke(&builtin, g, a).as_ref());
+            assert_eq!(invoke(&udf(), g, a.clone()).as_ref(), invoke(&builtin, g, a).as_ref());
         }
     }
 
@@ -327,7 +273,7 @@ mod tests {
         let array: ArrayRef =
             Arc::new(TimestampMicrosecondArray::from(vec![Some(t), None]).with_timezone("UTC"));
         let expect = |g: &str, text: &str| {
-            let out = invoke(&UtcDateTrunc::udf(), g, array.clone());
+            let out = invoke(&udf(), g, array.clone());
             let out = out.as_primitive::<TimestampMicrosecondType>();
             assert_eq!(costpilot_model::time::format_micros(out.value(0)), text, "{g}");
             assert!(out.is_null(1));

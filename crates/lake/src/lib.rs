@@ -85,6 +85,7 @@ pub mod datetrunc;
 pub mod dimensions;
 pub mod error;
 pub mod export;
+pub mod fastpath;
 pub mod fx;
 pub mod guard;
 mod intern;

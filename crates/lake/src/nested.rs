@@ -7,8 +7,8 @@
 //! argument to a full column. At 10 M rows with four to five tags each, that was 3.2 s of a 3.9 s
 //! query, five times the cost of decoding the column.
 //!
-//! [`FastMapExtract`] and [`FastArrayElement`] replace the built-ins under the same names and
-//! aliases; [`register`] also points the `[i]` syntax, which the SQL planner binds to the built-in
+//! [`map_extract`] and [`array_element`] replace the built-ins under the same names and aliases
+//! ([`crate::fastpath`]); [`register`] also points the `[i]` syntax, which the SQL planner binds to the built-in
 //! `array_element` directly, at the fast one. Each handles arrays with a constant key or index by
 //! finding every row's element in place and gathering them with one `take`, and answers exactly
 //! as the built-in does:
@@ -28,50 +28,35 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature,
-};
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
-/// Registers [`FastMapExtract`] and [`FastArrayElement`] in `ctx`, and the rewrite that sends the
-/// `[i]` syntax to the latter.
+use crate::fastpath::FastPath;
+
+/// Registers [`map_extract`] and [`array_element`] in `ctx`, and the rewrite that sends the `[i]`
+/// syntax to the latter.
 pub fn register(ctx: &mut SessionContext) -> Result<()> {
-    ctx.register_udf(Arc::new(FastMapExtract::udf()))?;
-    let element = Arc::new(FastArrayElement::udf());
+    ctx.register_udf(Arc::new(map_extract()))?;
+    let element = Arc::new(array_element());
     ctx.register_udf(element.clone())?;
     ctx.register_function_rewrite(Arc::new(ElementRewrite { element }))
 }
 
-/// `map_extract` with a fast path for string keys; see the module documentation.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct FastMapExtract {
-    builtin: Arc<ScalarUDF>,
+/// `map_extract` with the fast path for string keys; see the module documentation.
+pub fn map_extract() -> ScalarUDF {
+    FastPath::udf(datafusion::functions_nested::map_extract::map_extract_udf(), fast_path)
 }
 
-impl Default for FastMapExtract {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl FastMapExtract {
-    /// The function, wrapping DataFusion's own `map_extract` for the cases it does not speed up.
-    pub fn new() -> Self {
-        Self { builtin: datafusion::functions_nested::map_extract::map_extract_udf() }
-    }
-
-    /// As a [`ScalarUDF`] to register in a session (it replaces the built-in of the same name).
-    pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(Self::new())
-    }
+/// `array_element` with the fast path for lists and a constant index; see the module documentation.
+pub fn array_element() -> ScalarUDF {
+    FastPath::udf(datafusion::functions_nested::extract::array_element_udf(), element_fast_path)
 }
 
 /// For each map in `map`, the index into the entries of its first key for which `matches` holds.
@@ -123,67 +108,6 @@ fn fast_path(args: &[ColumnarValue]) -> Result<Option<ArrayRef>> {
     Ok(Some(Arc::new(ListArray::try_new(field, offsets, values, None)?)))
 }
 
-impl ScalarUDFImpl for FastMapExtract {
-    fn name(&self) -> &str {
-        self.builtin.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.builtin.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.builtin.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.builtin.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.builtin.return_field_from_args(args)
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        self.builtin.coerce_types(arg_types)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match fast_path(&args.args)? {
-            Some(array) => Ok(ColumnarValue::Array(array)),
-            None => self.builtin.invoke_with_args(args),
-        }
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.builtin.documentation()
-    }
-}
-
-/// `array_element` with a fast path for lists and a constant index; see the module documentation.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct FastArrayElement {
-    builtin: Arc<ScalarUDF>,
-}
-
-impl Default for FastArrayElement {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl FastArrayElement {
-    /// The function, wrapping DataFusion's own `array_element` for the cases it does not speed up.
-    pub fn new() -> Self {
-        Self { builtin: datafusion::functions_nested::extract::array_element_udf() }
-    }
-
-    /// As a [`ScalarUDF`] to register in a session (it replaces the built-in of the same name).
-    pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(Self::new())
-    }
-}
-
 /// For each list, the position in `list`'s values of its element at 1-based `index` (from the end
 /// when negative), or null when the list is null or too short.
 fn element_positions<O: OffsetSizeTrait>(list: &GenericListArray<O>, index: i64) -> UInt32Array {
@@ -224,45 +148,8 @@ fn element_fast_path(args: &[ColumnarValue]) -> Result<Option<ArrayRef>> {
     Ok(Some(take(values.as_ref(), &positions, None)?))
 }
 
-impl ScalarUDFImpl for FastArrayElement {
-    fn name(&self) -> &str {
-        self.builtin.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.builtin.aliases()
-    }
-
-    fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        self.builtin.schema_name(args)
-    }
-
-    fn signature(&self) -> &Signature {
-        self.builtin.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.builtin.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.builtin.return_field_from_args(args)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match element_fast_path(&args.args)? {
-            Some(array) => Ok(ColumnarValue::Array(array)),
-            None => self.builtin.invoke_with_args(args),
-        }
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.builtin.documentation()
-    }
-}
-
 /// Points calls of the built-in `array_element`, which the SQL planner makes for `list[i]`
-/// without looking the name up, at [`FastArrayElement`].
+/// without looking the name up, at [`array_element`].
 #[derive(Debug)]
 struct ElementRewrite {
     element: Arc<ScalarUDF>,
@@ -276,8 +163,7 @@ impl FunctionRewrite for ElementRewrite {
     fn rewrite(&self, expr: Expr, _schema: &DFSchema, _config: &ConfigOptions) -> Result<Transformed<Expr>> {
         match expr {
             Expr::ScalarFunction(ScalarFunction { func, args })
-                if func.name() == self.element.name()
-                    && func.inner().downcast_ref::<FastArrayElement>().is_none() =>
+                if func.name() == self.element.name() && !FastPath::is_fast(&func, self.element.name()) =>
             {
                 Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
                     self.element.clone(),
@@ -292,6 +178,8 @@ impl FunctionRewrite for ElementRewrite {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{Int64Builder, ListBuilder, MapBuilder, StringBuilder};
+    use datafusion::arrow::datatypes::FieldRef;
+    use datafusion::logical_expr::ScalarFunctionArgs;
     use datafusion::logical_expr::{col, lit};
 
     use super::*;
@@ -355,7 +243,7 @@ mod tests {
                     fast_path(&[map.clone().into(), ScalarValue::from(key).into()]).expect("runs").is_some()
                 );
                 let expected = invoke(&builtin, map.clone(), ScalarValue::from(key));
-                let got = invoke(&FastMapExtract::udf(), map.clone(), ScalarValue::from(key));
+                let got = invoke(&map_extract(), map.clone(), ScalarValue::from(key));
                 assert_eq!(got.as_ref(), expected.as_ref(), "key {key:?}");
             }
         }
@@ -379,7 +267,7 @@ mod tests {
             }
             builder.append(row.is_some()).expect("a map");
         }
-        let out = invoke(&FastMapExtract::udf(), Arc::new(builder.finish()), ScalarValue::from("team"));
+        let out = invoke(&map_extract(), Arc::new(builder.finish()), ScalarValue::from("team"));
         let out = out.as_list::<i32>();
         assert_eq!(out.value_offsets(), &[0, 1, 2, 3, 4, 5]);
         let values: Vec<Option<&str>> = out.values().as_string::<i32>().iter().collect();
@@ -433,7 +321,7 @@ mod tests {
                     element_fast_path(&[list.clone().into(), index.clone().into()]).expect("runs").is_some()
                 );
                 let expected = invoke(&builtin, list.clone(), index.clone());
-                let got = invoke(&FastArrayElement::udf(), list.clone(), index.clone());
+                let got = invoke(&array_element(), list.clone(), index.clone());
                 assert_eq!(got.as_ref(), expected.as_ref(), "index {index}");
             }
         }
@@ -451,7 +339,7 @@ mod tests {
         builder.append_value([]);
         let list: ArrayRef = Arc::new(builder.finish());
         let at = |i: i64| -> Vec<Option<i64>> {
-            let out = invoke(&FastArrayElement::udf(), list.clone(), ScalarValue::Int64(Some(i)));
+            let out = invoke(&array_element(), list.clone(), ScalarValue::Int64(Some(i)));
             out.as_primitive::<datafusion::arrow::datatypes::Int64Type>().iter().collect()
         };
         assert_eq!(at(1), [Some(1), None, Some(4), None]);
@@ -464,14 +352,14 @@ mod tests {
 
     #[test]
     fn the_index_syntax_is_pointed_at_the_fast_function() {
-        let rewrite = ElementRewrite { element: Arc::new(FastArrayElement::udf()) };
+        let rewrite = ElementRewrite { element: Arc::new(array_element()) };
         let schema = DFSchema::empty();
         let config = ConfigOptions::default();
         let planned = datafusion::functions_nested::expr_fn::array_element(col("l"), lit(1i64));
         let out = rewrite.rewrite(planned, &schema, &config).expect("rewrites");
         assert!(out.transformed);
         let Expr::ScalarFunction(call) = &out.data else { panic!("a call: {}", out.data) };
-        assert!(call.func.inner().downcast_ref::<FastArrayElement>().is_some());
+        assert!(FastPath::is_fast(&call.func, "array_element"));
         assert_eq!(out.data.schema_name().to_string(), "l[Int64(1)]");
         // Once pointed, and for any other function, nothing changes.
         assert!(!rewrite.rewrite(out.data, &schema, &config).expect("runs").transformed);

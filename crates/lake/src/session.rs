@@ -31,7 +31,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::business;
-use crate::datetrunc::UtcDateTrunc;
+use crate::datetrunc;
 use crate::dimensions;
 use crate::error::LakeError;
 use crate::export::{self, ExportReport};
@@ -118,7 +118,7 @@ impl LakeSession {
         scope: &Scope,
     ) -> Result<LakeSession, LakeError> {
         let mut ctx = SessionContext::new_with_config(session_config());
-        ctx.register_udf(UtcDateTrunc::udf());
+        ctx.register_udf(datetrunc::udf());
         nested::register(&mut ctx)?;
         optimize::register(&ctx);
         let files: Vec<PathBuf> =
