@@ -23,8 +23,6 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::dataframe::DataFrame;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
@@ -92,45 +90,25 @@ impl std::fmt::Debug for LakeSession {
     }
 }
 
-/// Partitions a query of the lake's table is split into per core, and at most in all.
+/// Partitions a query is split into per core, and at most in all.
 ///
 /// DataFusion splits a scan into one byte range of the lake's files per partition, and equal
 /// bytes are not equal work: a range rich in `Tags` or decimal pages decodes slower, and with one
 /// partition per core the core that drew it finishes alone. Four smaller partitions per core let
 /// the runtime keep every core busy to the end: on 2 cores at 10 M rows, the plain-SQL suite ran
 /// 10 to 30 % faster than with one (the untagged share 1.01 s → 0.78 s; instance-hours 244 →
-/// 194 ms), and no query slower. A query that reads only small tables (rollups, business metrics)
-/// keeps one partition per core: there more partitions cost more in repartitioning than they
-/// balance ([`LakeSession::sql`]).
+/// 194 ms), and no query slower.
 const PARTITIONS_PER_CORE: usize = 4;
 const MAX_PARTITIONS: usize = 64;
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
-}
 
 /// The configuration every lake session uses: [`PARTITIONS_PER_CORE`] partitions per core, FOCUS
 /// names unquoted.
 pub fn session_config() -> SessionConfig {
-    let partitions = (cores() * PARTITIONS_PER_CORE).min(MAX_PARTITIONS);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let partitions = (cores * PARTITIONS_PER_CORE).min(MAX_PARTITIONS);
     let mut config = SessionConfig::new().with_target_partitions(partitions).with_information_schema(true);
     config.options_mut().sql_parser.enable_ident_normalization = false;
     config
-}
-
-/// Whether `plan` (subqueries included) scans the lake's table, through `focus` or directly.
-fn reads_lake(plan: &LogicalPlan) -> Result<bool, LakeError> {
-    let mut found = false;
-    plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node
-            && matches!(scan.table_name.table(), FOCUS_TABLE | FOCUS_LAKE_TABLE)
-        {
-            found = true;
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    Ok(found)
 }
 
 impl LakeSession {
@@ -243,13 +221,7 @@ impl LakeSession {
         self.check_files()?;
         let options =
             SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let plan = self.ctx.state().create_logical_plan(sql).await?;
-        options.verify_plan(&plan)?;
-        let mut state = self.ctx.state();
-        if !reads_lake(&plan)? {
-            state.config_mut().options_mut().execution.target_partitions = cores();
-        }
-        let df = DataFrame::new(state, plan);
+        let df = self.ctx.sql_with_options(sql, options).await?;
         // A plan names the lake's files (and so other tenants' payer accounts), and EXPLAIN
         // ANALYZE counts the rows a scan read before the scope's filter.
         if self.scoped && matches!(df.logical_plan(), LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
@@ -308,38 +280,4 @@ pub(crate) fn parquet_table(
     let config =
         ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
-}
-
-#[cfg(test)]
-mod tests {
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-
-    use super::*;
-
-    #[tokio::test]
-    async fn only_queries_of_the_lake_count_as_reading_it() {
-        let ctx = SessionContext::new();
-        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-        let batch =
-            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2]))]).expect("a batch");
-        for table in [FOCUS_LAKE_TABLE, "rollup_daily_accounts", "business_metrics"] {
-            ctx.register_batch(table, batch.clone()).expect("registers");
-        }
-        ctx.sql(&format!("CREATE VIEW {FOCUS_TABLE} AS SELECT n FROM {FOCUS_LAKE_TABLE}"))
-            .await
-            .expect("a view");
-        let reads = |sql: &'static str| {
-            let ctx = ctx.clone();
-            async move { reads_lake(&ctx.state().create_logical_plan(sql).await.expect("plans")).expect("walks") }
-        };
-        assert!(reads("SELECT sum(n) FROM focus").await);
-        assert!(reads("SELECT n FROM focus_lake").await);
-        assert!(reads("SELECT n FROM rollup_daily_accounts WHERE n < (SELECT max(n) FROM focus)").await);
-        assert!(
-            reads("WITH f AS (SELECT n FROM focus) SELECT * FROM business_metrics JOIN f USING (n)").await
-        );
-        assert!(!reads("SELECT sum(n) FROM rollup_daily_accounts").await);
-        assert!(!reads("SELECT n FROM business_metrics UNION ALL SELECT 1").await);
-    }
 }
