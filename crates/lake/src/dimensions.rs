@@ -432,32 +432,33 @@ impl DimensionCache {
                 out.push(previous.1);
                 continue;
             }
-            if let Some(&code) = self.cache.get(key.as_slice()) {
-                out.push(code);
-                std::mem::swap(&mut previous.0, &mut key);
-                previous.1 = code;
-                continue;
-            }
-            let strings = &self.strings;
-            let text = |i: usize| strings.value(texts[i][row]).unwrap_or("");
-            let (row_tags, row_categories) = (tags.entries(row, strings), categories.entries(row, strings));
-            let fields = RowFields {
-                account_id: text(0),
-                account_name: text(1),
-                resource_id: text(2),
-                service: text(3),
-                region: text(4),
-                charge_category: text(5),
-                tags: &row_tags,
-                cost_categories: &row_categories,
+            let code = match self.cache.get(key.as_slice()) {
+                Some(&code) => code,
+                None => {
+                    let strings = &self.strings;
+                    let text = |i: usize| strings.value(texts[i][row]).unwrap_or("");
+                    let (row_tags, row_categories) =
+                        (tags.entries(row, strings), categories.entries(row, strings));
+                    let fields = RowFields {
+                        account_id: text(0),
+                        account_name: text(1),
+                        resource_id: text(2),
+                        service: text(3),
+                        region: text(4),
+                        charge_category: text(5),
+                        tags: &row_tags,
+                        cost_categories: &row_categories,
+                    };
+                    let values: Arc<[Option<String>]> = self.resolver.resolve(&fields).into();
+                    let next = self.values.len() as u32;
+                    let code = *self.codes.entry(values.clone()).or_insert(next);
+                    if code == next {
+                        self.values.push(values);
+                    }
+                    self.cache.insert(key.as_slice().into(), code);
+                    code
+                }
             };
-            let values: Arc<[Option<String>]> = self.resolver.resolve(&fields).into();
-            let next = self.values.len() as u32;
-            let code = *self.codes.entry(values.clone()).or_insert(next);
-            if code == next {
-                self.values.push(values);
-            }
-            self.cache.insert(key.as_slice().into(), code);
             out.push(code);
             std::mem::swap(&mut previous.0, &mut key);
             previous.1 = code;

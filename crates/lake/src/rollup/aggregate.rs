@@ -118,17 +118,12 @@ impl KeyIndex {
 
     /// The number of `key`, numbering it if it is new.
     fn number(&mut self, key: &[u32]) -> u32 {
-        let hash = hash_key(key);
-        let (keys, width) = (&self.keys, self.width);
-        let key_of = move |i: u32| &keys[i as usize * width..(i as usize + 1) * width];
-        if let Some(&i) = self.table.find(hash, |&i| key_of(i) == key) {
+        if let Some(i) = find_or_insert(&mut self.table, &self.keys, self.width, key, self.len) {
             return i;
         }
-        let i = self.len;
-        self.table.insert_unique(hash, i, |&i| hash_key(key_of(i)));
         self.keys.extend_from_slice(key);
         self.len += 1;
-        i
+        self.len - 1
     }
 }
 
@@ -192,15 +187,11 @@ impl Groups {
 
     /// The group of `key` through the table of whole keys.
     fn by_key(&mut self, key: &[u32]) -> usize {
-        let hash = hash_key(key);
-        let (keys, width) = (&self.keys, self.width);
-        let key_of = move |g: u32| &keys[g as usize * width..(g as usize + 1) * width];
-        if let Some(&g) = self.others.find(hash, |&g| key_of(g) == key) {
-            return g as usize;
+        let next = self.rows.len() as u32;
+        match find_or_insert(&mut self.others, &self.keys, self.width, key, next) {
+            Some(g) => g as usize,
+            None => self.push(key),
         }
-        let g = self.rows.len();
-        self.others.insert_unique(hash, g as u32, |&g| hash_key(key_of(g)));
-        self.push(key)
     }
 
     /// A new group of `key`, as the next number.
@@ -237,6 +228,25 @@ impl Groups {
     fn key(&self, g: usize) -> &[u32] {
         &self.keys[g * self.width..(g + 1) * self.width]
     }
+}
+
+/// In `table`, whose entries number keys of `width` words stored one after another in `keys`,
+/// the number of `key`; when it is absent, `None` after entering it as `next` (the caller then
+/// appends `key` to `keys`).
+fn find_or_insert(
+    table: &mut HashTable<u32>,
+    keys: &[u32],
+    width: usize,
+    key: &[u32],
+    next: u32,
+) -> Option<u32> {
+    let hash = hash_key(key);
+    let key_of = |i: u32| &keys[i as usize * width..(i as usize + 1) * width];
+    if let Some(&i) = table.find(hash, |&i| key_of(i) == key) {
+        return Some(i);
+    }
+    table.insert_unique(hash, next, |&i| hash_key(key_of(i)));
+    None
 }
 
 /// The hash of a group key: a multiply-rotate step per word, then a final mix so that both the
