@@ -82,7 +82,7 @@ struct Mapped {
 }
 
 /// Raw batches decoded ahead of the mapping, and mapped batches ahead of the caller.
-const AHEAD: usize = 1;
+const AHEAD: usize = 2;
 
 impl CurReader {
     /// Opens `path` (a `container` file of the given flavour), checking that it has every required

@@ -11,8 +11,10 @@
 //!
 //! A chunk is written as Parquet v1 pages: one PLAIN dictionary page and RLE_DICTIONARY data pages,
 //! or, when the dictionary outgrows [`DICTIONARY_BYTES`] (resource ids, say), PLAIN data pages as
-//! arrow-rs falls back to. A chunk whose first page's values are mostly distinct (amounts that vary
-//! row by row) is PLAIN from the start: hashing them would buy nothing. Definition levels are RLE, as every nullable flat column has them. The
+//! arrow-rs falls back to. A chunk whose first page's values are mostly distinct, or gain new values
+//! fast enough to outgrow that limit within the row group (amounts that vary row by row), is PLAIN
+//! from the start: hashing them would buy nothing. Definition levels are RLE, as every nullable
+//! flat column has them. The
 //! chunk's bytes and metadata are spliced into the row group with
 //! [`SerializedRowGroupWriter::append_column`], next to the chunks arrow-rs wrote.
 
@@ -44,9 +46,11 @@ const PAGE_BYTES: usize = 1 << 20;
 /// is written PLAIN (arrow-rs's default dictionary page limit).
 pub const DICTIONARY_BYTES: usize = 1 << 20;
 
-/// Rows a chunk sees before it judges whether a dictionary pays (the first page's): when more
-/// than half of their values are distinct (amounts that vary row by row, say), hashing every value buys nothing and the
-/// chunk is written PLAIN from its first page.
+/// Rows a chunk sees before it judges whether a dictionary pays (the first page's). It does not
+/// when more than half of their values are distinct, nor when the dictionary, growing as it grew
+/// over them, would pass [`DICTIONARY_BYTES`] before the chunk ends (amounts and quantities that
+/// vary row by row): then most pages would be PLAIN anyway, after hashing every value up to the
+/// limit for a dictionary few rows use. Such a chunk is PLAIN from its first page.
 const DICTIONARY_SAMPLE: usize = PAGE_ROWS;
 
 /// A fixed-seed hasher: nothing about a file depends on the process that wrote it.
@@ -384,6 +388,8 @@ pub struct ChunkEncoder {
     store: Store,
     /// While true, equal values share one store entry (the store is a dictionary).
     dedup: bool,
+    /// Rows the chunk is expected to reach (its row group's limit), if known.
+    expected_rows: Option<usize>,
     /// Entries the dictionary page holds: all while deduplicating, those before it stopped after.
     dictionary_len: usize,
     /// Store entry of every pending value, in order.
@@ -422,6 +428,7 @@ impl ChunkEncoder {
             compression,
             store,
             dedup: true,
+            expected_rows: None,
             dictionary_len: 0,
             pending: Vec::new(),
             pending_def: Vec::new(),
@@ -436,6 +443,13 @@ impl ChunkEncoder {
             packed: Vec::new(),
             snappy: snap::raw::Encoder::new(),
         }
+    }
+
+    /// Tells the chunk it will likely reach `rows` rows, so that it can judge from its first rows
+    /// whether its dictionary would outgrow [`DICTIONARY_BYTES`].
+    pub fn with_expected_rows(mut self, rows: usize) -> Self {
+        self.expected_rows = Some(rows);
+        self
     }
 
     /// Adds the rows of `array`: text as `Utf8`, `Utf8View` or a dictionary of text for a text
@@ -600,7 +614,7 @@ impl ChunkEncoder {
         if self.dedup
             && self.slots == 0
             && self.pending_rows >= DICTIONARY_SAMPLE
-            && self.store.len() * 2 > self.pending.len()
+            && (self.store.len() * 2 > self.pending.len() || self.outgrows_dictionary())
         {
             self.dedup = false;
             self.store.stop_deduplicating();
@@ -613,6 +627,25 @@ impl ChunkEncoder {
             self.store.stop_deduplicating();
         }
         Ok(())
+    }
+
+    /// Whether the dictionary would pass [`DICTIONARY_BYTES`] before the chunk reaches its
+    /// expected rows, were it to keep gaining new values as fast as over the second half of the
+    /// values pending (all the chunk's so far). Entries are numbered in order of first
+    /// appearance, so the first half of the values holds entries up to its greatest.
+    fn outgrows_dictionary(&self) -> bool {
+        let Some(expected_rows) = self.expected_rows else { return false };
+        let (values, entries) = (self.pending.len(), self.store.len());
+        if values < 2 || entries == 0 || self.pending_rows == 0 {
+            return false;
+        }
+        let half = values / 2;
+        let early = self.pending[..half].iter().max().map_or(0, |&m| m as usize + 1);
+        let new_per_value = (entries - early) as f64 / (values - half) as f64;
+        let expected_values = expected_rows as f64 * values as f64 / self.pending_rows as f64;
+        let projected = entries as f64 + new_per_value * (expected_values - values as f64).max(0.0);
+        let bytes_per_entry = self.store.plain_bytes() as f64 / entries as f64;
+        projected * bytes_per_entry > DICTIONARY_BYTES as f64
     }
 
     /// Encodes pending rows into pages while at least `keep_below` rows are pending (all of them
@@ -1185,6 +1218,36 @@ mod tests {
             assert!(close.metadata.dictionary_page_offset().is_none());
             assert!(!close.metadata.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
         }
+    }
+
+    #[test]
+    fn chunks_whose_dictionary_would_overflow_are_plain_from_the_first_page() {
+        let t = DataType::Decimal128(38, 15);
+        let leaf = || {
+            let schema = Schema::new(vec![Field::new("c", t.clone(), true)]);
+            let descr = ArrowSchemaConverter::new().convert(&schema).unwrap().column(0);
+            let kind = ChunkKind::of(&t, &descr, false, Compression::SNAPPY).unwrap();
+            ChunkEncoder::new(descr, kind, Compression::SNAPPY).with_expected_rows(500_000)
+        };
+        // A third of the values new (amounts of usage that varies), and a few thousand values
+        // repeating in a cycle: both pass the half-distinct test on their first 30,000 rows. The
+        // first would pass the dictionary limit (65,536 entries) by its 200,000th row; the
+        // second never gains a value after its first cycle.
+        let (mut growing, mut cycling) = (leaf(), leaf());
+        for b in 0..10i128 {
+            let amounts: Decimal128Array =
+                (0..30_000i128).map(|i| Some(if i % 3 == 0 { b * 30_000 + i } else { i % 7 })).collect();
+            growing.write(&(Arc::new(amounts.with_data_type(t.clone())) as ArrayRef)).unwrap();
+            let prices: Decimal128Array = (0..30_000i128).map(|i| Some(i % 4_000 * 1_000)).collect();
+            cycling.write(&(Arc::new(prices.with_data_type(t.clone())) as ArrayRef)).unwrap();
+        }
+        let (_, growing) = growing.finish().unwrap();
+        assert!(growing.metadata.dictionary_page_offset().is_none());
+        assert!(!growing.metadata.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
+        let (_, cycling) = cycling.finish().unwrap();
+        assert!(cycling.metadata.dictionary_page_offset().is_some());
+        assert!(cycling.metadata.encodings().any(|e| e == Encoding::RLE_DICTIONARY));
+        assert_eq!((growing.rows_written, cycling.rows_written), (300_000, 300_000));
     }
 
     #[test]

@@ -48,14 +48,14 @@ pub const MAX_OPEN_FILES: usize = 32;
 
 /// Batches waiting for the writer thread: one waits while one is encoded. A lake batch of 64 Ki
 /// CUR rows takes about 90 MB in memory, so a deeper queue costs much memory and gains nothing.
-const CHANNEL_BATCHES: usize = 1;
+const CHANNEL_BATCHES: usize = 3;
 
 /// A batch whose units come in at most this many runs of consecutive rows is split into slices
 /// rather than gathered by unit.
 const MAX_RUNS: usize = 16;
 
 /// Batches waiting for the rollup thread, which is quicker per batch than the writer.
-const ROLLUP_BATCHES: usize = 2;
+const ROLLUP_BATCHES: usize = 4;
 
 /// The environment variable naming a failpoint (a test hook, see [`Transaction::commit`]).
 pub const FAILPOINT_ENV: &str = "COSTPILOT_FAILPOINT";
@@ -912,11 +912,10 @@ impl OpenFile {
                 let columns = writers.into_iter().zip(&self.kinds).enumerate().map(|(i, (w, kind))| {
                     let leaf = descr.column(i);
                     match kind {
-                        Some(k) => Leaf::Chunk(Box::new(ChunkEncoder::new(
-                            leaf.clone(),
-                            *k,
-                            enc.props.compression(leaf.path()),
-                        ))),
+                        Some(k) => Leaf::Chunk(Box::new(
+                            ChunkEncoder::new(leaf.clone(), *k, enc.props.compression(leaf.path()))
+                                .with_expected_rows(enc.row_group_rows),
+                        )),
                         None => Leaf::Arrow(Box::new(w)),
                     }
                 });
