@@ -81,7 +81,9 @@ struct Mapped {
     bad: Vec<BadRow>,
 }
 
-/// Raw batches decoded ahead of the mapping, and mapped batches ahead of the caller.
+/// Raw batches decoded ahead of the mapping, and mapped batches ahead of the caller: two each,
+/// so that a stage that stalls for a moment (the writer at a row-group boundary) does not stall
+/// the others.
 const AHEAD: usize = 2;
 
 impl CurReader {
