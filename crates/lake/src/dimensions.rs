@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use crate::allocation::{ALLOCATION_FILE, AllocationRules};
 use crate::error::LakeError;
-use crate::intern::Interner;
+use crate::intern::{Interner, LazyCodes};
 use crate::layout::{create_dir_durable, write_atomic};
 
 /// The folder of the rules in force, inside the data directory.
@@ -289,23 +289,18 @@ pub(crate) struct DimensionCache {
     values: Vec<Arc<[Option<String>]>>,
 }
 
-/// A map column's entries as string codes.
-struct MapCodes {
-    offsets: Vec<usize>,
-    valid: Vec<bool>,
-    keys: Vec<u32>,
-    values: Vec<u32>,
+/// A map column's rows, their entries coded only when a row needs them.
+struct MapRows {
+    /// `None` for a column of nulls.
+    map: Option<MapArray>,
+    keys: LazyCodes,
+    values: LazyCodes,
 }
 
-impl MapCodes {
-    fn new(array: &ArrayRef, strings: &mut Interner) -> DfResult<MapCodes> {
+impl MapRows {
+    fn new(array: &ArrayRef, strings: &mut Interner) -> DfResult<MapRows> {
         if array.data_type() == &DataType::Null {
-            return Ok(MapCodes {
-                offsets: vec![0; array.len() + 1],
-                valid: vec![false; array.len()],
-                keys: Vec::new(),
-                values: Vec::new(),
-            });
+            return Ok(MapRows { map: None, keys: strings.lazy(array)?, values: strings.lazy(array)? });
         }
         let Some(map) = array.as_any().downcast_ref::<MapArray>() else {
             return exec_err!(
@@ -313,36 +308,51 @@ impl MapCodes {
                 array.data_type()
             );
         };
-        Ok(MapCodes {
-            offsets: map.value_offsets().iter().map(|o| *o as usize).collect(),
-            valid: (0..map.len()).map(|r| map.is_valid(r)).collect(),
-            keys: strings.codes(map.keys().as_ref())?,
-            values: strings.codes(map.values().as_ref())?,
-        })
+        let (keys, values) = (strings.lazy(map.keys().as_ref())?, strings.lazy(map.values().as_ref())?);
+        Ok(MapRows { map: Some(map.clone()), keys, values })
+    }
+
+    /// The entries of a row, `None` for a null map.
+    fn entries(&self, row: usize) -> Option<std::ops::Range<usize>> {
+        let map = self.map.as_ref().filter(|m| m.is_valid(row))?;
+        let offsets = map.value_offsets();
+        Some(offsets[row] as usize..offsets[row + 1] as usize)
+    }
+
+    /// Whether rows `a` and `b` certainly hold the same entries (see [`LazyCodes::same`]).
+    fn same(&self, a: usize, b: usize) -> bool {
+        match (self.entries(a), self.entries(b)) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.len() == b.len() && a.zip(b).all(|(i, j)| self.keys.same(i, j) && self.values.same(i, j))
+            }
+            _ => false,
+        }
     }
 
     /// Appends the row's entries to a cache key: their count, then key and value codes (keys
     /// are never null, so a null map and an empty one differ by the count's top bit).
-    fn extend_key(&self, row: usize, key: &mut Vec<u32>) {
-        if !self.valid[row] {
+    fn extend_key(&mut self, row: usize, key: &mut Vec<u32>, strings: &mut Interner) {
+        let Some(entries) = self.entries(row) else {
             key.push(u32::MAX);
             return;
-        }
-        let (from, to) = (self.offsets[row], self.offsets[row + 1]);
-        key.push((to - from) as u32);
-        for j in from..to {
-            key.push(self.keys[j]);
-            key.push(self.values[j]);
+        };
+        key.push(entries.len() as u32);
+        for j in entries {
+            key.push(self.keys.code(j, strings));
+            key.push(self.values.code(j, strings));
         }
     }
 
-    fn entries<'a>(&self, row: usize, strings: &'a Interner) -> Vec<(&'a str, &'a str)> {
-        if !self.valid[row] {
-            return Vec::new();
-        }
-        (self.offsets[row]..self.offsets[row + 1])
-            .filter_map(|j| Some((strings.value(self.keys[j])?, strings.value(self.values[j]).unwrap_or(""))))
-            .collect()
+    fn pairs(&self, row: usize) -> Vec<(&str, &str)> {
+        let entries = self.entries(row).unwrap_or_default();
+        entries.filter_map(|j| Some((self.keys.value(j)?, self.values.value(j).unwrap_or("")))).collect()
+    }
+
+    /// Gives the codes made back to `strings`.
+    fn finish(self, strings: &mut Interner) {
+        strings.keep_lazy(self.keys);
+        strings.keep_lazy(self.values);
     }
 }
 
@@ -417,28 +427,31 @@ impl DimensionCache {
         out: &mut Vec<u32>,
     ) -> DfResult<()> {
         let rows = texts[0].len();
-        let (tags, categories) =
-            (MapCodes::new(tags, &mut self.strings)?, MapCodes::new(categories, &mut self.strings)?);
+        let mut tags = MapRows::new(tags, &mut self.strings)?;
+        let mut categories = MapRows::new(categories, &mut self.strings)?;
         out.clear();
         let mut key = Vec::with_capacity(64);
-        // Bills list a resource's lines together: a row often has the row before's inputs.
-        let mut previous: (Vec<u32>, u32) = (Vec::with_capacity(64), 0);
         for row in 0..rows {
-            key.clear();
-            key.extend(texts.iter().map(|t| t[row]));
-            tags.extend_key(row, &mut key);
-            categories.extend_key(row, &mut key);
-            if row > 0 && key == previous.0 {
-                out.push(previous.1);
+            // Bills list a resource's lines together: a row often has the row before's inputs,
+            // which is found without coding its tags.
+            if row > 0
+                && texts.iter().all(|t| t[row] == t[row - 1])
+                && tags.same(row, row - 1)
+                && categories.same(row, row - 1)
+            {
+                out.push(out[row - 1]);
                 continue;
             }
+            key.clear();
+            key.extend(texts.iter().map(|t| t[row]));
+            tags.extend_key(row, &mut key, &mut self.strings);
+            categories.extend_key(row, &mut key, &mut self.strings);
             let code = match self.cache.get(key.as_slice()) {
                 Some(&code) => code,
                 None => {
                     let strings = &self.strings;
                     let text = |i: usize| strings.value(texts[i][row]).unwrap_or("");
-                    let (row_tags, row_categories) =
-                        (tags.entries(row, strings), categories.entries(row, strings));
+                    let (row_tags, row_categories) = (tags.pairs(row), categories.pairs(row));
                     let fields = RowFields {
                         account_id: text(0),
                         account_name: text(1),
@@ -460,9 +473,9 @@ impl DimensionCache {
                 }
             };
             out.push(code);
-            std::mem::swap(&mut previous.0, &mut key);
-            previous.1 = code;
         }
+        tags.finish(&mut self.strings);
+        categories.finish(&mut self.strings);
         Ok(())
     }
 }

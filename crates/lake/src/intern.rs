@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::array::{Array, AsArray, Int32Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::arrow::error::ArrowError;
@@ -89,6 +89,32 @@ impl Interner {
         self.dictionaries.push(codes);
     }
 
+    /// Codes for the elements of `array` (as [`Interner::codes`] takes it), each made when first
+    /// asked for; give them back with [`Interner::keep_lazy`] so a dictionary's codes are kept.
+    pub(crate) fn lazy(&mut self, array: &dyn Array) -> Result<LazyCodes, ArrowError> {
+        if array.data_type() == &DataType::Null {
+            return Ok(LazyCodes(Lazy::Null));
+        }
+        if let Some(dict) = array.as_dictionary_opt::<Int32Type>()
+            && let Some(values) = dict.values().as_string_opt::<i32>()
+        {
+            let codes = self.dictionary_codes(values);
+            return Ok(LazyCodes(Lazy::Dictionary { keys: dict.keys().clone(), codes }));
+        }
+        if let Some(strings) = array.as_string_opt::<i32>() {
+            return Ok(LazyCodes(Lazy::Plain { strings: strings.clone(), last: None }));
+        }
+        let plain = cast(array, &DataType::Utf8)?;
+        Ok(LazyCodes(Lazy::Plain { strings: plain.as_string::<i32>().clone(), last: None }))
+    }
+
+    /// Takes back the codes [`Interner::lazy`] gave.
+    pub(crate) fn keep_lazy(&mut self, lazy: LazyCodes) {
+        if let Lazy::Dictionary { codes, .. } = lazy.0 {
+            self.keep(codes);
+        }
+    }
+
     /// Each element's code: a `Utf8` or `Int32`-keyed dictionary column directly, a null column
     /// as all nulls, any other type cast to `Utf8` first.
     pub(crate) fn codes(&mut self, array: &dyn Array) -> Result<Vec<u32>, ArrowError> {
@@ -100,53 +126,87 @@ impl Interner {
     /// [`Interner::codes`] into `out` (cleared first), so a caller can reuse one buffer.
     pub(crate) fn codes_into(&mut self, array: &dyn Array, out: &mut Vec<u32>) -> Result<(), ArrowError> {
         out.clear();
-        if array.data_type() == &DataType::Null {
-            out.resize(array.len(), 0);
-            return Ok(());
-        }
-        if let Some(dict) = array.as_dictionary_opt::<Int32Type>()
-            && let Some(values) = dict.values().as_string_opt::<i32>()
-        {
-            let mut local = self.dictionary_codes(values);
-            let mut code_of = |k: usize| {
-                let code = &mut local.codes[k];
+        let mut lazy = self.lazy(array)?;
+        out.extend((0..array.len()).map(|i| lazy.code(i, self)));
+        self.keep_lazy(lazy);
+        Ok(())
+    }
+}
+
+/// The elements of an array, coded on demand (see [`Interner::lazy`]).
+pub(crate) struct LazyCodes(Lazy);
+
+enum Lazy {
+    Null,
+    Dictionary {
+        keys: Int32Array,
+        codes: DictionaryCodes,
+    },
+    /// Text, with the element coded last (neighbours often repeat a value).
+    Plain {
+        strings: StringArray,
+        last: Option<(usize, u32)>,
+    },
+}
+
+impl LazyCodes {
+    /// The code of element `i`, numbering its string in `strings` if it is new.
+    pub(crate) fn code(&mut self, i: usize, strings: &mut Interner) -> u32 {
+        match &mut self.0 {
+            Lazy::Null => 0,
+            Lazy::Dictionary { keys, codes } => {
+                if keys.is_null(i) {
+                    return 0;
+                }
+                let k = keys.value(i) as usize;
+                let code = &mut codes.codes[k];
                 if *code == UNKNOWN {
-                    *code = if values.is_valid(k) { self.code(values.value(k)) } else { 0 };
+                    *code = if codes.values.is_valid(k) { strings.code(codes.values.value(k)) } else { 0 };
                 }
                 *code
-            };
-            let keys = dict.keys();
-            match keys.nulls() {
-                None => out.extend(keys.values().iter().map(|&k| code_of(k as usize))),
-                Some(_) => out.extend(
-                    (0..keys.len())
-                        .map(|i| if keys.is_valid(i) { code_of(keys.value(i) as usize) } else { 0 }),
-                ),
             }
-            self.keep(local);
-            return Ok(());
-        }
-        if let Some(strings) = array.as_string_opt::<i32>() {
-            // Bills repeat a value over neighbouring rows: compare with the row before before
-            // hashing.
-            let mut last: Option<(&str, u32)> = None;
-            for i in 0..strings.len() {
-                if strings.is_null(i) {
-                    out.push(0);
-                    continue;
+            Lazy::Plain { strings: values, last } => {
+                if values.is_null(i) {
+                    return 0;
                 }
-                let value = strings.value(i);
-                let code = match last {
-                    Some((v, c)) if v == value => c,
-                    _ => self.code(value),
+                let value = values.value(i);
+                let code = match *last {
+                    Some((j, c)) if values.value(j) == value => c,
+                    _ => strings.code(value),
                 };
-                last = Some((value, code));
-                out.push(code);
+                *last = Some((i, code));
+                code
             }
-            return Ok(());
         }
-        let plain = cast(array, &DataType::Utf8)?;
-        self.codes_into(plain.as_ref(), out)
+    }
+
+    /// The string of element `i`, `None` for null.
+    pub(crate) fn value(&self, i: usize) -> Option<&str> {
+        match &self.0 {
+            Lazy::Null => None,
+            Lazy::Dictionary { keys, codes } => {
+                let k = keys.is_valid(i).then(|| keys.value(i) as usize)?;
+                codes.values.is_valid(k).then(|| codes.values.value(k))
+            }
+            Lazy::Plain { strings, .. } => strings.is_valid(i).then(|| strings.value(i)),
+        }
+    }
+
+    /// Whether elements `a` and `b` certainly hold the same string, without coding either: the
+    /// same dictionary entry, or equal text. (Two entries of a dictionary may hold equal strings;
+    /// they count as different.)
+    pub(crate) fn same(&self, a: usize, b: usize) -> bool {
+        match &self.0 {
+            Lazy::Null => true,
+            Lazy::Dictionary { keys, .. } => match (keys.is_valid(a), keys.is_valid(b)) {
+                (true, true) => keys.value(a) == keys.value(b),
+                (valid_a, valid_b) => !valid_a && !valid_b,
+            },
+            Lazy::Plain { strings, .. } => match (strings.is_valid(a), strings.is_valid(b)) {
+                (true, true) => strings.value(a) == strings.value(b),
+                (valid_a, valid_b) => !valid_a && !valid_b,
+            },
+        }
     }
 }
 
