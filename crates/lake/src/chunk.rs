@@ -212,13 +212,35 @@ impl TextStore {
     }
 }
 
+/// A number of fixed width in PLAIN encoding.
+trait Plain: Copy + Eq + Ord + std::hash::Hash {
+    const WIDTH: usize;
+    fn put(self, out: &mut Vec<u8>);
+}
+
+// FIXED_LEN_BYTE_ARRAY decimals are big-endian two's complement; INT64 little-endian.
+impl Plain for i128 {
+    const WIDTH: usize = 16;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_be_bytes());
+    }
+}
+
+impl Plain for i64 {
+    const WIDTH: usize = 8;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
 /// Distinct numbers of a chunk in order of first appearance (see [`TextStore`]).
 struct NumberStore<T> {
     values: Vec<T>,
     index: HashMap<T, u32, Hasher>,
     /// The entry last interned (amounts repeat row after row, zeros above all; so do hours).
     last: Option<(T, u32)>,
-    /// The least and greatest entry dropped by [`Store::forget_written`], for the statistics.
+    /// The least and greatest value no entry holds any more (dropped by [`Store::forget_written`],
+    /// or written PLAIN without one), for the statistics.
     forgotten: Option<(T, T)>,
 }
 
@@ -228,7 +250,7 @@ impl<T> Default for NumberStore<T> {
     }
 }
 
-impl<T: Copy + Eq + Ord + std::hash::Hash> NumberStore<T> {
+impl<T: Plain> NumberStore<T> {
     fn intern(&mut self, value: T, dedup: bool) -> u32 {
         if let Some((v, i)) = self.last
             && v == value
@@ -255,6 +277,24 @@ impl<T: Copy + Eq + Ord + std::hash::Hash> NumberStore<T> {
         match nulls {
             None => pending.extend(values.iter().map(|&v| self.intern(v, dedup))),
             Some(n) => pending.extend(n.valid_indices().map(|i| self.intern(values[i], dedup))),
+        }
+    }
+
+    /// Appends every valid value to `out` in PLAIN encoding, without entries; with `bounds`,
+    /// keeps their least and greatest for the statistics.
+    fn put_all(&mut self, values: &[T], nulls: Option<&NullBuffer>, bounds: bool, out: &mut Vec<u8>) {
+        out.reserve(values.len() * T::WIDTH);
+        match nulls {
+            None => values.iter().for_each(|v| v.put(out)),
+            Some(n) => n.valid_indices().for_each(|i| values[i].put(out)),
+        }
+        if bounds {
+            let valid = |i: &usize| nulls.is_none_or(|n| n.is_valid(*i));
+            self.forgotten =
+                (0..values.len()).filter(valid).map(|i| values[i]).fold(self.forgotten, |b, v| match b {
+                    None => Some((v, v)),
+                    Some((min, max)) => Some((min.min(v), max.max(v))),
+                });
         }
     }
 
@@ -306,8 +346,16 @@ impl Store {
     fn plain_len(&self, i: usize) -> usize {
         match self {
             Self::Text(s) => 4 + s.get(i).len(),
-            Self::Decimal(_) => 16,
-            Self::Int64(_) => 8,
+            _ => self.width().unwrap_or_default(),
+        }
+    }
+
+    /// Bytes of every value in PLAIN encoding, for numbers.
+    fn width(&self) -> Option<usize> {
+        match self {
+            Self::Text(_) => None,
+            Self::Decimal(_) => Some(i128::WIDTH),
+            Self::Int64(_) => Some(i64::WIDTH),
         }
     }
 
@@ -315,8 +363,8 @@ impl Store {
     fn plain_bytes(&self) -> usize {
         match self {
             Self::Text(s) => s.bytes.len() + 4 * s.ends.len(),
-            Self::Decimal(s) => 16 * s.values.len(),
-            Self::Int64(s) => 8 * s.values.len(),
+            Self::Decimal(s) => i128::WIDTH * s.values.len(),
+            Self::Int64(s) => i64::WIDTH * s.values.len(),
         }
     }
 
@@ -327,9 +375,8 @@ impl Store {
                 out.extend_from_slice(&(v.len() as u32).to_le_bytes());
                 out.extend_from_slice(v);
             }
-            // FIXED_LEN_BYTE_ARRAY decimals are big-endian two's complement; INT64 little-endian.
-            Self::Decimal(s) => out.extend_from_slice(&s.values[i].to_be_bytes()),
-            Self::Int64(s) => out.extend_from_slice(&s.values[i].to_le_bytes()),
+            Self::Decimal(s) => s.values[i].put(out),
+            Self::Int64(s) => s.values[i].put(out),
         }
     }
 
@@ -394,6 +441,9 @@ pub struct ChunkEncoder {
     dictionary_len: usize,
     /// Store entry of every pending value, in order.
     pending: Vec<u32>,
+    /// The pending values themselves in PLAIN encoding, instead of `pending`, once a number
+    /// chunk has stopped deduplicating: each value would be an entry of its own.
+    direct: Vec<u8>,
     /// The definition level of every pending slot (a row of a flat column, an entry, an empty or
     /// a null map); the slot has a value where it is `max_def`.
     pending_def: Vec<u8>,
@@ -431,6 +481,7 @@ impl ChunkEncoder {
             expected_rows: None,
             dictionary_len: 0,
             pending: Vec::new(),
+            direct: Vec::new(),
             pending_def: Vec::new(),
             pending_rep: Vec::new(),
             pending_rows: 0,
@@ -489,8 +540,11 @@ impl ChunkEncoder {
             Some(n) => Box::new(n.valid_indices()),
             None => Box::new(0..array.len()),
         };
-        self.pending.reserve(array.len() - null_count);
-        let dedup = self.dedup;
+        let (dedup, direct) = (self.dedup, self.direct_width().is_some());
+        if !direct {
+            self.pending.reserve(array.len() - null_count);
+        }
+        let bounds = matches!(self.kind, ChunkKind::Timestamp { statistics: true });
         match &mut self.store {
             Store::Text(store) => match array.data_type() {
                 DataType::Utf8 => {
@@ -522,11 +576,17 @@ impl ChunkEncoder {
             },
             Store::Decimal(store) => {
                 let values = array.as_primitive::<Decimal128Type>().values();
-                store.intern_all(values, nulls.as_ref(), dedup, &mut self.pending);
+                match direct {
+                    true => store.put_all(values, nulls.as_ref(), bounds, &mut self.direct),
+                    false => store.intern_all(values, nulls.as_ref(), dedup, &mut self.pending),
+                }
             }
             Store::Int64(store) => {
                 let values = array.as_primitive::<TimestampMicrosecondType>().values();
-                store.intern_all(values, nulls.as_ref(), dedup, &mut self.pending);
+                match direct {
+                    true => store.put_all(values, nulls.as_ref(), bounds, &mut self.direct),
+                    false => store.intern_all(values, nulls.as_ref(), dedup, &mut self.pending),
+                }
             }
         }
         self.limit_dictionary()?;
@@ -618,6 +678,14 @@ impl ChunkEncoder {
         {
             self.dedup = false;
             self.store.stop_deduplicating();
+            if self.direct_width().is_some() {
+                // Every entry is pending (no page is written yet): the values move to `direct`.
+                for &i in &self.pending {
+                    self.store.push_plain(i as usize, &mut self.direct);
+                }
+                self.pending.clear();
+                self.store.forget_written(0, &mut []);
+            }
             return Ok(());
         }
         if self.dedup && self.store.plain_bytes() > DICTIONARY_BYTES {
@@ -672,6 +740,7 @@ impl ChunkEncoder {
                 (slots, rows, self.pending_def[..slots].iter().filter(|&&d| d == max_def).count())
             } else {
                 let (mut slot, mut rows, mut values, mut plain_bytes) = (0, 0, 0, 0);
+                let width = self.direct_width();
                 while slot < self.pending_def.len() {
                     if !repeated || self.pending_rep[slot] == 0 {
                         if rows == page_rows || plain_bytes >= PAGE_BYTES {
@@ -681,7 +750,10 @@ impl ChunkEncoder {
                     }
                     if self.pending_def[slot] == max_def {
                         if !dictionary {
-                            plain_bytes += self.store.plain_len(self.pending[values] as usize);
+                            plain_bytes += match width {
+                                Some(w) => w,
+                                None => self.store.plain_len(self.pending[values] as usize),
+                            };
                         }
                         values += 1;
                     }
@@ -689,6 +761,7 @@ impl ChunkEncoder {
                 }
                 (slot, rows, values)
             };
+            let direct = self.direct_width();
             let buf = &mut self.scratch;
             buf.clear();
             if repeated {
@@ -708,14 +781,16 @@ impl ChunkEncoder {
             }
             let len = (buf.len() - start - 4) as u32;
             buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-            let indices = &self.pending[..values];
             let encoding = if dictionary {
                 let width = bit_width(self.store.len().saturating_sub(1) as u32);
                 buf.push(width);
-                encode_hybrid(indices, width, buf);
+                encode_hybrid(&self.pending[..values], width, buf);
                 Encoding::RLE_DICTIONARY
+            } else if let Some(w) = direct {
+                buf.extend_from_slice(&self.direct[..values * w]);
+                Encoding::PLAIN
             } else {
-                for &i in indices {
+                for &i in &self.pending[..values] {
                     self.store.push_plain(i as usize, buf);
                 }
                 Encoding::PLAIN
@@ -727,14 +802,25 @@ impl ChunkEncoder {
             if repeated {
                 self.pending_rep.drain(..slots);
             }
-            self.pending.drain(..values);
             self.pending_rows -= rows;
             self.slots += slots as u64;
-            if !self.dedup {
-                self.store.forget_written(self.dictionary_len, &mut self.pending);
+            match direct {
+                Some(w) => drop(self.direct.drain(..values * w)),
+                None => {
+                    self.pending.drain(..values);
+                    if !self.dedup {
+                        self.store.forget_written(self.dictionary_len, &mut self.pending);
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// The width of the values in `direct`, when pending values are kept there rather than as
+    /// store entries.
+    fn direct_width(&self) -> Option<usize> {
+        self.store.width().filter(|_| !self.dedup)
     }
 
     /// The scratch buffer as a page body, compressed.
@@ -760,6 +846,7 @@ impl ChunkEncoder {
     pub fn memory_size(&self) -> usize {
         self.store.memory()
             + self.pending.capacity() * 4
+            + self.direct.capacity()
             + self.pending_def.capacity()
             + self.pending_rep.capacity()
             + self.pages.iter().map(|p| p.buf.len()).sum::<usize>()
@@ -770,7 +857,8 @@ impl ChunkEncoder {
     /// Bytes the chunk will take in the file, roughly.
     pub fn estimated_bytes(&self) -> usize {
         let dictionary = if self.dedup { self.store.plain_bytes() } else { 0 };
-        dictionary + self.pages.iter().map(|p| p.buf.len()).sum::<usize>() + self.pending.len() * 4
+        let pending = self.pending.len() * 4 + self.direct.len();
+        dictionary + self.pages.iter().map(|p| p.buf.len()).sum::<usize>() + pending
     }
 
     /// Finishes the chunk and splices it into `group`, which must be at this column.
