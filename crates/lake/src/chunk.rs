@@ -616,38 +616,52 @@ impl ChunkEncoder {
         let Store::Text(store) = &mut self.store else { return Err(bad()) };
         let leaf_nulls = leaf.logical_nulls();
         let offsets = map.value_offsets();
-        let dedup = self.dedup;
-        // A dictionary's distinct values go into the store once each. Plain text: rows of a bill
-        // tend to repeat the previous row's keys in the same order, and often its values, so the
-        // entry at the same position of the previous row is tried before hashing.
-        let mut remap = match text {
-            TextValues::Dictionary(_, values) => vec![u32::MAX; values.len()],
-            TextValues::Plain(_) => Vec::new(),
+        // Levels first, a run per row: 0 then 1s for repetition; the entry's definition (a null
+        // value is one short of `max_def`); a null or empty map is one slot of its own.
+        let entries = |row: usize| match map.is_valid(row) {
+            true => offsets[row] as usize..offsets[row + 1] as usize,
+            false => 0..0,
         };
-        let mut previous: Vec<u32> = Vec::new();
         for row in 0..map.len() {
-            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-            if map.is_null(row) || start == end {
+            let range = entries(row);
+            if range.is_empty() {
                 self.pending_def.push(u8::from(map.is_valid(row)));
                 self.pending_rep.push(0);
                 continue;
             }
-            for j in start..end {
-                self.pending_rep.push(u8::from(j > start));
-                if leaf_nulls.as_ref().is_some_and(|n| n.is_null(j)) {
-                    self.pending_def.push(max_def - 1);
-                    continue;
-                }
-                self.pending_def.push(max_def);
-                let entry = match text {
-                    TextValues::Dictionary(keys, values) => {
+            self.pending_rep.push(0);
+            self.pending_rep.resize(self.pending_rep.len() + range.len() - 1, 1);
+            match leaf_nulls.as_ref() {
+                None => self.pending_def.resize(self.pending_def.len() + range.len(), max_def),
+                Some(n) => self.pending_def.extend(range.map(|j| max_def - u8::from(n.is_null(j)))),
+            }
+        }
+        // Then the entries of the non-null values, row after row.
+        let dedup = self.dedup;
+        let valid = |j: &usize| leaf_nulls.as_ref().is_none_or(|n| n.is_valid(*j));
+        match text {
+            TextValues::Dictionary(keys, values) => {
+                // A dictionary's distinct values go into the store once each.
+                let mut remap = vec![u32::MAX; values.len()];
+                for row in 0..map.len() {
+                    self.pending.extend(entries(row).filter(valid).map(|j| {
                         let k = keys[j] as usize;
                         if remap[k] == u32::MAX {
                             remap[k] = store.intern(values.value(k).as_bytes(), dedup);
                         }
                         remap[k]
-                    }
-                    TextValues::Plain(values) => {
+                    }));
+                }
+            }
+            TextValues::Plain(values) => {
+                // Rows of a bill tend to repeat the previous row's keys in the same order, and
+                // often its values: the entry at the same position of the previous row is tried
+                // before hashing.
+                let mut previous: Vec<u32> = Vec::new();
+                for row in 0..map.len() {
+                    let range = entries(row);
+                    let start = range.start;
+                    for j in range.filter(valid) {
                         let at = j - start;
                         let entry =
                             store.intern_near(values.value(j).as_bytes(), previous.get(at).copied(), dedup);
@@ -655,10 +669,9 @@ impl ChunkEncoder {
                             Some(p) => *p = entry,
                             None => previous.push(entry),
                         }
-                        entry
+                        self.pending.push(entry);
                     }
-                };
-                self.pending.push(entry);
+                }
             }
         }
         self.rows += map.len() as u64;
