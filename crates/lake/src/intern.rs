@@ -33,6 +33,17 @@ struct DictionaryCodes {
 
 const UNKNOWN: u32 = u32::MAX;
 
+impl DictionaryCodes {
+    /// The code of value `k`, numbering it in `strings` when no row used it before.
+    fn code(&mut self, k: usize, strings: &mut Interner) -> u32 {
+        let code = &mut self.codes[k];
+        if *code == UNKNOWN {
+            *code = if self.values.is_valid(k) { strings.code(self.values.value(k)) } else { 0 };
+        }
+        *code
+    }
+}
+
 /// Whether `a` and `b` are the same values: the same slice of the same buffers. (Readers rebuild
 /// the array around a chunk's dictionary for every batch, so the arrays differ but the buffers
 /// are shared.)
@@ -127,7 +138,7 @@ impl Interner {
     pub(crate) fn codes_into(&mut self, array: &dyn Array, out: &mut Vec<u32>) -> Result<(), ArrowError> {
         out.clear();
         let mut lazy = self.lazy(array)?;
-        out.extend((0..array.len()).map(|i| lazy.code(i, self)));
+        lazy.codes_into(array.len(), self, out);
         self.keep_lazy(lazy);
         Ok(())
     }
@@ -154,17 +165,10 @@ impl LazyCodes {
     pub(crate) fn code(&mut self, i: usize, strings: &mut Interner) -> u32 {
         match &mut self.0 {
             Lazy::Null => 0,
-            Lazy::Dictionary { keys, codes } => {
-                if keys.is_null(i) {
-                    return 0;
-                }
-                let k = keys.value(i) as usize;
-                let code = &mut codes.codes[k];
-                if *code == UNKNOWN {
-                    *code = if codes.values.is_valid(k) { strings.code(codes.values.value(k)) } else { 0 };
-                }
-                *code
-            }
+            Lazy::Dictionary { keys, codes } => match keys.is_null(i) {
+                true => 0,
+                false => codes.code(keys.value(i) as usize, strings),
+            },
             Lazy::Plain { strings: values, last } => {
                 if values.is_null(i) {
                     return 0;
@@ -177,6 +181,17 @@ impl LazyCodes {
                 *last = Some((i, code));
                 code
             }
+        }
+    }
+
+    /// The codes of elements `0..len` into `out`: [`LazyCodes::code`] of each, with the common
+    /// case (a dictionary without null keys) in one tight loop.
+    fn codes_into(&mut self, len: usize, strings: &mut Interner, out: &mut Vec<u32>) {
+        match &mut self.0 {
+            Lazy::Dictionary { keys, codes } if keys.null_count() == 0 => {
+                out.extend(keys.values()[..len].iter().map(|&k| codes.code(k as usize, strings)));
+            }
+            _ => out.extend((0..len).map(|i| self.code(i, strings))),
         }
     }
 

@@ -425,19 +425,33 @@ impl Aggregator {
             if spec.within.is_some() {
                 continue;
             }
+            let bucket =
+                |row: usize| start.is_valid(row).then(|| start.value(row).div_euclid(spec.step) as u64);
+            // Neighbouring rows mostly share their group: a row whose bucket and key columns are
+            // the row before's takes its group without building its key.
+            let same_as_before = |row: usize| {
+                bucket(row) == bucket(row - 1)
+                    && spec.columns.iter().all(|&c| codes[c][row] == codes[c][row - 1])
+                    && (!spec.definition.dimensions || dimension_codes[row] == dimension_codes[row - 1])
+            };
+            let mut before = None;
             for row in 0..rows {
-                key.clear();
-                if start.is_valid(row) {
-                    let bucket = start.value(row).div_euclid(spec.step) as u64;
-                    key.extend([1, (bucket >> 32) as u32, bucket as u32]);
-                } else {
-                    key.extend([0, 0, 0]);
-                }
-                key.extend(spec.columns.iter().map(|&c| codes[c][row]));
-                if spec.definition.dimensions {
-                    key.push(dimension_codes[row]);
-                }
-                let g = groups.group(&key);
+                let g = match before {
+                    Some(g) if same_as_before(row) => g,
+                    _ => {
+                        key.clear();
+                        match bucket(row) {
+                            Some(b) => key.extend([1, (b >> 32) as u32, b as u32]),
+                            None => key.extend([0, 0, 0]),
+                        }
+                        key.extend(spec.columns.iter().map(|&c| codes[c][row]));
+                        if spec.definition.dimensions {
+                            key.push(dimension_codes[row]);
+                        }
+                        groups.group(&key)
+                    }
+                };
+                before = Some(g);
                 let (sums, seen) = (&mut groups.sums[g], &mut groups.seen[g]);
                 for (m, values) in measures.iter().enumerate() {
                     if values.is_valid(row) {
