@@ -735,6 +735,7 @@ impl ChunkEncoder {
         let repeated = self.is_map();
         while self.pending_rows > 0 && self.pending_rows >= keep_below {
             let dictionary = self.dedup && self.store.len() > 0;
+            let direct = self.direct_width();
             let max_def = self.max_def;
             // PAGE_ROWS rows, or all pending rows when they are fewer than twice that (nothing
             // pending is then left to move to the front); PLAIN values also end a page at about
@@ -753,7 +754,6 @@ impl ChunkEncoder {
                 (slots, rows, self.pending_def[..slots].iter().filter(|&&d| d == max_def).count())
             } else {
                 let (mut slot, mut rows, mut values, mut plain_bytes) = (0, 0, 0, 0);
-                let width = self.direct_width();
                 while slot < self.pending_def.len() {
                     if !repeated || self.pending_rep[slot] == 0 {
                         if rows == page_rows || plain_bytes >= PAGE_BYTES {
@@ -763,7 +763,7 @@ impl ChunkEncoder {
                     }
                     if self.pending_def[slot] == max_def {
                         if !dictionary {
-                            plain_bytes += match width {
+                            plain_bytes += match direct {
                                 Some(w) => w,
                                 None => self.store.plain_len(self.pending[values] as usize),
                             };
@@ -774,7 +774,6 @@ impl ChunkEncoder {
                 }
                 (slot, rows, values)
             };
-            let direct = self.direct_width();
             let buf = &mut self.scratch;
             buf.clear();
             if repeated {

@@ -425,22 +425,20 @@ impl Aggregator {
             if spec.within.is_some() {
                 continue;
             }
-            let bucket =
-                |row: usize| start.is_valid(row).then(|| start.value(row).div_euclid(spec.step) as u64);
             // Neighbouring rows mostly share their group: a row whose bucket and key columns are
             // the row before's takes its group without building its key.
-            let same_as_before = |row: usize| {
-                bucket(row) == bucket(row - 1)
-                    && spec.columns.iter().all(|&c| codes[c][row] == codes[c][row - 1])
+            let same_keys = |row: usize| {
+                spec.columns.iter().all(|&c| codes[c][row] == codes[c][row - 1])
                     && (!spec.definition.dimensions || dimension_codes[row] == dimension_codes[row - 1])
             };
-            let mut before = None;
+            let mut before: Option<(Option<u64>, usize)> = None;
             for row in 0..rows {
+                let bucket = start.is_valid(row).then(|| start.value(row).div_euclid(spec.step) as u64);
                 let g = match before {
-                    Some(g) if same_as_before(row) => g,
+                    Some((b, g)) if b == bucket && same_keys(row) => g,
                     _ => {
                         key.clear();
-                        match bucket(row) {
+                        match bucket {
                             Some(b) => key.extend([1, (b >> 32) as u32, b as u32]),
                             None => key.extend([0, 0, 0]),
                         }
@@ -451,7 +449,7 @@ impl Aggregator {
                         groups.group(&key)
                     }
                 };
-                before = Some(g);
+                before = Some((bucket, g));
                 let (sums, seen) = (&mut groups.sums[g], &mut groups.seen[g]);
                 for (m, values) in measures.iter().enumerate() {
                     if values.is_valid(row) {
