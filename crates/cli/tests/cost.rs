@@ -240,7 +240,7 @@ fn the_bench_suite_runs_every_query_and_counts_what_the_cost_command_returns() {
     // The ingest computed every rollup as it wrote: all are fresh and there is nothing to build.
     let status = json(dir, &["rollups", "status"]);
     let rollups = status["rollups"].as_array().unwrap();
-    assert_eq!(rollups.len(), 4, "{status}");
+    assert_eq!(rollups.len(), 5, "{status}");
     assert!(rollups.iter().all(|r| r["fresh"] == true && r["parts"] == r["units"]), "{status}");
     assert_eq!(json(dir, &["rollups", "build"])["parts_built"], 0);
     let monthly = queries.iter().find(|q| q["name"] == "monthly by service").unwrap();

@@ -61,7 +61,7 @@ use crate::columns::{amount, amounts, counts, literal, opt_amount, strings, time
 use crate::dimensions::column_of;
 use crate::error::LakeError;
 use crate::rollup::RollupTable;
-use crate::session::{FOCUS_TABLE, LakeSession};
+use crate::session::{FOCUS_TABLE, Hints, LakeSession};
 
 /// Rows per page when a request names no page.
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
@@ -968,37 +968,157 @@ pub struct CostResult {
 /// The source of results read from the lake.
 pub const RAW_SOURCE: &str = "raw";
 
-/// The rollup that answers `request` exactly, the one with the fewest rows, if any (see
-/// [`crate::rollup`] for the rule).
-pub fn plan<'a>(request: &Request, catalog: &Catalog, rollups: &'a [RollupTable]) -> Option<&'a RollupTable> {
+/// Where a request's rows are read from (see [`crate::rollup`] for the rules).
+#[derive(Debug, Clone)]
+pub enum Route<'a> {
+    /// The lake.
+    Raw,
+    /// One rollup.
+    Rollup(&'a RollupTable),
+    /// A week rollup for the whole weeks of `spans` (`[start, end)` in UTC microseconds, each
+    /// whole weeks) and a day rollup of the same columns for every other day of the range.
+    Weeks {
+        /// The week rollup.
+        weeks: &'a RollupTable,
+        /// The day rollup.
+        days: &'a RollupTable,
+        /// The spans the week rollup answers.
+        spans: Vec<(i64, i64)>,
+    },
+}
+
+impl Route<'_> {
+    /// What answers, as [`CostResult::source`] says it.
+    pub fn source(&self) -> String {
+        match self {
+            Route::Raw => RAW_SOURCE.to_string(),
+            Route::Rollup(r) => format!("rollup:{}", r.name),
+            Route::Weeks { weeks, days, .. } => format!("rollup:{}+{}", weeks.name, days.name),
+        }
+    }
+
+    /// The table the compiled query reads: `focus`, a rollup's table, or the union of the week
+    /// rollup's rows in the spans and the day rollup's rows outside them (their columns are the
+    /// same; they are listed by name so that the order of each file's columns does not matter).
+    fn table(&self) -> String {
+        match self {
+            Route::Raw => FOCUS_TABLE.to_string(),
+            Route::Rollup(r) => r.table.clone(),
+            Route::Weeks { weeks, days, spans } => {
+                let columns: Vec<String> = days.columns.iter().map(|c| ident(c)).collect();
+                let start = names::CHARGE_PERIOD_START;
+                let inside: Vec<String> = spans
+                    .iter()
+                    .map(|(a, b)| format!("({start} >= {} AND {start} < {})", timestamp(*a), timestamp(*b)))
+                    .collect();
+                let inside = inside.join(" OR ");
+                let columns = columns.join(", ");
+                format!(
+                    "(SELECT {columns} FROM {} WHERE {inside} UNION ALL SELECT {columns} FROM {} WHERE NOT ({inside})) AS \"rollup\"",
+                    weeks.table, days.table
+                )
+            }
+        }
+    }
+}
+
+/// Whether a rollup of `grain` has every bucket the request needs: its buckets are no coarser
+/// than the request's grain and the range's bounds fall on them.
+fn buckets_fit(request: &Request, grain: Grain) -> bool {
+    let fits = match grain {
+        Grain::Hour => true,
+        Grain::Day => request.grain != Some(Grain::Hour),
+        Grain::Week => matches!(request.grain, None | Some(Grain::Week)),
+        Grain::Month => false,
+    };
+    let Ok((step, origin)) = crate::rollup::buckets(grain) else { return false };
+    // With compare the previous period starts a whole number of steps earlier.
+    let on_bound = |t: i64| (t - origin).rem_euclid(step) == 0;
+    fits && request.range.is_none_or(|range| on_bound(range.start) && on_bound(range.end))
+}
+
+/// The whole weeks of the request's range that a week rollup can answer while a day rollup
+/// answers the rest, or `None` when there are none. Each period the query tells apart (with
+/// compare: the previous one and the current one) has its own whole weeks, so no week rollup
+/// row straddles the start of the current period. With a week grain and compare, previous rows
+/// move forward by the range's length into the current weeks: only a whole number of weeks keeps
+/// a week row in one week.
+fn whole_weeks(request: &Request) -> Option<Vec<(i64, i64)>> {
+    let range = request.range?;
+    let (step, origin) = crate::rollup::buckets(Grain::Week).ok()?;
+    match request.grain {
+        None => {}
+        Some(Grain::Week) if !request.compare || range.micros() % step == 0 => {}
+        Some(_) => return None,
+    }
+    let periods = match request.compare {
+        true => vec![range.previous(), range],
+        false => vec![range],
+    };
+    let spans: Vec<(i64, i64)> = periods
+        .iter()
+        .map(|p| {
+            let first = origin + (p.start - origin + step - 1).div_euclid(step) * step;
+            let end = origin + (p.end - origin).div_euclid(step) * step;
+            (first, end)
+        })
+        .filter(|(first, end)| first < end)
+        .collect();
+    (!spans.is_empty()).then_some(spans)
+}
+
+/// The route that answers `request` exactly with the fewest rows: the smallest registered rollup
+/// that has every column it reads and the buckets it needs (see [`crate::rollup`] for the rule),
+/// with a week rollup of the same columns for the whole weeks of its range when the rollup is a
+/// day rollup; otherwise the lake.
+pub fn plan<'a>(request: &Request, catalog: &Catalog, rollups: &'a [RollupTable]) -> Route<'a> {
     if request.reporting_currency || rollups.is_empty() {
-        return None;
+        return Route::Raw;
     }
     let mut needed: BTreeSet<String> =
         [request.metric.column(), names::BILLING_CURRENCY].into_iter().map(str::to_string).collect();
     for d in request.group_by.iter().chain(request.filters.iter().map(Filter::dimension)) {
-        needed.extend(catalog.plain_columns(d)?);
+        match catalog.plain_columns(d) {
+            Some(columns) => needed.extend(columns),
+            None => return Route::Raw,
+        }
     }
     if request.grain.is_some() || request.range.is_some() {
         needed.insert(names::CHARGE_PERIOD_START.to_string());
     }
-    rollups
+    let best = rollups
         .iter()
         .filter(|r| needed.iter().all(|c| r.columns.contains(c)))
-        .filter(|r| match r.grain {
-            Grain::Hour => true,
-            Grain::Day => request.grain != Some(Grain::Hour),
-            Grain::Week | Grain::Month => false,
-        })
-        .filter(|r| {
-            let step = match r.grain {
-                Grain::Hour => MICROS_PER_HOUR,
-                _ => MICROS_PER_DAY,
-            };
-            // With compare the previous period starts a whole number of steps earlier.
-            request.range.is_none_or(|range| range.start % step == 0 && range.end % step == 0)
-        })
-        .min_by_key(|r| (r.rows, r.name.clone()))
+        .filter(|r| buckets_fit(request, r.grain))
+        .min_by_key(|r| (r.rows, r.name.clone()));
+    let Some(best) = best else { return Route::Raw };
+    if best.grain == Grain::Day
+        && let Some(spans) = whole_weeks(request)
+        && let Some(weeks) = rollups.iter().find(|w| w.grain == Grain::Week && w.columns == best.columns)
+    {
+        return Route::Weeks { weeks, days: best, spans };
+    }
+    Route::Rollup(best)
+}
+
+/// Whether the route's rows are nearly all groups of the request already: one rollup, bucketed
+/// at the request's grain, every column of whose key the request groups by (a row of it then
+/// differs from the others in a group only by the unit it came from).
+fn rows_are_groups(request: &Request, catalog: &Catalog, route: &Route) -> bool {
+    let Route::Rollup(rollup) = route else { return false };
+    if request.grain != Some(rollup.grain) {
+        return false;
+    }
+    let mut grouped: BTreeSet<String> = BTreeSet::from([names::BILLING_CURRENCY.to_string()]);
+    for d in &request.group_by {
+        grouped.extend(catalog.plain_columns(d).unwrap_or_default());
+    }
+    let not_key = |c: &str| {
+        c == names::CHARGE_PERIOD_START
+            || c == crate::rollup::ROWS_COLUMN
+            || crate::rollup::MEASURES.contains(&c)
+    };
+    rollup.columns.iter().all(|c| not_key(c) || grouped.contains(c))
 }
 
 /// The latest ChargePeriodEnd of usage-based charges (of any charge when there are none) among
@@ -1035,17 +1155,15 @@ async fn run_with(
     rollups: bool,
 ) -> Result<CostResult, SemanticError> {
     let catalog = Catalog::load(session, request).await?;
-    let chosen = match rollups {
+    let route = match rollups {
         true => plan(request, &catalog, session.rollups()),
-        false => None,
+        false => Route::Raw,
     };
-    let compiled = match chosen {
-        Some(r) => compile_over(request, &catalog, &r.table)?,
-        None => compile(request, &catalog)?,
-    };
-    let source = chosen.map_or_else(|| RAW_SOURCE.to_string(), |r| format!("rollup:{}", r.name));
+    let compiled = compile_over(request, &catalog, &route.table())?;
+    let source = route.source();
     let page = request.page.unwrap_or_default();
-    let result = session.sql(&compiled.sql).await?;
+    let hints = Hints { rows_are_groups: rows_are_groups(request, &catalog, &route) };
+    let result = session.sql_with(&compiled.sql, hints).await?;
     let at = |name: &str| result.schema.index_of(name).map_err(|e| LakeError::Query(e.to_string()));
     let width = request.group_by.len();
     let labelled: Vec<Option<usize>> =

@@ -28,7 +28,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
 use crate::business;
 use crate::datetrunc;
@@ -51,6 +51,14 @@ pub const FOCUS_TABLE: &str = "focus";
 pub const FOCUS_LAKE_TABLE: &str = "focus_lake";
 /// The inner column of the `focus` view holding [`dimensions::DIMENSIONS_FUNCTION`]'s struct.
 const DIMENSIONS_STRUCT: &str = "__dimensions";
+
+/// What a caller knows of a query's data that the planner cannot see.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hints {
+    /// The query groups rows that are nearly all distinct groups already (a rollup grouped by
+    /// its own key), so aggregating them in two phases only costs.
+    pub(crate) rows_are_groups: bool,
+}
 
 /// The result of a query: its schema and its rows.
 #[derive(Debug, Clone)]
@@ -218,6 +226,11 @@ impl LakeSession {
     /// Runs one read-only SQL query (no DDL, DML or SET) with the currency guard applied: a query
     /// that would add amounts of different currencies fails with [`LakeError::CurrencyMix`].
     pub async fn sql(&self, sql: &str) -> Result<QueryResult, LakeError> {
+        self.sql_with(sql, Hints::default()).await
+    }
+
+    /// [`LakeSession::sql`] with what the caller knows of the query's data (see [`Hints`]).
+    pub(crate) async fn sql_with(&self, sql: &str, hints: Hints) -> Result<QueryResult, LakeError> {
         self.check_files()?;
         let options =
             SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
@@ -237,6 +250,20 @@ impl LakeSession {
         };
         guard::check(&self.ctx, &plan, &guard).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
+        let df = match hints.rows_are_groups {
+            false => df,
+            true => {
+                // Each partition's partial aggregate would find as many groups as rows and only
+                // add a hash of every row before the final aggregate hashes them again: pass the
+                // rows on as they are (DataFusion's own probe decides so only after 100,000 rows
+                // per partition, which a rollup's range of a week seldom has).
+                let (mut state, plan) = df.into_parts();
+                let execution = &mut state.config_mut().options_mut().execution;
+                execution.skip_partial_aggregation_probe_rows_threshold = 0;
+                execution.skip_partial_aggregation_probe_ratio_threshold = 0.0;
+                DataFrame::new(state, plan)
+            }
+        };
         let batches = df.collect().await?;
         Ok(QueryResult { schema, batches })
     }

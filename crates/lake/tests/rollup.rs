@@ -225,8 +225,8 @@ async fn random_requests_through_rollups_equal_the_lake() {
     let session = lake.session().await.unwrap();
     assert_eq!(session.rollups().len(), rollup::DEFINITIONS.len());
     let mut rng = Lcg(2024);
-    let (mut hits, mut total) = (0, 0);
-    for _ in 0..200 {
+    let (mut hits, mut total, mut weeks, mut weeks_alone) = (0, 0, 0, 0);
+    for _ in 0..300 {
         let request = random_request(&mut rng);
         let source = same(&session, &request).await;
         let expected = answerable(&request);
@@ -234,10 +234,62 @@ async fn random_requests_through_rollups_equal_the_lake() {
         if request.grain == Some(Grain::Hour) && expected {
             assert_eq!(source, "rollup:hourly_accounts");
         }
+        if source.starts_with("rollup:weekly_resources") {
+            assert!(matches!(request.grain, None | Some(Grain::Week)), "{request:?} via {source}");
+        }
+        weeks += usize::from(source == "rollup:weekly_resources+daily_resources");
+        weeks_alone += usize::from(source == "rollup:weekly_resources");
         hits += usize::from(expected);
         total += 1;
     }
     assert!(hits > total / 4, "{hits} of {total} requests used a rollup");
+    assert!(weeks >= 5 && weeks_alone >= 2, "weeks and days {weeks}, weeks alone {weeks_alone}");
+}
+
+/// The whole weeks of a range read the week rollup and its other days the day rollup, with or
+/// without compare and a week grain; the answer is the lake's.
+#[tokio::test]
+async fn whole_weeks_of_a_range_read_the_week_rollup() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let session = lake.session().await.unwrap();
+    let resource = |range: TimeRange, grain: Option<Grain>, compare: bool| Request {
+        group_by: vec![Dimension::Resource],
+        range: Some(range),
+        grain,
+        compare,
+        top: Some(2),
+        ..Request::default()
+    };
+    // 2024-09-02 and 2024-09-30 are Mondays.
+    let month = TimeRange::new(at("2024-09-01"), at("2024-10-01")).unwrap();
+    let mondays = TimeRange::new(at("2024-09-02"), at("2024-09-30")).unwrap();
+    let five_weeks = TimeRange::new(at("2024-09-04"), at("2024-10-09")).unwrap();
+    let cases = [
+        (resource(month, None, false), "rollup:weekly_resources+daily_resources"),
+        (resource(month, Some(Grain::Week), false), "rollup:weekly_resources+daily_resources"),
+        (resource(month, None, true), "rollup:weekly_resources+daily_resources"),
+        // Previous rows move 30 days forward: not a whole number of weeks.
+        (resource(month, Some(Grain::Week), true), "rollup:daily_resources"),
+        (resource(five_weeks, Some(Grain::Week), true), "rollup:weekly_resources+daily_resources"),
+        (resource(month, Some(Grain::Day), false), "rollup:daily_resources"),
+        (resource(mondays, None, true), "rollup:weekly_resources"),
+        (resource(mondays, Some(Grain::Week), false), "rollup:weekly_resources"),
+        // Six days hold no whole week.
+        (
+            resource(TimeRange::new(at("2024-09-03"), at("2024-09-09")).unwrap(), None, false),
+            "rollup:daily_resources",
+        ),
+    ];
+    for (request, expected) in cases {
+        assert_eq!(same(&session, &request).await, expected, "{request:?}");
+    }
+    let result = semantic::run(&session, &resource(month, None, false)).await.unwrap();
+    assert!(
+        result.sql.contains("UNION ALL") && result.sql.contains("rollup_weekly_resources"),
+        "{}",
+        result.sql
+    );
 }
 
 #[tokio::test]
@@ -271,7 +323,7 @@ async fn a_redelivered_unit_keeps_rollups_fresh_and_new_rules_stale_only_dimensi
     dimensions::apply_text(dir.path(), RulesKind::Tags, rules, Path::new("tags.yaml")).unwrap();
     let status = rollup::status(&lake).unwrap();
     let stale: Vec<&str> = status.rollups.iter().filter(|r| !r.fresh).map(|r| r.name.as_str()).collect();
-    assert_eq!(stale, ["daily_dimensions", "daily_resources"]);
+    assert_eq!(stale, ["daily_dimensions", "daily_resources", "weekly_resources"]);
     let reason = status.rollups[1].reason.clone().unwrap();
     assert_eq!(
         reason,
@@ -284,16 +336,19 @@ async fn a_redelivered_unit_keeps_rollups_fresh_and_new_rules_stale_only_dimensi
     assert_eq!(teams.source, "raw");
     assert_ne!(teams.rows, teams_before.rows, "squad tags now count as team");
     let report = rollup::build(&lake).await.unwrap();
-    assert_eq!(report.parts_built, 2 * units);
+    assert_eq!(report.parts_built, 3 * units);
     assert_eq!(report.rows_read, lake.manifest().unwrap().rows(), "each unit is read once");
+    // The dimension rollup with the fewest rows answers: in this small lake, the weeks of
+    // resources.
+    let by_dimensions = "rollup:weekly_resources";
     let session = lake.session().await.unwrap();
-    assert_eq!(same(&session, &by_team).await, "rollup:daily_dimensions");
+    assert_eq!(same(&session, &by_team).await, by_dimensions);
     assert_eq!(semantic::run(&session, &by_team).await.unwrap().rows, teams.rows);
 
     // A vacuum changes no row: the rollups stay fresh, and their parts stay on disk.
     lake.vacuum(std::time::Duration::ZERO).unwrap();
     assert!(rollup::status(&lake).unwrap().fresh);
-    assert_eq!(same(&lake.session().await.unwrap(), &by_team).await, "rollup:daily_dimensions");
+    assert_eq!(same(&lake.session().await.unwrap(), &by_team).await, by_dimensions);
 }
 
 #[tokio::test]
@@ -332,6 +387,34 @@ async fn a_lake_without_parts_gets_them_from_its_files() {
     same(&lake.session().await.unwrap(), &Request::default()).await;
 }
 
+/// A lake written before a rollup existed gets only that rollup's parts, computed from the
+/// lake's rows (not from another rollup's), and its week buckets are the lake's weeks.
+#[tokio::test]
+async fn a_new_rollup_is_built_alone_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let units = lake.manifest().unwrap().units().len();
+    let path = dir.path().join("lake").join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for unit in manifest["units"].as_array_mut().unwrap() {
+        unit["rollups"].as_array_mut().unwrap().retain(|p| p["name"] != "weekly_resources");
+    }
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let stale: Vec<String> =
+        rollup::status(&lake).unwrap().rollups.into_iter().filter(|r| !r.fresh).map(|r| r.name).collect();
+    assert_eq!(stale, ["weekly_resources"]);
+    let report = rollup::build(&lake).await.unwrap();
+    assert_eq!(report.parts_built, units);
+    let session = lake.session().await.unwrap();
+    let by_resource_and_week =
+        Request { group_by: vec![Dimension::Resource], grain: Some(Grain::Week), ..Request::default() };
+    assert_eq!(same(&session, &by_resource_and_week).await, "rollup:weekly_resources");
+    let mut rng = Lcg(5);
+    for _ in 0..40 {
+        same(&session, &random_request(&mut rng)).await;
+    }
+}
+
 #[tokio::test]
 async fn scopes_restrict_rollups_exactly_as_the_lake() {
     let dir = tempfile::tempdir().unwrap();
@@ -339,17 +422,29 @@ async fn scopes_restrict_rollups_exactly_as_the_lake() {
     let requests = [
         Request { group_by: vec![Dimension::Service], grain: Some(Grain::Day), ..Request::default() },
         Request { group_by: vec![Dimension::Account], grain: Some(Grain::Hour), ..Request::default() },
+        // Grouped by every column of hourly_accounts' key: its rows skip the partial aggregate.
+        Request {
+            group_by: vec![Dimension::Account, Dimension::Service],
+            grain: Some(Grain::Hour),
+            top: Some(3),
+            ..Request::default()
+        },
         Request { group_by: vec!["team".parse().unwrap()], grain: Some(Grain::Week), ..Request::default() },
         Request { group_by: vec![Dimension::Region], top: Some(1), ..Request::default() },
         Request { group_by: vec![Dimension::Resource], top: Some(2), ..Request::default() },
+        Request {
+            group_by: vec![Dimension::Resource],
+            range: Some(TimeRange::new(at("2024-08-14"), at("2024-09-20")).unwrap()),
+            ..Request::default()
+        },
         Request::default(),
     ];
     for (text, registered) in [
-        (vec!["account=222"], 4),
-        (vec!["account=222,ea-2"], 4),
-        (vec!["team=payments"], 2),
-        (vec!["team=search", "account=111"], 2),
-        (vec!["account=nobody"], 4),
+        (vec!["account=222"], 5),
+        (vec!["account=222,ea-2"], 5),
+        (vec!["team=payments"], 3),
+        (vec!["team=search", "account=111"], 3),
+        (vec!["account=nobody"], 5),
     ] {
         let mut scope = Scope::all();
         for t in &text {

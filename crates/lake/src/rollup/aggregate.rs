@@ -204,14 +204,18 @@ impl Groups {
     }
 
     /// The groups of a coarser key, summed from these: word `i` of its key is word `map[i]` of
-    /// this key.
-    fn within(&self, map: &[usize]) -> Result<Groups, LakeError> {
+    /// this key, except the bucket, which `rebucket` makes coarser (see [`Rebucket`]).
+    fn within(&self, map: &[usize], rebucket: Rebucket) -> Result<Groups, LakeError> {
         let mut out = Groups::new(map.len());
         let mut key = Vec::with_capacity(map.len());
         for g in 0..self.rows.len() {
             let from = self.key(g);
             key.clear();
             key.extend(map.iter().map(|&w| from[w]));
+            if key[0] == 1 {
+                let bucket = rebucket.apply(u64::from(key[1]) << 32 | u64::from(key[2]));
+                key[1..3].copy_from_slice(&[(bucket >> 32) as u32, bucket as u32]);
+            }
             let h = out.group(&key);
             for m in 0..MEASURES.len() {
                 if self.seen[g] & (1 << m) != 0 {
@@ -263,15 +267,31 @@ fn hash_key(key: &[u32]) -> u64 {
     h ^ (h >> 32)
 }
 
+/// The bucket of a coarser grain that holds a finer grain's bucket: both as in
+/// [`super::buckets`], (width, origin) in microseconds.
+#[derive(Debug, Clone, Copy)]
+struct Rebucket {
+    from: (i64, i64),
+    to: (i64, i64),
+}
+
+impl Rebucket {
+    fn apply(self, bucket: u64) -> u64 {
+        let start = bucket as i64 * self.from.0 + self.from.1;
+        (start - self.to.1).div_euclid(self.to.0) as u64
+    }
+}
+
 /// One rollup being computed: its definition, text columns (indices into the aggregator's
-/// columns) and step in microseconds.
+/// columns) and buckets (width and origin in microseconds, [`super::buckets`]).
 struct Spec {
     definition: Definition,
     columns: Vec<usize>,
     step: i64,
-    /// When summed from another spec's groups ([`Definition::within`]): that spec, and where
-    /// each of this spec's key words is in its key.
-    within: Option<(usize, Vec<usize>)>,
+    origin: i64,
+    /// When summed from another spec's groups ([`Definition::within`]): that spec, where each of
+    /// this spec's key words is in its key, and how its buckets become this spec's.
+    within: Option<(usize, Vec<usize>, Rebucket)>,
 }
 
 /// Computes the rows of some rollups for any number of units from the units' lake batches.
@@ -320,15 +340,20 @@ impl Aggregator {
         let mut specs = Vec::new();
         for d in definitions {
             let own: Vec<usize> = d.columns.iter().map(|&c| position(c)).collect();
-            specs.push(Spec { definition: *d, columns: own, step: super::step(d.grain)?, within: None });
+            let (step, origin) = super::buckets(d.grain)?;
+            specs.push(Spec { definition: *d, columns: own, step, origin, within: None });
         }
         for i in 0..specs.len() {
             let Some(name) = specs[i].definition.within else { continue };
             let Some(source) = specs.iter().position(|s| s.definition.name == name) else { continue };
             let (outer, inner) = (&specs[source], &specs[i]);
-            if outer.step != inner.step || outer.definition.dimensions != inner.definition.dimensions {
+            // Each of the outer buckets must lie in one inner bucket: the inner width a multiple
+            // of the outer one, and the origins a whole number of outer buckets apart.
+            let nested = inner.step % outer.step == 0 && (inner.origin - outer.origin) % outer.step == 0;
+            if !nested || outer.definition.dimensions != inner.definition.dimensions {
                 continue;
             }
+            let rebucket = Rebucket { from: (outer.step, outer.origin), to: (inner.step, inner.origin) };
             let Some(mut words) = inner
                 .columns
                 .iter()
@@ -342,7 +367,7 @@ impl Aggregator {
             if inner.definition.dimensions {
                 map.push(width(outer) - 1);
             }
-            specs[i].within = Some((source, map));
+            specs[i].within = Some((source, map, rebucket));
         }
         let dimension_inputs = definitions.iter().any(|d| d.dimensions).then(|| {
             let mut at = [0; 6];
@@ -433,7 +458,9 @@ impl Aggregator {
             };
             let mut before: Option<(Option<u64>, usize)> = None;
             for row in 0..rows {
-                let bucket = start.is_valid(row).then(|| start.value(row).div_euclid(spec.step) as u64);
+                let bucket = start
+                    .is_valid(row)
+                    .then(|| (start.value(row) - spec.origin).div_euclid(spec.step) as u64);
                 let g = match before {
                     Some((b, g)) if b == bucket && same_keys(row) => g,
                     _ => {
@@ -476,8 +503,8 @@ impl Aggregator {
         units.sort_by_key(|(u, _)| *u);
         for (_, groups) in &mut units {
             for (i, spec) in self.specs.iter().enumerate() {
-                if let Some((source, map)) = &spec.within {
-                    groups[i] = groups[*source].within(map)?;
+                if let Some((source, map, rebucket)) = &spec.within {
+                    groups[i] = groups[*source].within(map, *rebucket)?;
                 }
             }
         }
@@ -552,7 +579,8 @@ impl Aggregator {
             .iter()
             .map(|&g| {
                 let k = groups.key(g);
-                (k[0] == 1).then(|| ((u64::from(k[1]) << 32 | u64::from(k[2])) as i64) * spec.step)
+                (k[0] == 1)
+                    .then(|| ((u64::from(k[1]) << 32 | u64::from(k[2])) as i64) * spec.step + spec.origin)
             })
             .collect();
         columns.push(Arc::new(starts.with_timezone_opt(match schema.field(0).data_type() {
@@ -658,6 +686,25 @@ mod tests {
             "{}",
             groups.others.len()
         );
+    }
+
+    #[test]
+    fn day_buckets_fall_in_the_week_that_starts_on_their_monday() {
+        let day = crate::rollup::buckets(crate::semantic::Grain::Day).unwrap();
+        let week = crate::rollup::buckets(crate::semantic::Grain::Week).unwrap();
+        let rebucket = Rebucket { from: day, to: week };
+        let micros = |date: &str| costpilot_model::parse_timestamp_micros(date).unwrap();
+        for (date, monday) in [
+            ("2024-09-01", "2024-08-26"),
+            ("2024-09-02", "2024-09-02"),
+            ("2024-09-08", "2024-09-02"),
+            ("1970-01-01", "1969-12-29"),
+            ("1969-12-28", "1969-12-22"),
+        ] {
+            let bucket = (micros(date) - day.1).div_euclid(day.0) as u64;
+            let start = rebucket.apply(bucket) as i64 * week.0 + week.1;
+            assert_eq!(start, micros(monday), "{date}");
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //!
 //! ## Definitions
 //! One registry, [`DEFINITIONS`]: a rollup is a name, a time grain (ChargePeriodStart truncated to
-//! the hour or the day in UTC, stored in a column still called `ChargePeriodStart`) and the
-//! `focus` columns it groups by; `daily_dimensions` and `daily_resources` also group by every
-//! allocation dimension column (`x_<dimension>`) of the rules in force. Every rollup holds the
+//! the hour, the day or the week in UTC, weeks starting on Monday as `date_trunc('week')` does,
+//! stored in a column still called `ChargePeriodStart`) and the `focus` columns it groups by;
+//! `daily_dimensions`, `daily_resources` and `weekly_resources` also group by every allocation
+//! dimension column (`x_<dimension>`) of the rules in force. Every rollup holds the
 //! same measures: Σ BilledCost, EffectiveCost, ListCost, ContractedCost and ConsumedQuantity as
 //! stored (exact decimals, so sums of sums are exact) under the same column names, and the row
 //! count ([`ROWS_COLUMN`]). A new rollup is a new entry of [`DEFINITIONS`].
@@ -37,10 +38,17 @@
 //! answers it exactly: every column the compiled query reads (dimensions grouped or filtered by,
 //! their display names, the metric, BillingCurrency, ChargePeriodStart for a grain or a range)
 //! is a column of the rollup; a day rollup answers no grain and day, week or month, an hour rollup
-//! every grain; the range's bounds fall on the rollup's grain boundaries (UTC). Raw tags, cost
-//! categories and reporting-currency amounts read the lake. Over a rollup the compiled query is
-//! the same, reading the rollup's table: `sum` of the stored sums, buckets truncated from the
-//! rollup's buckets. The result names its source ([`crate::semantic::CostResult::source`]).
+//! every grain, a week rollup no grain and week; the range's bounds fall on the rollup's grain
+//! boundaries (UTC). Raw tags, cost categories and reporting-currency amounts read the lake. Over
+//! a rollup the compiled query is the same, reading the rollup's table: `sum` of the stored sums,
+//! buckets truncated from the rollup's buckets. The result names its source
+//! ([`crate::semantic::CostResult::source`]).
+//!
+//! A range that is not whole weeks ("the last 30 days") still reads a week rollup for the weeks
+//! it covers whole: when the chosen day rollup has a week rollup of the same columns, the planner
+//! reads the week rollup's rows of those weeks and the day rollup's rows of the days around them
+//! (a `UNION ALL` of both tables). Sums of sums are exact, so the answer is the same; a month of
+//! `daily_resources` is read as four weeks and a few days, about a fifth of the rows.
 //!
 //! ## Scope
 //! Under a scope that does not allow everything, a session registers a rollup only if it has
@@ -109,14 +117,14 @@ pub const MEASURES: [&str; 5] = [
 pub struct Definition {
     /// Its name, the file's stem.
     pub name: &'static str,
-    /// ChargePeriodStart truncated to this ([`Grain::Hour`] or [`Grain::Day`]).
+    /// ChargePeriodStart truncated to this ([`Grain::Hour`], [`Grain::Day`] or [`Grain::Week`]).
     pub grain: Grain,
     /// The `focus` columns it groups by (BillingCurrency always among them).
     pub columns: &'static [&'static str],
     /// Also group by every allocation dimension column of the rules in force.
     pub dimensions: bool,
-    /// A rollup of the same grain whose columns include this one's: when both are computed
-    /// together, this one is summed from that one's rows instead of from every lake row.
+    /// A rollup of the same or a finer grain whose columns include this one's: when both are
+    /// computed together, this one is summed from that one's rows instead of from every lake row.
     pub within: Option<&'static str>,
 }
 
@@ -140,7 +148,7 @@ impl Definition {
 }
 
 /// Every rollup.
-pub const DEFINITIONS: [Definition; 4] = [
+pub const DEFINITIONS: [Definition; 5] = [
     Definition {
         name: "daily_accounts",
         grain: Grain::Day,
@@ -192,6 +200,21 @@ pub const DEFINITIONS: [Definition; 4] = [
         dimensions: true,
         within: None,
     },
+    // The weeks of `daily_resources`: what a top-N of resources over the last 30 days reads for
+    // its whole weeks (see the planner).
+    Definition {
+        name: "weekly_resources",
+        grain: Grain::Week,
+        columns: &[
+            names::BILLING_CURRENCY,
+            names::SUB_ACCOUNT_ID,
+            names::SUB_ACCOUNT_NAME,
+            names::SERVICE_NAME,
+            names::RESOURCE_ID,
+        ],
+        dimensions: true,
+        within: Some("daily_resources"),
+    },
 ];
 
 /// A SHA-256 over length-prefixed parts, so parts cannot run into each other.
@@ -229,12 +252,16 @@ pub fn rules_fingerprint(data_dir: &Path) -> Result<String, LakeError> {
     Ok(h.hex())
 }
 
-/// The width of a grain's buckets in microseconds (hour and day only: the grains rollups have).
-fn step(grain: Grain) -> Result<i64, LakeError> {
+/// The buckets of a grain a rollup has: their width in microseconds and the start of the bucket
+/// that holds 1970-01-01 (`bucket = (t - origin) / width`). Weeks start on Monday, as
+/// `date_trunc('week')` starts them; 1970-01-01 was a Thursday.
+pub(crate) fn buckets(grain: Grain) -> Result<(i64, i64), LakeError> {
+    const DAY: i64 = 86_400_000_000;
     match grain {
-        Grain::Hour => Ok(3_600_000_000),
-        Grain::Day => Ok(86_400_000_000),
-        other => Err(LakeError::Query(format!("a rollup's grain is hour or day, not {}", other.name()))),
+        Grain::Hour => Ok((3_600_000_000, 0)),
+        Grain::Day => Ok((DAY, 0)),
+        Grain::Week => Ok((7 * DAY, -3 * DAY)),
+        Grain::Month => Err(LakeError::Query("a rollup's grain is hour, day or week, not month".into())),
     }
 }
 
