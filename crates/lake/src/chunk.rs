@@ -130,7 +130,7 @@ impl ChunkKind {
 
 /// Distinct values of a chunk in order of first appearance; `index` finds them while the chunk
 /// still deduplicates.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct TextStore {
     bytes: Vec<u8>,
     ends: Vec<usize>,
@@ -234,6 +234,7 @@ impl Plain for i64 {
 }
 
 /// Distinct numbers of a chunk in order of first appearance (see [`TextStore`]).
+#[derive(Clone)]
 struct NumberStore<T> {
     values: Vec<T>,
     index: HashMap<T, u32, Hasher>,
@@ -327,6 +328,7 @@ impl<T: Plain> NumberStore<T> {
     }
 }
 
+#[derive(Clone)]
 enum Store {
     Text(TextStore),
     Decimal(NumberStore<i128>),
@@ -417,6 +419,7 @@ impl Store {
 }
 
 /// One encoded data page, waiting for the chunk's dictionary page to be written before it.
+#[derive(Clone)]
 struct DataPage {
     buf: Bytes,
     uncompressed: usize,
@@ -501,6 +504,82 @@ impl ChunkEncoder {
     pub fn with_expected_rows(mut self, rows: usize) -> Self {
         self.expected_rows = Some(rows);
         self
+    }
+
+    /// Whether `other`, given the same rows as this chunk, writes the same pages: the same kind,
+    /// compression and leaf shape (physical type, width and levels).
+    pub fn encodes_like(&self, other: &ChunkEncoder) -> bool {
+        let (a, b) = (&self.descr, &other.descr);
+        self.kind == other.kind
+            && self.compression == other.compression
+            && self.expected_rows == other.expected_rows
+            && a.physical_type() == b.physical_type()
+            && a.type_length() == b.type_length()
+            && a.max_def_level() == b.max_def_level()
+            && a.max_rep_level() == b.max_rep_level()
+    }
+
+    /// Whether `a` and `b` hold the same rows as far as this chunk reads them: the whole array
+    /// for a flat column; a map's validity, offsets and this leaf's child (keys or values) for a
+    /// map leaf, so that two maps sharing their values share their values' chunk. Arrays that
+    /// share their buffers compare at once; others value by value, stopping at the first
+    /// difference.
+    pub fn same_rows(&self, a: &ArrayRef, b: &ArrayRef) -> bool {
+        if a.len() != b.len() || a.data_type() != b.data_type() {
+            return false;
+        }
+        let same = |x: &dyn Array, y: &dyn Array| {
+            let (x, y) = (x.to_data(), y.to_data());
+            x.ptr_eq(&y) || x == y
+        };
+        if !self.is_map() {
+            return same(a.as_ref(), b.as_ref());
+        }
+        let (Some(x), Some(y)) = (a.as_map_opt(), b.as_map_opt()) else { return false };
+        let (cx, cy) = match self.kind {
+            ChunkKind::MapKeys => (x.keys(), y.keys()),
+            _ => (x.values(), y.values()),
+        };
+        x.logical_nulls() == y.logical_nulls()
+            && x.value_offsets() == y.value_offsets()
+            && same(cx.as_ref(), cy.as_ref())
+    }
+
+    /// A copy of this chunk as the chunk of the leaf `descr`, which [`Self::encodes_like`] this one
+    /// and was given the same rows: its pages are these pages.
+    pub fn copy_as(&self, descr: ColumnDescPtr) -> ChunkEncoder {
+        ChunkEncoder {
+            descr,
+            kind: self.kind,
+            compression: self.compression,
+            store: self.store.clone(),
+            dedup: self.dedup,
+            expected_rows: self.expected_rows,
+            dictionary_len: self.dictionary_len,
+            pending: self.pending.clone(),
+            direct: self.direct.clone(),
+            pending_def: self.pending_def.clone(),
+            pending_rep: self.pending_rep.clone(),
+            pending_rows: self.pending_rows,
+            max_def: self.max_def,
+            pages: self.pages.clone(),
+            nulls: self.nulls,
+            rows: self.rows,
+            slots: self.slots,
+            scratch: Vec::new(),
+            packed: Vec::new(),
+            snappy: snap::raw::Encoder::new(),
+        }
+    }
+
+    /// The leaf column this chunk writes.
+    pub fn descr(&self) -> &ColumnDescPtr {
+        &self.descr
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// Adds the rows of `array`: text as `Utf8`, `Utf8View` or a dictionary of text for a text

@@ -838,6 +838,8 @@ struct OpenFile {
     roots: Vec<usize>,
     /// The column writers of the row group in progress, one per Parquet leaf column.
     columns: Option<Vec<Leaf>>,
+    /// Per leaf of the row group in progress, whose chunk it is (see [`Mirror`]).
+    mirrors: Vec<Mirror>,
     /// Nanoseconds spent encoding each leaf column so far, to schedule the longest first.
     costs: Option<Vec<u64>>,
     row_groups: usize,
@@ -892,6 +894,7 @@ impl OpenFile {
             kinds,
             roots,
             columns: None,
+            mirrors: Vec::new(),
             costs: None,
             row_groups: 0,
             group_rows: 0,
@@ -906,7 +909,8 @@ impl OpenFile {
         while offset < batch.num_rows() {
             let take = (enc.row_group_rows - self.group_rows).min(batch.num_rows() - offset);
             let slice = batch.slice(offset, take);
-            if self.columns.is_none() {
+            let first = self.columns.is_none();
+            if first {
                 let writers = self
                     .factory
                     .create_column_writers(self.row_groups)
@@ -923,6 +927,7 @@ impl OpenFile {
                     }
                 });
                 self.columns = Some(columns.collect());
+                self.mirrors = vec![Mirror::Own; self.kinds.len()];
             }
             let columns = self.columns.as_mut().expect("created above");
             let mut leaves = Vec::with_capacity(columns.len());
@@ -937,13 +942,21 @@ impl OpenFile {
                     leaves.extend(arrow.into_iter().map(LeafInput::Arrow));
                 }
             }
+            follow(columns, &mut self.mirrors, &leaves, first);
             let threads = if take >= PARALLEL_MIN_ROWS { enc.threads } else { 1 };
             let costs = self.costs.get_or_insert_with(|| vec![0; columns.len()]);
-            encode(columns, &leaves, threads, costs).map_err(|e| parquet_err(&self.path, e))?;
+            encode(columns, &self.mirrors, &leaves, threads, costs)
+                .map_err(|e| parquet_err(&self.path, e))?;
             self.group_rows += take;
             self.rows += take as u64;
             offset += take;
-            let bytes: usize = columns.iter().map(Leaf::estimated_bytes).sum();
+            // A mirror's chunk will be as large as the one it copies.
+            let bytes: usize = (0..columns.len())
+                .map(|i| match self.mirrors[i] {
+                    Mirror::Own => columns[i].estimated_bytes(),
+                    Mirror::Of(a) => columns[a].estimated_bytes(),
+                })
+                .sum();
             if self.group_rows >= enc.row_group_rows || bytes >= enc.row_group_bytes {
                 self.flush_row_group()?;
             }
@@ -957,7 +970,14 @@ impl OpenFile {
     }
 
     fn flush_row_group(&mut self) -> Result<(), LakeError> {
-        let Some(columns) = self.columns.take() else { return Ok(()) };
+        let Some(mut columns) = self.columns.take() else { return Ok(()) };
+        for (b, mirror) in std::mem::take(&mut self.mirrors).into_iter().enumerate() {
+            if let Mirror::Of(a) = mirror
+                && let (Leaf::Chunk(source), Leaf::Chunk(own)) = (&columns[a], &columns[b])
+            {
+                columns[b] = Leaf::Chunk(Box::new(source.copy_as(own.descr().clone())));
+            }
+        }
         let path = &self.path;
         let mut group = self.writer.next_row_group().map_err(|e| parquet_err(path, e))?;
         for column in columns {
@@ -1016,6 +1036,58 @@ enum Leaf {
     Chunk(Box<ChunkEncoder>),
 }
 
+/// Whose chunk a leaf of the row group in progress is.
+///
+/// Lake columns often hold the same rows: x_RawTags shares its values with Tags, a bill without
+/// discounts has equal BilledCost, EffectiveCost, ListCost and ContractedCost, and usage has
+/// equal consumed and priced quantities. A leaf given, since its row group began, exactly what an
+/// earlier leaf that encodes like it was given is not encoded: at the end of the row group its
+/// chunk is a copy of that leaf's. When its rows first differ, it takes a copy of that leaf's
+/// chunk as it was before the batch and goes on alone. Either way its pages are those it would
+/// have written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mirror {
+    /// Its own chunk.
+    Own,
+    /// The chunk of that (earlier, `Own`) leaf.
+    Of(usize),
+}
+
+/// Updates `mirrors` for a batch of `leaves` before it is encoded: on the `first` batch of a row
+/// group each chunk leaf looks for an earlier one to mirror; a mirror whose rows differ from its
+/// source's in this batch takes a copy of the source's chunk and becomes its own.
+fn follow(columns: &mut [Leaf], mirrors: &mut [Mirror], leaves: &[LeafInput], first: bool) {
+    for b in 0..columns.len() {
+        let (Leaf::Chunk(own), LeafInput::Array(rows)) = (&columns[b], &leaves[b]) else { continue };
+        let source = |a: usize| match (&columns[a], &leaves[a]) {
+            (Leaf::Chunk(c), LeafInput::Array(r)) => Some((c, r)),
+            _ => None,
+        };
+        match mirrors[b] {
+            Mirror::Of(a) => {
+                let Some((chunk, source_rows)) = source(a) else { continue };
+                if !chunk.same_rows(source_rows, rows) {
+                    let copy = chunk.copy_as(own.descr().clone());
+                    columns[b] = Leaf::Chunk(Box::new(copy));
+                    mirrors[b] = Mirror::Own;
+                }
+            }
+            Mirror::Own if first && own.rows() == 0 => {
+                let found = (0..b).find(|&a| {
+                    mirrors[a] == Mirror::Own
+                        && source(a).is_some_and(|(chunk, source_rows)| {
+                            chunk.encodes_like(own) && chunk.same_rows(source_rows, rows)
+                        })
+                });
+                if let Some(a) = found {
+                    mirrors[b] = Mirror::Of(a);
+                }
+            }
+            Mirror::Own => {}
+        }
+    }
+}
+
 /// What one [`Leaf`] is given of a batch: arrow-rs's leaf with its levels, or the column itself.
 enum LeafInput {
     Arrow(ArrowLeafColumn),
@@ -1049,7 +1121,8 @@ impl Leaf {
     }
 }
 
-/// Writes `leaves[i]` into `columns[i]` on `threads` threads (the calling one included).
+/// Writes `leaves[i]` into `columns[i]` for every leaf whose chunk is its own (`mirrors`), on
+/// `threads` threads (the calling one included).
 ///
 /// The columns differ in cost by two orders of magnitude (a tag map against a constant string), so
 /// a fixed split leaves one thread idle while the other finishes. Each thread takes the next
@@ -1057,11 +1130,13 @@ impl Leaf {
 /// nanoseconds, updated here), which keeps both busy until the end of the batch.
 fn encode(
     columns: &mut [Leaf],
+    mirrors: &[Mirror],
     leaves: &[LeafInput],
     threads: usize,
     costs: &mut [u64],
 ) -> datafusion::parquet::errors::Result<()> {
-    let mut order: Vec<(usize, &mut Leaf)> = columns.iter_mut().enumerate().collect();
+    let mut order: Vec<(usize, &mut Leaf)> =
+        columns.iter_mut().enumerate().filter(|(i, _)| mirrors[*i] == Mirror::Own).collect();
     order.sort_by_key(|(i, _)| std::cmp::Reverse(costs[*i]));
     let queue = Mutex::new(order.into_iter());
     let work = || -> datafusion::parquet::errors::Result<Vec<(usize, u64)>> {

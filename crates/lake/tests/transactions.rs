@@ -375,6 +375,61 @@ async fn columns_encoded_in_parallel_read_back_with_pyarrow() {
     assert_eq!(scalar(&session, "SELECT sum(BilledCost) FROM focus").await, "1999900.000000000000000");
 }
 
+const COMPARE_AMOUNTS: &str = r#"
+import json, sys
+import pyarrow.parquet as pq
+out = {"rows": 0, "row_groups": 0, "billed": "0", "effective": "0", "list": "0", "differ": 0}
+sums = {"billed": 0, "effective": 0, "list": 0}
+for path in sys.argv[1:]:
+    f = pq.ParquetFile(path)
+    out["row_groups"] += f.metadata.num_row_groups
+    t = f.read(columns=["BilledCost", "EffectiveCost", "ListCost"])
+    b, e, l = (t.column(i).to_pylist() for i in range(3))
+    out["rows"] += len(b)
+    sums["billed"] += sum(b); sums["effective"] += sum(e); sums["list"] += sum(l)
+    out["differ"] += sum(1 for x, y in zip(b, e) if x != y)
+for k, v in sums.items():
+    out[k] = str(v)
+print(json.dumps(out))
+"#;
+
+/// Columns with the same rows share one encoding while they do (the writer encodes EffectiveCost
+/// once while it equals BilledCost); when they part in the middle of a row group, each column
+/// still reads back exactly its own values.
+#[tokio::test]
+async fn columns_equal_for_a_while_read_back_their_own_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let cents = |i: i64| format!("{}.{:02}", i / 100, i % 100);
+    // Three batches of 1,000 lines of i/100 for i = 1..=3000 in one row group: Σ billed =
+    // 3000·3001/2/100 = 45,015. In the second batch every seventh line's EffectiveCost is one
+    // cent less: 143 lines (i = 1001, 1008, ..., 1995), so Σ effective = 45,015 − 1.43.
+    let batches: Vec<Vec<_>> = (0..3)
+        .map(|b| {
+            (1..=1000)
+                .map(|k| {
+                    let i = b * 1000 + k;
+                    let line = row("AWS", "111", "2024-09", "USD", &cents(i)).day((i % 28 + 1) as u32);
+                    if b == 1 && (i - 1001) % 7 == 0 { line.effective(&cents(i - 1)) } else { line }
+                })
+                .collect()
+        })
+        .collect();
+    let mut txn = lake.begin().unwrap();
+    for (n, rows) in batches.iter().enumerate() {
+        txn.write(batch(rows), &source(&format!("part-{n}"))).unwrap();
+    }
+    txn.commit().unwrap();
+    let got = python_over_live_files(dir.path(), &lake.manifest().unwrap(), COMPARE_AMOUNTS);
+    assert_eq!((got["rows"].as_u64(), got["row_groups"].as_u64()), (Some(3000), Some(1)));
+    assert_eq!(got["billed"], "45015.000000000000000");
+    assert_eq!(got["list"], "45015.000000000000000");
+    assert_eq!(got["effective"], "45013.570000000000000");
+    assert_eq!(got["differ"], 143);
+    let session = lake.session().await.unwrap();
+    assert_eq!(scalar(&session, "SELECT sum(EffectiveCost) FROM focus").await, "45013.570000000000000");
+}
+
 const ROW_GROUPS: &str = r#"
 import json, sys
 import pyarrow.parquet as pq
