@@ -351,18 +351,23 @@ async fn a_redelivered_unit_keeps_rollups_fresh_and_new_rules_stale_only_dimensi
     assert_eq!(same(&lake.session().await.unwrap(), &by_team).await, by_dimensions);
 }
 
+/// Rewrites every unit of the lake's manifest with `edit`, as an older release would have left it.
+fn edit_units(dir: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let path = dir.join("lake").join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["units"].as_array_mut().unwrap().iter_mut().for_each(edit);
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
 #[tokio::test]
 async fn a_lake_without_parts_gets_them_from_its_files() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path());
     let units = lake.manifest().unwrap().units().len();
     // A manifest as a release before rollup parts wrote it.
-    let path = dir.path().join("lake").join("manifest.json");
-    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    for unit in manifest["units"].as_array_mut().unwrap() {
+    edit_units(dir.path(), |unit| {
         unit.as_object_mut().unwrap().remove("rollups").unwrap();
-    }
-    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    });
     let status = rollup::status(&lake).unwrap();
     assert!(!status.fresh);
     assert_eq!(
@@ -394,12 +399,9 @@ async fn a_new_rollup_is_built_alone_from_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path());
     let units = lake.manifest().unwrap().units().len();
-    let path = dir.path().join("lake").join("manifest.json");
-    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    for unit in manifest["units"].as_array_mut().unwrap() {
+    edit_units(dir.path(), |unit| {
         unit["rollups"].as_array_mut().unwrap().retain(|p| p["name"] != "weekly_resources");
-    }
-    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    });
     let stale: Vec<String> =
         rollup::status(&lake).unwrap().rollups.into_iter().filter(|r| !r.fresh).map(|r| r.name).collect();
     assert_eq!(stale, ["weekly_resources"]);

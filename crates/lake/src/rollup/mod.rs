@@ -147,6 +147,15 @@ impl Definition {
     }
 }
 
+/// The columns of the rollups by resource.
+const RESOURCE_COLUMNS: &[&str] = &[
+    names::BILLING_CURRENCY,
+    names::SUB_ACCOUNT_ID,
+    names::SUB_ACCOUNT_NAME,
+    names::SERVICE_NAME,
+    names::RESOURCE_ID,
+];
+
 /// Every rollup.
 pub const DEFINITIONS: [Definition; 5] = [
     Definition {
@@ -190,13 +199,7 @@ pub const DEFINITIONS: [Definition; 5] = [
     Definition {
         name: "daily_resources",
         grain: Grain::Day,
-        columns: &[
-            names::BILLING_CURRENCY,
-            names::SUB_ACCOUNT_ID,
-            names::SUB_ACCOUNT_NAME,
-            names::SERVICE_NAME,
-            names::RESOURCE_ID,
-        ],
+        columns: RESOURCE_COLUMNS,
         dimensions: true,
         within: None,
     },
@@ -205,13 +208,7 @@ pub const DEFINITIONS: [Definition; 5] = [
     Definition {
         name: "weekly_resources",
         grain: Grain::Week,
-        columns: &[
-            names::BILLING_CURRENCY,
-            names::SUB_ACCOUNT_ID,
-            names::SUB_ACCOUNT_NAME,
-            names::SERVICE_NAME,
-            names::RESOURCE_ID,
-        ],
+        columns: RESOURCE_COLUMNS,
         dimensions: true,
         within: Some("daily_resources"),
     },
