@@ -577,11 +577,6 @@ impl ChunkEncoder {
         &self.descr
     }
 
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// Adds the rows of `array`: text as `Utf8`, `Utf8View` or a dictionary of text for a text
     /// chunk, `Decimal128` for a decimal one, the map itself for a map leaf.
     pub fn write(&mut self, array: &ArrayRef) -> Result<()> {

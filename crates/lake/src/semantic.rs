@@ -1113,12 +1113,7 @@ fn rows_are_groups(request: &Request, catalog: &Catalog, route: &Route) -> bool 
     for d in &request.group_by {
         grouped.extend(catalog.plain_columns(d).unwrap_or_default());
     }
-    let not_key = |c: &str| {
-        c == names::CHARGE_PERIOD_START
-            || c == crate::rollup::ROWS_COLUMN
-            || crate::rollup::MEASURES.contains(&c)
-    };
-    rollup.columns.iter().all(|c| not_key(c) || grouped.contains(c))
+    rollup.grouped_columns().all(|c| grouped.contains(c))
 }
 
 /// The latest ChargePeriodEnd of usage-based charges (of any charge when there are none) among

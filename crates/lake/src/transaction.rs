@@ -972,10 +972,8 @@ impl OpenFile {
     fn flush_row_group(&mut self) -> Result<(), LakeError> {
         let Some(mut columns) = self.columns.take() else { return Ok(()) };
         for (b, mirror) in std::mem::take(&mut self.mirrors).into_iter().enumerate() {
-            if let Mirror::Of(a) = mirror
-                && let (Leaf::Chunk(source), Leaf::Chunk(own)) = (&columns[a], &columns[b])
-            {
-                columns[b] = Leaf::Chunk(Box::new(source.copy_as(own.descr().clone())));
+            if let Mirror::Of(a) = mirror {
+                copy_chunk(&mut columns, a, b);
             }
         }
         let path = &self.path;
@@ -1053,9 +1051,17 @@ enum Mirror {
     Of(usize),
 }
 
+/// Makes leaf `to`'s chunk a copy of leaf `from`'s (both chunk leaves).
+fn copy_chunk(columns: &mut [Leaf], from: usize, to: usize) {
+    if let (Leaf::Chunk(source), Leaf::Chunk(own)) = (&columns[from], &columns[to]) {
+        columns[to] = Leaf::Chunk(Box::new(source.copy_as(own.descr().clone())));
+    }
+}
+
 /// Updates `mirrors` for a batch of `leaves` before it is encoded: on the `first` batch of a row
-/// group each chunk leaf looks for an earlier one to mirror; a mirror whose rows differ from its
-/// source's in this batch takes a copy of the source's chunk and becomes its own.
+/// group (every chunk still empty) each chunk leaf looks for an earlier one to mirror; a mirror
+/// whose rows differ from its source's in this batch takes a copy of the source's chunk and
+/// becomes its own.
 fn follow(columns: &mut [Leaf], mirrors: &mut [Mirror], leaves: &[LeafInput], first: bool) {
     for b in 0..columns.len() {
         let (Leaf::Chunk(own), LeafInput::Array(rows)) = (&columns[b], &leaves[b]) else { continue };
@@ -1067,12 +1073,11 @@ fn follow(columns: &mut [Leaf], mirrors: &mut [Mirror], leaves: &[LeafInput], fi
             Mirror::Of(a) => {
                 let Some((chunk, source_rows)) = source(a) else { continue };
                 if !chunk.same_rows(source_rows, rows) {
-                    let copy = chunk.copy_as(own.descr().clone());
-                    columns[b] = Leaf::Chunk(Box::new(copy));
+                    copy_chunk(columns, a, b);
                     mirrors[b] = Mirror::Own;
                 }
             }
-            Mirror::Own if first && own.rows() == 0 => {
+            Mirror::Own if first => {
                 let found = (0..b).find(|&a| {
                     mirrors[a] == Mirror::Own
                         && source(a).is_some_and(|(chunk, source_rows)| {

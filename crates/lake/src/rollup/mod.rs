@@ -685,6 +685,17 @@ pub struct RollupTable {
     pub rows: u64,
 }
 
+impl RollupTable {
+    /// The columns it groups by besides the time bucket: all but ChargePeriodStart, the
+    /// [`MEASURES`] and [`ROWS_COLUMN`].
+    pub fn grouped_columns(&self) -> impl Iterator<Item = &str> {
+        self.columns
+            .iter()
+            .map(String::as_str)
+            .filter(|c| *c != names::CHARGE_PERIOD_START && *c != ROWS_COLUMN && !MEASURES.contains(c))
+    }
+}
+
 /// The scope's predicate over a rollup's columns, or `None` when the rollup lacks a column it
 /// needs. `Some(None)` for the scope that allows everything.
 fn scope_predicate(scope: &Scope, columns: &BTreeSet<String>) -> Option<Option<String>> {
