@@ -9,7 +9,7 @@
 //! at once and their row groups in progress together stay under a budget: memory stays
 //! bounded however large a unit is and however many units a transaction spans.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -46,18 +46,19 @@ use crate::rollup::{self, Aggregator, Planned, WrittenPart};
 /// new file started for its unit if more rows come) when a transaction spans more units.
 pub const MAX_OPEN_FILES: usize = 32;
 
-/// Batches waiting for the writer thread. The writer encodes on every core for most of a batch
-/// but alone at its end and at row-group boundaries; batches queued up ahead keep the stages
-/// before it busy through those moments. A lake batch of 32 Ki CUR rows takes about 45 MB, so
-/// three cost about 100 MB more than one (and save about 3 % of a 10 M-row ingest).
+/// Messages waiting for the writer thread, each one unit's pieces of a batch. The writer encodes
+/// on every core for most of a batch but alone at its end and at row-group boundaries; batches
+/// queued up ahead keep the stages before it busy through those moments. A lake batch of 32 Ki
+/// CUR rows takes about 45 MB, so three cost about 100 MB more than one (and save about 3 % of a
+/// 10 M-row ingest).
 const CHANNEL_BATCHES: usize = 3;
 
 /// A batch whose units come in at most this many runs of consecutive rows is split into slices
 /// rather than gathered by unit.
 const MAX_RUNS: usize = 16;
 
-/// Batches waiting for the rollup thread, which is quicker per batch than the writer (slices of
-/// the writer's batches: they share its buffers).
+/// Messages waiting for the rollup thread, which is quicker per batch than the writer (the same
+/// pieces as the writer's: they share its buffers).
 const ROLLUP_BATCHES: usize = 4;
 
 /// The environment variable naming a failpoint (a test hook, see [`Transaction::commit`]).
@@ -199,8 +200,11 @@ struct StagedFile {
     bytes: u64,
 }
 
+/// The pieces of one batch that belong to one unit, in order.
+type Pieces = (usize, Vec<RecordBatch>);
+
 struct Writer {
-    tx: SyncSender<(usize, RecordBatch)>,
+    tx: SyncSender<Pieces>,
     thread: JoinHandle<Result<Vec<StagedFile>, LakeError>>,
 }
 
@@ -209,22 +213,24 @@ type StagedParts = Vec<(usize, Vec<WrittenPart>)>;
 
 /// The thread computing the rollup parts of the units written (see [`crate::rollup`]).
 struct RollupWorker {
-    tx: SyncSender<(usize, RecordBatch)>,
+    tx: SyncSender<Pieces>,
     thread: JoinHandle<Result<StagedParts, LakeError>>,
 }
 
 /// Aggregates every piece it receives; when the channel closes, writes each unit's parts to
 /// `dir` (named `<stem>-<unit>-<rollup>.rollup.parquet`).
 fn rollup_loop(
-    rx: Receiver<(usize, RecordBatch)>,
+    rx: Receiver<Pieces>,
     mut aggregator: Aggregator,
     fingerprints: Vec<String>,
     names: Vec<&'static str>,
     dir: PathBuf,
     stem: String,
 ) -> Result<StagedParts, LakeError> {
-    for (unit, piece) in rx {
-        aggregator.add(unit, &piece)?;
+    for (unit, pieces) in rx {
+        for piece in &pieces {
+            aggregator.add(unit, piece)?;
+        }
     }
     // The data files are written by now: both cores are free for the parts.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -354,7 +360,8 @@ impl Transaction {
             }
             prepared.push((key, piece, stats));
         }
-        let mut routed = Vec::with_capacity(prepared.len());
+        // Each unit's pieces go to the writer together (see `OpenFile::write`).
+        let mut routed: Vec<Pieces> = Vec::new();
         for (key, piece, stats) in prepared {
             let unit = match self.index.get(&key) {
                 Some(&u) => u,
@@ -371,19 +378,22 @@ impl Transaction {
             let state = &mut self.units[unit];
             merge_stats(&mut state.stats, stats);
             state.sources.entry(source.sha256.clone()).or_insert_with(|| source.clone());
-            routed.push((unit, piece));
+            match routed.iter_mut().find(|(u, _)| *u == unit) {
+                Some((_, pieces)) => pieces.push(piece),
+                None => routed.push((unit, vec![piece])),
+            }
         }
-        for (unit, piece) in routed {
-            self.send_rollups(unit, &piece);
-            self.send(unit, piece)?;
+        for (unit, pieces) in routed {
+            self.send_rollups(unit, &pieces);
+            self.send(unit, pieces)?;
         }
         Ok(())
     }
 
     /// Hands a piece to the rollup threads; if one stopped, its error becomes the reason the
     /// commit has no rollup parts.
-    fn send_rollups(&mut self, unit: usize, piece: &RecordBatch) {
-        if self.rollups.iter().all(|w| w.tx.send((unit, piece.clone())).is_ok()) {
+    fn send_rollups(&mut self, unit: usize, pieces: &[RecordBatch]) {
+        if self.rollups.iter().all(|w| w.tx.send((unit, pieces.to_vec())).is_ok()) {
             return;
         }
         self.rollups_skipped = Some(match self.finish_rollups() {
@@ -413,14 +423,14 @@ impl Transaction {
         }
     }
 
-    fn send(&mut self, unit: usize, piece: RecordBatch) -> Result<(), LakeError> {
+    fn send(&mut self, unit: usize, pieces: Vec<RecordBatch>) -> Result<(), LakeError> {
         let Some(writer) = self.writer.as_ref() else {
             return Err(LakeError::Parquet {
                 path: self.staging.clone(),
                 message: "an earlier write of this transaction failed; abort it and start again".into(),
             });
         };
-        if writer.tx.send((unit, piece)).is_ok() {
+        if writer.tx.send((unit, pieces)).is_ok() {
             return Ok(());
         }
         // The writer thread stopped: it failed, and joining it gives its error.
@@ -903,53 +913,54 @@ impl OpenFile {
         })
     }
 
-    /// Encodes a batch, cutting row groups at the row and byte limits.
-    fn write(&mut self, batch: &RecordBatch, enc: &Encoding) -> Result<(), LakeError> {
-        let mut offset = 0;
-        while offset < batch.num_rows() {
-            let take = (enc.row_group_rows - self.group_rows).min(batch.num_rows() - offset);
-            let slice = batch.slice(offset, take);
+    /// Encodes the pieces of one unit from one batch, in order, cutting row groups at the row and
+    /// byte limits.
+    ///
+    /// The pieces are encoded together, each column encoding all of them in turn: a batch of two
+    /// interleaved billing accounts comes as a dozen small slices per account, and one slice
+    /// alone is too little work to share between encoding threads.
+    fn write(&mut self, pieces: &[RecordBatch], enc: &Encoding) -> Result<(), LakeError> {
+        let mut pending: VecDeque<RecordBatch> =
+            pieces.iter().filter(|p| p.num_rows() > 0).cloned().collect();
+        while !pending.is_empty() {
             let first = self.columns.is_none();
             if first {
-                let writers = self
-                    .factory
-                    .create_column_writers(self.row_groups)
-                    .map_err(|e| parquet_err(&self.path, e))?;
-                let descr = self.writer.schema_descr();
-                let columns = writers.into_iter().zip(&self.kinds).enumerate().map(|(i, (w, kind))| {
-                    let leaf = descr.column(i);
-                    match kind {
-                        Some(k) => Leaf::Chunk(Box::new(
-                            ChunkEncoder::new(leaf.clone(), *k, enc.props.compression(leaf.path()))
-                                .with_expected_rows(enc.row_group_rows),
-                        )),
-                        None => Leaf::Arrow(Box::new(w)),
-                    }
-                });
-                self.columns = Some(columns.collect());
-                self.mirrors = vec![Mirror::Own; self.kinds.len()];
+                self.start_row_group(enc)?;
             }
-            let columns = self.columns.as_mut().expect("created above");
-            let mut leaves = Vec::with_capacity(columns.len());
-            for (field, array) in enc.schema.fields().iter().zip(slice.columns()) {
-                let first = leaves.len();
-                if self.kinds[first].is_some() {
-                    // Chunk encoders take the column itself, once per leaf (a map has two).
-                    let count = self.roots[first..].iter().take_while(|&&r| r == self.roots[first]).count();
-                    leaves.extend((0..count).map(|_| LeafInput::Array(array.clone())));
-                } else {
-                    let arrow = compute_leaves(field, array).map_err(|e| parquet_err(&self.path, e))?;
-                    leaves.extend(arrow.into_iter().map(LeafInput::Arrow));
+            // The slices that fit in the row group in progress; one that straddles its end is cut.
+            let room = enc.row_group_rows - self.group_rows;
+            let mut run = Vec::new();
+            let mut rows = 0;
+            while rows < room
+                && let Some(piece) = pending.pop_front()
+            {
+                let take = (room - rows).min(piece.num_rows());
+                if take < piece.num_rows() {
+                    pending.push_front(piece.slice(take, piece.num_rows() - take));
                 }
+                run.push(piece.slice(0, take));
+                rows += take;
             }
-            follow(columns, &mut self.mirrors, &leaves, first);
-            let threads = if take >= PARALLEL_MIN_ROWS { enc.threads } else { 1 };
+            let mut inputs = Vec::with_capacity(run.len());
+            for slice in &run {
+                inputs.push(self.leaf_inputs(slice, enc)?);
+            }
+            let columns = self.columns.as_mut().expect("started above");
+            follow(columns, &mut self.mirrors, &inputs[0], first);
+            // A mirror must see the chunk it copies as it was before the slice that parts them:
+            // that slice and the ones after it wait for the next run.
+            let together = 1 + inputs[1..].iter().take_while(|l| !parts(columns, &self.mirrors, l)).count();
+            for slice in run.drain(together..).rev() {
+                rows -= slice.num_rows();
+                pending.push_front(slice);
+            }
+            inputs.truncate(together);
+            let threads = if rows >= PARALLEL_MIN_ROWS { enc.threads } else { 1 };
             let costs = self.costs.get_or_insert_with(|| vec![0; columns.len()]);
-            encode(columns, &self.mirrors, &leaves, threads, costs)
+            encode(columns, &self.mirrors, &inputs, threads, costs)
                 .map_err(|e| parquet_err(&self.path, e))?;
-            self.group_rows += take;
-            self.rows += take as u64;
-            offset += take;
+            self.group_rows += rows;
+            self.rows += rows as u64;
             // A mirror's chunk will be as large as the one it copies.
             let bytes: usize = (0..columns.len())
                 .map(|i| match self.mirrors[i] {
@@ -962,6 +973,43 @@ impl OpenFile {
             }
         }
         Ok(())
+    }
+
+    /// Opens a row group: a column writer per leaf, every leaf its own.
+    fn start_row_group(&mut self, enc: &Encoding) -> Result<(), LakeError> {
+        let writers =
+            self.factory.create_column_writers(self.row_groups).map_err(|e| parquet_err(&self.path, e))?;
+        let descr = self.writer.schema_descr();
+        let columns = writers.into_iter().zip(&self.kinds).enumerate().map(|(i, (w, kind))| {
+            let leaf = descr.column(i);
+            match kind {
+                Some(k) => Leaf::Chunk(Box::new(
+                    ChunkEncoder::new(leaf.clone(), *k, enc.props.compression(leaf.path()))
+                        .with_expected_rows(enc.row_group_rows),
+                )),
+                None => Leaf::Arrow(Box::new(w)),
+            }
+        });
+        self.columns = Some(columns.collect());
+        self.mirrors = vec![Mirror::Own; self.kinds.len()];
+        Ok(())
+    }
+
+    /// What each leaf column is given of `slice`.
+    fn leaf_inputs(&self, slice: &RecordBatch, enc: &Encoding) -> Result<Vec<LeafInput>, LakeError> {
+        let mut leaves = Vec::with_capacity(self.kinds.len());
+        for (field, array) in enc.schema.fields().iter().zip(slice.columns()) {
+            let first = leaves.len();
+            if self.kinds[first].is_some() {
+                // Chunk encoders take the column itself, once per leaf (a map has two).
+                let count = self.roots[first..].iter().take_while(|&&r| r == self.roots[first]).count();
+                leaves.extend((0..count).map(|_| LeafInput::Array(array.clone())));
+            } else {
+                let arrow = compute_leaves(field, array).map_err(|e| parquet_err(&self.path, e))?;
+                leaves.extend(arrow.into_iter().map(LeafInput::Arrow));
+            }
+        }
+        Ok(leaves)
     }
 
     /// Memory held by the row group in progress.
@@ -1064,25 +1112,19 @@ fn copy_chunk(columns: &mut [Leaf], from: usize, to: usize) {
 /// becomes its own.
 fn follow(columns: &mut [Leaf], mirrors: &mut [Mirror], leaves: &[LeafInput], first: bool) {
     for b in 0..columns.len() {
-        let (Leaf::Chunk(own), LeafInput::Array(rows)) = (&columns[b], &leaves[b]) else { continue };
-        let source = |a: usize| match (&columns[a], &leaves[a]) {
-            (Leaf::Chunk(c), LeafInput::Array(r)) => Some((c, r)),
-            _ => None,
-        };
         match mirrors[b] {
             Mirror::Of(a) => {
-                let Some((chunk, source_rows)) = source(a) else { continue };
-                if !chunk.same_rows(source_rows, rows) {
+                if parted(columns, leaves, a, b) {
                     copy_chunk(columns, a, b);
                     mirrors[b] = Mirror::Own;
                 }
             }
             Mirror::Own if first => {
+                let (Leaf::Chunk(own), LeafInput::Array(rows)) = (&columns[b], &leaves[b]) else { continue };
                 let found = (0..b).find(|&a| {
                     mirrors[a] == Mirror::Own
-                        && source(a).is_some_and(|(chunk, source_rows)| {
-                            chunk.encodes_like(own) && chunk.same_rows(source_rows, rows)
-                        })
+                        && matches!((&columns[a], &leaves[a]), (Leaf::Chunk(chunk), LeafInput::Array(source_rows))
+                            if chunk.encodes_like(own) && chunk.same_rows(source_rows, rows))
                 });
                 if let Some(a) = found {
                     mirrors[b] = Mirror::Of(a);
@@ -1090,6 +1132,21 @@ fn follow(columns: &mut [Leaf], mirrors: &mut [Mirror], leaves: &[LeafInput], fi
             }
             Mirror::Own => {}
         }
+    }
+}
+
+/// Whether a batch of `leaves` parts some mirror from the leaf it copies.
+fn parts(columns: &[Leaf], mirrors: &[Mirror], leaves: &[LeafInput]) -> bool {
+    mirrors.iter().enumerate().any(|(b, m)| matches!(*m, Mirror::Of(a) if parted(columns, leaves, a, b)))
+}
+
+/// Whether leaf `b` is given other rows than leaf `a`, whose chunk it mirrors.
+fn parted(columns: &[Leaf], leaves: &[LeafInput], a: usize, b: usize) -> bool {
+    match (&columns[a], &leaves[a], &leaves[b]) {
+        (Leaf::Chunk(chunk), LeafInput::Array(source_rows), LeafInput::Array(rows)) => {
+            !chunk.same_rows(source_rows, rows)
+        }
+        _ => false,
     }
 }
 
@@ -1126,8 +1183,8 @@ impl Leaf {
     }
 }
 
-/// Writes `leaves[i]` into `columns[i]` for every leaf whose chunk is its own (`mirrors`), on
-/// `threads` threads (the calling one included).
+/// Writes each slice's `leaves[i]`, in order, into `columns[i]` for every leaf whose chunk is its
+/// own (`mirrors`), on `threads` threads (the calling one included).
 ///
 /// The columns differ in cost by two orders of magnitude (a tag map against a constant string), so
 /// a fixed split leaves one thread idle while the other finishes. Each thread takes the next
@@ -1136,7 +1193,7 @@ impl Leaf {
 fn encode(
     columns: &mut [Leaf],
     mirrors: &[Mirror],
-    leaves: &[LeafInput],
+    slices: &[Vec<LeafInput>],
     threads: usize,
     costs: &mut [u64],
 ) -> datafusion::parquet::errors::Result<()> {
@@ -1150,7 +1207,9 @@ fn encode(
             let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
             let Some((i, column)) = next else { return Ok(spent) };
             let started = Instant::now();
-            column.write(&leaves[i])?;
+            for leaves in slices {
+                column.write(&leaves[i])?;
+            }
             spent.push((i, started.elapsed().as_nanos() as u64));
         }
     };
@@ -1178,36 +1237,46 @@ fn encode(
     Ok(())
 }
 
-fn write_loop(
-    rx: Receiver<(usize, RecordBatch)>,
-    dir: &Path,
-    enc: Encoding,
-) -> Result<Vec<StagedFile>, LakeError> {
+fn write_loop(rx: Receiver<Pieces>, dir: &Path, enc: Encoding) -> Result<Vec<StagedFile>, LakeError> {
     let mut open: HashMap<usize, OpenFile> = HashMap::new();
     let mut next_seq: HashMap<usize, u32> = HashMap::new();
     let mut done = Vec::new();
     let mut clock = 0u64;
-    for (unit, batch) in rx {
+    for (unit, pieces) in rx {
         clock += 1;
-        if !open.contains_key(&unit) {
-            if open.len() >= MAX_OPEN_FILES
-                && let Some(&lru) = open.iter().min_by_key(|(_, f)| f.last_used).map(|(u, _)| u)
-                && let Some(f) = open.remove(&lru)
-            {
-                done.push(f.close(lru)?);
+        let mut pieces = &pieces[..];
+        while !pieces.is_empty() {
+            if !open.contains_key(&unit) {
+                if open.len() >= MAX_OPEN_FILES
+                    && let Some(&lru) = open.iter().min_by_key(|(_, f)| f.last_used).map(|(u, _)| u)
+                    && let Some(f) = open.remove(&lru)
+                {
+                    done.push(f.close(lru)?);
+                }
+                let seq = next_seq.entry(unit).or_default();
+                let path = dir.join(format!("u{unit}-{seq}.parquet"));
+                open.insert(unit, OpenFile::create(path, *seq, &enc, clock)?);
+                *seq += 1;
             }
-            let seq = next_seq.entry(unit).or_default();
-            let path = dir.join(format!("u{unit}-{seq}.parquet"));
-            open.insert(unit, OpenFile::create(path, *seq, &enc, clock)?);
-            *seq += 1;
-        }
-        let f = open.get_mut(&unit).expect("opened above");
-        f.write(&batch, &enc)?;
-        f.last_used = clock;
-        if f.rows >= enc.file_rows
-            && let Some(f) = open.remove(&unit)
-        {
-            done.push(f.close(unit)?);
+            let f = open.get_mut(&unit).expect("opened above");
+            // The file ends after the piece that brings it to its row limit.
+            let mut rows = f.rows;
+            let fit = 1 + pieces
+                .iter()
+                .take_while(|p| {
+                    rows += p.num_rows() as u64;
+                    rows < enc.file_rows
+                })
+                .count();
+            let (now, later) = pieces.split_at(fit.min(pieces.len()));
+            f.write(now, &enc)?;
+            f.last_used = clock;
+            if f.rows >= enc.file_rows
+                && let Some(f) = open.remove(&unit)
+            {
+                done.push(f.close(unit)?);
+            }
+            pieces = later;
         }
         // Many open units each with a row group in progress could add up: flush the largest ones
         // until the buffered total is back within the budget.

@@ -430,6 +430,83 @@ async fn columns_equal_for_a_while_read_back_their_own_values() {
     assert_eq!(scalar(&session, "SELECT sum(EffectiveCost) FROM focus").await, "45013.570000000000000");
 }
 
+const AMOUNTS_IN_FILE_ORDER: &str = r#"
+import json, sys
+import pyarrow.parquet as pq
+out = []
+for path in sys.argv[1:]:
+    f = pq.ParquetFile(path)
+    t = f.read(columns=["BillingAccountId", "BilledCost", "EffectiveCost"])
+    out.append({
+        "account": t.column(0)[0].as_py(),
+        "row_groups": [f.metadata.row_group(g).num_rows for g in range(f.metadata.num_row_groups)],
+        "billed": [str(v) for v in t.column(1).to_pylist()],
+        "effective": [str(v) for v in t.column(2).to_pylist()],
+    })
+print(json.dumps(out))
+"#;
+
+/// A batch of two accounts in runs reaches the writer as several slices per account, encoded
+/// together: row groups and files are still cut at their limits, inside a slice where need be,
+/// and a column that stops mirroring another in a later slice keeps exactly its own values.
+#[tokio::test]
+async fn slices_of_one_unit_encoded_together_keep_their_order_limits_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WriteOptions { row_group_rows: 700, file_rows: 1500, threads: 2, ..Default::default() };
+    let lake = Lake::open(dir.path()).unwrap().with_write_options(options);
+    let cents = |i: usize| format!("{}.{:02}", i / 100, i % 100);
+    // Eight runs of 500 lines, accounts 111 and 222 in turn; line i bills i/100. In the third run
+    // of 111 (lines 2000..2500) every seventh line's EffectiveCost is one cent less.
+    let effective = |i: usize| if (2000..2500).contains(&i) && i.is_multiple_of(7) { i - 1 } else { i };
+    let account = |i: usize| ["111", "222"][(i / 500) % 2];
+    let rows: Vec<_> = (1..=4000)
+        .map(|i| {
+            row("AWS", account(i - 1), "2024-09", "USD", &cents(i))
+                .day((i % 28 + 1) as u32)
+                .effective(&cents(effective(i)))
+        })
+        .collect();
+    let mut txn = lake.begin().unwrap();
+    txn.write(batch(&rows), &source("runs")).unwrap();
+    txn.commit().unwrap();
+
+    let got = python_over_live_files(dir.path(), &lake.manifest().unwrap(), AMOUNTS_IN_FILE_ORDER);
+    let mut files: Vec<&serde_json::Value> = got.as_array().unwrap().iter().collect();
+    let first = |f: &serde_json::Value| f["billed"][0].as_str().unwrap().parse::<f64>().unwrap();
+    files.sort_by(|a, b| {
+        (a["account"].as_str(), first(a)).partial_cmp(&(b["account"].as_str(), first(b))).unwrap()
+    });
+    let layout: Vec<_> =
+        files.iter().map(|f| (f["account"].as_str().unwrap(), f["row_groups"].clone())).collect();
+    // Each account's four slices come in one write: the file ends after the slice that brings it
+    // to 1,500 rows, row groups at 700 rows.
+    let groups = |g: &[u64]| serde_json::json!(g);
+    assert_eq!(
+        layout,
+        [
+            ("111", groups(&[700, 700, 100])),
+            ("111", groups(&[500])),
+            ("222", groups(&[700, 700, 100])),
+            ("222", groups(&[500]))
+        ]
+    );
+    for name in ["111", "222"] {
+        let column = |c: &str| -> Vec<String> {
+            let of = files.iter().filter(|f| f["account"] == name);
+            of.flat_map(|f| f[c].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()))
+                .collect()
+        };
+        let lines: Vec<usize> = (1..=4000).filter(|&i| account(i - 1) == name).collect();
+        let decimal = |i: usize| format!("{}.{:02}0000000000000", i / 100, i % 100);
+        assert_eq!(column("billed"), lines.iter().map(|&i| decimal(i)).collect::<Vec<_>>(), "{name}");
+        assert_eq!(
+            column("effective"),
+            lines.iter().map(|&i| decimal(effective(i))).collect::<Vec<_>>(),
+            "{name}"
+        );
+    }
+}
+
 const ROW_GROUPS: &str = r#"
 import json, sys
 import pyarrow.parquet as pq
