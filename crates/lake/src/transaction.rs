@@ -213,7 +213,8 @@ type StagedParts = Vec<(usize, Vec<WrittenPart>)>;
 
 /// The thread computing the rollup parts of the units written (see [`crate::rollup`]).
 struct RollupWorker {
-    tx: SyncSender<Pieces>,
+    /// Its input; `None` once closed, which starts the writing of its parts.
+    tx: Option<SyncSender<Pieces>>,
     thread: JoinHandle<Result<StagedParts, LakeError>>,
 }
 
@@ -310,7 +311,7 @@ impl Transaction {
                 .name("costpilot-lake-rollups".into())
                 .spawn(move || rollup_loop(rx, aggregator, fingerprints, names, dir, stem))
                 .map_err(|e| LakeError::io(&staging, e))?;
-            rollups.push(RollupWorker { tx, thread });
+            rollups.push(RollupWorker { tx: Some(tx), thread });
         }
         Ok(Transaction {
             root: root.to_path_buf(),
@@ -393,7 +394,11 @@ impl Transaction {
     /// Hands a piece to the rollup threads; if one stopped, its error becomes the reason the
     /// commit has no rollup parts.
     fn send_rollups(&mut self, unit: usize, pieces: &[RecordBatch]) {
-        if self.rollups.iter().all(|w| w.tx.send((unit, pieces.to_vec())).is_ok()) {
+        if self
+            .rollups
+            .iter()
+            .all(|w| w.tx.as_ref().is_some_and(|tx| tx.send((unit, pieces.to_vec())).is_ok()))
+        {
             return;
         }
         self.rollups_skipped = Some(match self.finish_rollups() {
@@ -402,12 +407,19 @@ impl Transaction {
         });
     }
 
+    /// Closes every rollup thread's input: each writes its parts from then on, all at once.
+    fn close_rollups(&mut self) {
+        for worker in &mut self.rollups {
+            worker.tx = None;
+        }
+    }
+
     /// Waits for the rollup threads; every unit's parts from all of them, or the first error.
     fn finish_rollups(&mut self) -> Result<StagedParts, LakeError> {
+        self.close_rollups();
         let mut parts: BTreeMap<usize, Vec<WrittenPart>> = BTreeMap::new();
         let mut failure = None;
-        for RollupWorker { tx, thread } in std::mem::take(&mut self.rollups) {
-            drop(tx);
+        for RollupWorker { thread, .. } in std::mem::take(&mut self.rollups) {
             match thread.join().unwrap_or_else(|_| Err(LakeError::Query("a rollup thread panicked".into()))) {
                 Ok(staged) => {
                     for (unit, p) in staged {
@@ -476,6 +488,8 @@ impl Transaction {
                 message: "a write of this transaction failed, so it cannot be committed".into(),
             });
         }
+        // The rollup threads write their parts while the writer closes its files.
+        self.close_rollups();
         let staged = self.finish_writer()?;
         let mut parts: HashMap<usize, Vec<WrittenPart>> = match self.finish_rollups() {
             Ok(parts) => parts.into_iter().collect(),
