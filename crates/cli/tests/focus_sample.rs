@@ -106,6 +106,44 @@ fn reingesting_the_same_file_changes_nothing() {
     assert_eq!(hash_tree(dir.path()), before);
 }
 
+/// A file the lake holds, delivered beside a new one, is read again with it; each unit then records
+/// the checksums of both, and either file again changes nothing.
+#[test]
+fn a_known_file_beside_a_new_one_is_read_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let sample = testdata(SAMPLE);
+    let changed = sample_with_bad_cost(files.path());
+    ok(dir.path(), &["ingest", sample.to_str().unwrap()]);
+    let both = json(dir.path(), &["ingest", sample.to_str().unwrap(), changed.to_str().unwrap()]);
+    assert_eq!((both["unchanged"].as_bool(), both["rows_read"].as_u64()), (Some(false), Some(2000)));
+    assert_eq!((both["rows_kept"].as_u64(), both["rows_skipped"].as_u64()), (Some(1999), Some(1)));
+    let sha =
+        |p: &std::path::Path| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(p).unwrap()));
+    let want = std::collections::BTreeSet::from([sha(&sample), sha(&changed)]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("lake/manifest.json")).unwrap())
+            .unwrap();
+    let units = manifest["units"].as_array().unwrap();
+    assert!(!units.is_empty());
+    for unit in units {
+        let got: std::collections::BTreeSet<String> = unit["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["sha256"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(got, want, "{}", unit["key"]);
+    }
+    let before = hash_tree(dir.path());
+    for args in [vec![&changed, &sample], vec![&sample]] {
+        let mut argv = vec!["ingest"];
+        argv.extend(args.iter().map(|p| p.to_str().unwrap()));
+        assert_eq!(json(dir.path(), &argv)["unchanged"], true, "{argv:?}");
+    }
+    assert_eq!(hash_tree(dir.path()), before);
+}
+
 #[test]
 fn lake_info_lists_units_with_totals() {
     let dir = tempfile::tempdir().unwrap();

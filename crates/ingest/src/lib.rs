@@ -36,7 +36,7 @@ use datafusion::arrow::array::RecordBatch;
 
 pub use error::IngestError;
 pub use report::{BadRow, FileReport};
-pub use source::{SourceFile, SourceKind, discover};
+pub use source::{Checksums, SourceFile, SourceKind, discover};
 
 /// How to read files.
 #[derive(Debug, Clone)]

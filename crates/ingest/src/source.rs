@@ -7,7 +7,8 @@
 //! not data (`.sql`, `.yml`, `.md`, `.txt`, ...), and the `cost_and_usage_data_status` table legacy
 //! CUR writes for Athena (a table whose only column is `status`). Each remaining file gets its
 //! container from its first bytes and its format from its columns (CSV header, also inside gzip;
-//! Parquet schema), never from its name, and a streamed SHA-256.
+//! Parquet schema), never from its name. [`Checksums`] streams each file's SHA-256 on threads of
+//! their own, in order, so that an ingest need not wait for them before it starts reading.
 //!
 //! A format is recognised by at least two of its marker columns ([`CUR2_MARKERS`],
 //! [`LEGACY_MARKERS`], [`FOCUS_MARKERS`]; FOCUS names of any version and their old aliases count).
@@ -38,13 +39,14 @@
 //! data file, where AWS puts them (the sibling `metadata/` folder of a `data/BILLING_PERIOD=`
 //! folder, a legacy period or assembly folder), so naming just one period's data folder works too.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::Receiver;
 
 use costpilot_model::{column, names};
 use sha2::{Digest, Sha256};
@@ -115,8 +117,6 @@ pub struct SourceFile {
     pub container: Container,
     /// Its size in bytes.
     pub bytes: u64,
-    /// SHA-256 of its bytes, hex.
-    pub sha256: String,
     /// The delivery it belongs to, when a manifest governs its folder.
     pub delivery: Option<Arc<Delivery>>,
 }
@@ -262,43 +262,76 @@ pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, 
         let Some(kind) = resolve_kind(kind, detect(&columns), &path, &columns)? else {
             continue;
         };
-        found.push((path, kind, container, delivery));
+        let bytes = fs::metadata(&path).map_err(|e| IngestError::io(&path, e))?.len();
+        found.push(SourceFile { path, kind, container, bytes, delivery });
     }
-    let sums = hash_all(&found.iter().map(|f| f.0.as_path()).collect::<Vec<_>>());
-    found
-        .into_iter()
-        .zip(sums)
-        .map(|((path, kind, container, delivery), sum)| {
-            let (bytes, sha256) = sum?;
-            Ok(SourceFile { path, kind, container, bytes, sha256, delivery })
-        })
-        .collect()
+    Ok(found)
 }
 
-/// A file's size and SHA-256, or why it could not be read.
-type Checksum = Result<(u64, String), IngestError>;
+/// The SHA-256 of each of a list of files, hex, in the list's order, streamed on one thread per
+/// core that start at once.
+///
+/// The checksums tell an unchanged bill, and record where a unit's rows came from. An ingest into
+/// a lake that holds none of them starts reading at once and meets each file's checksum long
+/// before it has read the file (hashing runs at a gigabyte a second or more, reading a CUR file at
+/// a tenth of that); hashing everything first would leave both cores on it for a third of a second
+/// per gigabyte. Dropping the iterator stops the threads after the file each is on.
+pub struct Checksums {
+    paths: Arc<Vec<PathBuf>>,
+    results: Receiver<(usize, Result<String, IngestError>)>,
+    ready: BTreeMap<usize, Result<String, IngestError>>,
+    next: usize,
+}
 
-/// [`hash`] of every file, in order, on one thread per core: a delivery is checksummed before
-/// any of it is read (the checksums tell an unchanged bill), and one core alone would leave the
-/// other idle for a second per gigabyte.
-fn hash_all(paths: &[&Path]) -> Vec<Checksum> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len());
-    let next = AtomicUsize::new(0);
-    let sums: Vec<Mutex<Option<Checksum>>> = paths.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
+impl Checksums {
+    /// Starts hashing `paths`.
+    pub fn start(paths: Vec<PathBuf>) -> Checksums {
+        let paths = Arc::new(paths);
+        let (tx, results) = std::sync::mpsc::channel();
+        let claimed = Arc::new(AtomicUsize::new(0));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len());
         for _ in 0..threads {
-            scope.spawn(|| {
+            let (paths, tx, claimed) = (paths.clone(), tx.clone(), claimed.clone());
+            let spawned = std::thread::Builder::new().name("checksum".into()).spawn(move || {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let i = claimed.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { return };
-                    *sums[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(hash(path));
+                    if tx.send((i, hash(path))).is_err() {
+                        return;
+                    }
                 }
             });
+            // A thread that cannot start leaves its files to the others; with none, `next` says so.
+            drop(spawned);
         }
-    });
-    sums.into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every file is hashed"))
-        .collect()
+        Checksums { paths, results, ready: BTreeMap::new(), next: 0 }
+    }
+}
+
+impl Iterator for Checksums {
+    type Item = Result<String, IngestError>;
+
+    /// The next file's checksum, waiting for it if need be.
+    fn next(&mut self) -> Option<Self::Item> {
+        let path = self.paths.get(self.next)?;
+        while !self.ready.contains_key(&self.next) {
+            match self.results.recv() {
+                Ok((i, sum)) => {
+                    self.ready.insert(i, sum);
+                }
+                Err(_) => {
+                    self.next += 1;
+                    return Some(Err(IngestError::io(
+                        path,
+                        std::io::Error::other("no checksum thread is left"),
+                    )));
+                }
+            }
+        }
+        let sum = self.ready.remove(&self.next);
+        self.next += 1;
+        sum
+    }
 }
 
 #[derive(Default)]
@@ -716,24 +749,20 @@ pub fn column_names(path: &Path, container: Container) -> Result<Vec<String>, In
     Ok(reader.column_names())
 }
 
-/// Streams a file through SHA-256: its size and hex digest.
-fn hash(path: &Path) -> Result<(u64, String), IngestError> {
+/// Streams a file through SHA-256: its hex digest.
+fn hash(path: &Path) -> Result<String, IngestError> {
     let mut f = File::open(path).map_err(|e| IngestError::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
     loop {
         match f.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                bytes += n as u64;
-            }
+            Ok(n) => hasher.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(IngestError::io(path, e)),
         }
     }
-    Ok((bytes, hex::encode(hasher.finalize())))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

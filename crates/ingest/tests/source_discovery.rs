@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use costpilot_ingest::raw::Container;
 use costpilot_ingest::source::ManifestLayout;
-use costpilot_ingest::{IngestError, SourceFile, SourceKind, discover};
+use costpilot_ingest::{Checksums, IngestError, SourceFile, SourceKind, discover};
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use datafusion::parquet::arrow::ArrowWriter;
 
@@ -143,10 +143,41 @@ fn folders_are_walked_in_order_skipping_hidden_and_non_data_files() {
 fn checksums_are_the_sha256_of_the_bytes() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/focus/focus_1.0_sample_1000.csv");
     let f = one(&sample, SourceKind::Auto).unwrap();
-    // sha256sum of the FinOps Foundation's file.
-    assert_eq!(f.sha256, "e91e5ac7edf01ed2c9d926f37ef7dc1ae2aae97956fea8da6c9ee488b1c2839e");
     assert_eq!(f.bytes, 755_423);
     assert_eq!(f.kind, SourceKind::Focus);
+    // sha256sum of the FinOps Foundation's file, of a file of three bytes and of the first again:
+    // in the order given, whichever thread finishes first.
+    let dir = tempfile::tempdir().unwrap();
+    let abc = write(&dir.path().join("abc.csv"), b"abc");
+    let sums: Vec<String> =
+        Checksums::start(vec![sample, abc.clone(), sample_copy(&dir)]).map(Result::unwrap).collect();
+    assert_eq!(
+        sums,
+        [
+            "e91e5ac7edf01ed2c9d926f37ef7dc1ae2aae97956fea8da6c9ee488b1c2839e",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "e91e5ac7edf01ed2c9d926f37ef7dc1ae2aae97956fea8da6c9ee488b1c2839e",
+        ]
+    );
+    // A file that vanished is named in its checksum's error; the others are still given.
+    let gone = dir.path().join("gone.csv");
+    let mut sums = Checksums::start(vec![abc.clone(), gone.clone(), abc]);
+    assert!(sums.next().unwrap().is_ok());
+    let err = sums.next().unwrap().unwrap_err().to_string();
+    assert!(err.starts_with(&gone.display().to_string()), "{err}");
+    assert_eq!(
+        sums.next().unwrap().unwrap(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert!(sums.next().is_none());
+}
+
+/// A copy of the FOCUS sample in `dir`.
+fn sample_copy(dir: &tempfile::TempDir) -> PathBuf {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/focus/focus_1.0_sample_1000.csv");
+    let copy = dir.path().join("copy.csv");
+    std::fs::copy(sample, &copy).unwrap();
+    copy
 }
 
 #[test]

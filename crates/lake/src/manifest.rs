@@ -149,15 +149,10 @@ impl Manifest {
         self.units.binary_search_by(|u| u.key.cmp(key)).ok().map(|i| &self.units[i])
     }
 
-    /// True when every given checksum is already a source of some unit, so reading those files
-    /// again would change nothing. False for an empty list.
-    pub fn already_ingested(&self, sha256s: &[String]) -> bool {
-        if sha256s.is_empty() {
-            return false;
-        }
-        let known: BTreeSet<&str> =
-            self.units.iter().flat_map(|u| u.sources.iter().map(|s| s.sha256.as_str())).collect();
-        sha256s.iter().all(|s| known.contains(s.as_str()))
+    /// The checksums of every unit's sources: a file among them was ingested, and reading it
+    /// again would change nothing.
+    pub fn ingested(&self) -> BTreeSet<&str> {
+        self.units.iter().flat_map(|u| u.sources.iter().map(|s| s.sha256.as_str())).collect()
     }
 
     /// Rows in the whole lake.

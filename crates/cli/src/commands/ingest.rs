@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
-use costpilot_ingest::{FileReport, IngestError, ReadOptions, SourceFile, SourceKind};
+use costpilot_ingest::{Checksums, FileReport, IngestError, ReadOptions, SourceFile, SourceKind};
 use costpilot_lake::{Lake, Outcome, SourceRef};
 use costpilot_model::money::{format_units, parse_decimal};
 use datafusion::arrow::array::RecordBatch;
@@ -100,10 +100,27 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], source: &str, strict: bool) ->
         bail!("no billing files found in {}", list(paths));
     }
     let lake = Lake::open(data_dir)?;
-    let checksums: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
-    if lake.manifest()?.already_ingested(&checksums) {
-        return Ok(unchanged_summary(started.elapsed()));
+    let mut checksums = Checksums::start(files.iter().map(|f| f.path.clone()).collect());
+    // The files are new unless every one was ingested before: the first unknown checksum (in a
+    // lake without sources, the first file) decides, and the others follow while the files are
+    // read.
+    let mut known = Vec::new();
+    let manifest = lake.manifest()?;
+    let ingested = manifest.ingested();
+    if !ingested.is_empty() {
+        loop {
+            let Some(sum) = checksums.next() else {
+                return Ok(unchanged_summary(started.elapsed()));
+            };
+            let sum = sum?;
+            let new = !ingested.contains(sum.as_str());
+            known.push(sum);
+            if new {
+                break;
+            }
+        }
     }
+    let checksums = known.into_iter().map(Ok).chain(checksums);
 
     let total_bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let progress = Arc::new(AtomicU64::new(0));
@@ -135,7 +152,7 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], source: &str, strict: bool) ->
         }
     });
 
-    let written = write_all(&files, &receiver, &mut tx, &bar, &progress);
+    let written = write_all(&files, checksums, &receiver, &mut tx, &bar, &progress);
     // Dropping the receiver unblocks the reader if writing stopped early.
     drop(receiver);
     let joined = reader.join();
@@ -191,21 +208,27 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], source: &str, strict: bool) ->
     Ok(summary)
 }
 
+/// Files the batches `receiver` brings into `tx`; `checksums` gives each file's checksum, in
+/// order, which the file's first batch waits for.
 fn write_all(
     files: &[SourceFile],
+    mut checksums: impl Iterator<Item = Result<String, IngestError>>,
     receiver: &Receiver<Result<Message, IngestError>>,
     tx: &mut costpilot_lake::Transaction,
     bar: &ProgressBar,
     progress: &AtomicU64,
 ) -> Result<Vec<FileReport>> {
-    let sources: Vec<SourceRef> = files
-        .iter()
-        .map(|f| SourceRef { path: f.path.clone(), sha256: f.sha256.clone(), bytes: f.bytes })
-        .collect();
+    let mut sources: Vec<SourceRef> = Vec::with_capacity(files.len());
     let mut reports = Vec::with_capacity(files.len());
     for message in receiver.iter() {
         match message? {
             Message::Batch(i, batch) => {
+                while sources.len() <= i {
+                    let f = &files[sources.len()];
+                    let sha256 =
+                        checksums.next().ok_or_else(|| anyhow!("{}: no checksum", f.path.display()))??;
+                    sources.push(SourceRef { path: f.path.clone(), sha256, bytes: f.bytes });
+                }
                 tx.write(batch, &sources[i])?;
                 bar.set_position(progress.load(Ordering::Relaxed));
             }
