@@ -350,7 +350,12 @@ impl Aggregator {
             // Each of the outer buckets must lie in one inner bucket: the inner width a multiple
             // of the outer one, and the origins a whole number of outer buckets apart.
             let nested = inner.step % outer.step == 0 && (inner.origin - outer.origin) % outer.step == 0;
-            if !nested || outer.definition.dimensions != inner.definition.dimensions {
+            // The source must be summed from rows itself: derived groups are made when the parts
+            // are written, each on its own (see `finish`).
+            if !nested
+                || outer.definition.dimensions != inner.definition.dimensions
+                || outer.definition.within.is_some()
+            {
                 continue;
             }
             let rebucket = Rebucket { from: (outer.step, outer.origin), to: (inner.step, inner.origin) };
@@ -501,15 +506,13 @@ impl Aggregator {
     ) -> Result<Vec<(usize, Vec<T>)>, LakeError> {
         let mut units: Vec<(usize, Vec<Groups>)> = self.units.drain().collect();
         units.sort_by_key(|(u, _)| *u);
-        for (_, groups) in &mut units {
-            for (i, spec) in self.specs.iter().enumerate() {
-                if let Some((source, map, rebucket)) = &spec.within {
-                    groups[i] = groups[*source].within(map, *rebucket)?;
-                }
-            }
-        }
-        let jobs: Vec<(usize, usize)> =
+        // Each job is one part, a rollup summed from another's groups included. The largest go
+        // first (by the groups they start from), so that no thread is left alone with a large one
+        // at the end.
+        let source = |s: usize| self.specs[s].within.as_ref().map_or(s, |w| w.0);
+        let mut jobs: Vec<(usize, usize)> =
             (0..units.len()).flat_map(|u| (0..self.specs.len()).map(move |s| (u, s))).collect();
+        jobs.sort_by_key(|&(u, s)| std::cmp::Reverse(units[u].1[source(s)].rows.len()));
         let next = std::sync::atomic::AtomicUsize::new(0);
         let this = &self;
         let done: Vec<Result<Done<T>, LakeError>> = std::thread::scope(|scope| {
@@ -521,7 +524,13 @@ impl Aggregator {
                             let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&(u, s)) = jobs.get(j) else { return Ok(out) };
                             let (unit, groups) = &units[u];
-                            let batch = this.batch(&this.specs[s], &groups[s])?;
+                            let spec = &this.specs[s];
+                            let batch = match &spec.within {
+                                Some((source, map, rebucket)) => {
+                                    this.batch(spec, &groups[*source].within(map, *rebucket)?)?
+                                }
+                                None => this.batch(spec, &groups[s])?,
+                            };
                             out.push(((u, s), each(*unit, s, batch)?));
                         }
                     })
