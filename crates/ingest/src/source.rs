@@ -269,7 +269,7 @@ pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, 
 }
 
 /// The SHA-256 of each of a list of files, hex, in the list's order, streamed on one thread per
-/// core that start at once.
+/// core that start at once and stay a few files ahead of the caller.
 ///
 /// The checksums tell an unchanged bill, and record where a unit's rows came from. An ingest into
 /// a lake that holds none of them starts reading at once and meets each file's checksum long
@@ -287,9 +287,13 @@ impl Checksums {
     /// Starts hashing `paths`.
     pub fn start(paths: Vec<PathBuf>) -> Checksums {
         let paths = Arc::new(paths);
-        let (tx, results) = std::sync::mpsc::channel();
-        let claimed = Arc::new(AtomicUsize::new(0));
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len());
+        // A thread waits while as many checksums as there are threads are waiting to be taken, so
+        // that hashing stays a few files ahead of the reading: the reader then finds each file
+        // still in the page cache, where hashing a large delivery to its end first could have
+        // pushed the early files out.
+        let (tx, results) = std::sync::mpsc::sync_channel(threads);
+        let claimed = Arc::new(AtomicUsize::new(0));
         for _ in 0..threads {
             let (paths, tx, claimed) = (paths.clone(), tx.clone(), claimed.clone());
             let spawned = std::thread::Builder::new().name("checksum".into()).spawn(move || {
