@@ -49,8 +49,8 @@ pub const MAX_OPEN_FILES: usize = 32;
 /// Messages waiting for the writer thread, each one unit's pieces of a batch. The writer encodes
 /// on every core for most of a batch but alone at its end and at row-group boundaries; batches
 /// queued up ahead keep the stages before it busy through those moments. A lake batch of 32 Ki
-/// CUR rows takes about 45 MB, so three cost about 100 MB more than one (and save about 3 % of a
-/// 10 M-row ingest).
+/// CUR rows takes about 45 MB, and a message keeps its whole batch alive, so three cost up to
+/// about 100 MB more than one (and save about 3 % of a 10 M-row ingest).
 const CHANNEL_BATCHES: usize = 3;
 
 /// A batch whose units come in at most this many runs of consecutive rows is split into slices
@@ -391,8 +391,8 @@ impl Transaction {
         Ok(())
     }
 
-    /// Hands a piece to the rollup threads; if one stopped, its error becomes the reason the
-    /// commit has no rollup parts.
+    /// Hands a unit's pieces of a batch to the rollup threads; if one stopped, its error becomes
+    /// the reason the commit has no rollup parts.
     fn send_rollups(&mut self, unit: usize, pieces: &[RecordBatch]) {
         if self
             .rollups
