@@ -941,34 +941,31 @@ impl OpenFile {
             if first {
                 self.start_row_group(enc)?;
             }
-            // The slices that fit in the row group in progress; one that straddles its end is cut.
+            // The slices that fit in the row group in progress (one that straddles its end is
+            // cut), up to one that parts a mirror from its source: a mirror must see the chunk it
+            // copies as it was before that slice, so the slice starts the next run.
             let room = enc.row_group_rows - self.group_rows;
-            let mut run = Vec::new();
+            let mut inputs = Vec::new();
             let mut rows = 0;
             while rows < room
                 && let Some(piece) = pending.pop_front()
             {
                 let take = (room - rows).min(piece.num_rows());
+                let leaves = self.leaf_inputs(&piece.slice(0, take), enc)?;
+                let columns = self.columns.as_mut().expect("started above");
+                if inputs.is_empty() {
+                    follow(columns, &mut self.mirrors, &leaves, first);
+                } else if parts(columns, &self.mirrors, &leaves) {
+                    pending.push_front(piece);
+                    break;
+                }
                 if take < piece.num_rows() {
                     pending.push_front(piece.slice(take, piece.num_rows() - take));
                 }
-                run.push(piece.slice(0, take));
+                inputs.push(leaves);
                 rows += take;
             }
-            let mut inputs = Vec::with_capacity(run.len());
-            for slice in &run {
-                inputs.push(self.leaf_inputs(slice, enc)?);
-            }
             let columns = self.columns.as_mut().expect("started above");
-            follow(columns, &mut self.mirrors, &inputs[0], first);
-            // A mirror must see the chunk it copies as it was before the slice that parts them:
-            // that slice and the ones after it wait for the next run.
-            let together = 1 + inputs[1..].iter().take_while(|l| !parts(columns, &self.mirrors, l)).count();
-            for slice in run.drain(together..).rev() {
-                rows -= slice.num_rows();
-                pending.push_front(slice);
-            }
-            inputs.truncate(together);
             let threads = if rows >= PARALLEL_MIN_ROWS { enc.threads } else { 1 };
             let costs = self.costs.get_or_insert_with(|| vec![0; columns.len()]);
             encode(columns, &self.mirrors, &inputs, threads, costs)
