@@ -100,6 +100,7 @@ pub mod rollup;
 pub mod scope;
 pub mod semantic;
 pub mod session;
+mod split;
 pub mod suggest;
 pub mod timeshift;
 pub mod transaction;

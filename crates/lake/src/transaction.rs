@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, NaiveDate, Utc};
 use costpilot_model::{COLUMNS, ColumnKind, TextValues, UnitKey, index_of, is_lake_type, lake_schema, names};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, RecordBatch, TimestampMicrosecondArray, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, RecordBatch, TimestampMicrosecondArray,
 };
-use datafusion::arrow::compute::{max, take_record_batch};
+use datafusion::arrow::compute::max;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::datatypes::{Decimal128Type, TimestampMicrosecondType};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -41,6 +41,7 @@ use crate::manifest::{
     FileEntry, Manifest, RetiredFile, RollupPart, SourceRef, UnitEntry, decimal_text, now_text, parse_time,
 };
 use crate::rollup::{self, Aggregator, Planned, WrittenPart};
+use crate::split::SharedFilter;
 
 /// At most this many staging files are open at once; the least recently written is closed (and a
 /// new file started for its unit if more rows come) when a transaction spans more units.
@@ -738,22 +739,17 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
         from: i64,
         to: i64,
         period: String,
-        rows: Vec<u32>,
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut lookup: HashMap<(&str, &str, i64), usize> = HashMap::new();
-    let mut current: Option<usize> = None;
     // Runs of consecutive rows of one unit: (group, first row, rows).
     let mut runs: Vec<(usize, usize, usize)> = Vec::new();
     for i in 0..batch.num_rows() {
         let (p, a, t) = (provider.value(i), account.value(i), start.value(i));
-        if let Some(g) = current {
-            let group = &mut groups[g];
+        if let Some(run) = runs.last_mut() {
+            let group = &groups[run.0];
             if group.provider == p && group.account == a && t >= group.from && t < group.to {
-                group.rows.push(i as u32);
-                if let Some(run) = runs.last_mut() {
-                    run.2 += 1;
-                }
+                run.2 += 1;
                 continue;
             }
         }
@@ -762,11 +758,9 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
             message: format!("row {} of a batch has a BillingPeriodStart out of range", i + 1),
         })?;
         let g = *lookup.entry((p, a, from)).or_insert_with(|| {
-            groups.push(Group { provider: p, account: a, from, to, period, rows: Vec::new() });
+            groups.push(Group { provider: p, account: a, from, to, period });
             groups.len() - 1
         });
-        groups[g].rows.push(i as u32);
-        current = Some(g);
         runs.push((g, i, 1));
     }
     let key = |g: &Group| UnitKey {
@@ -782,15 +776,19 @@ fn split_by_unit(batch: &RecordBatch, source: &SourceRef) -> Result<Vec<(UnitKey
     if runs.len() <= MAX_RUNS {
         return Ok(runs.iter().map(|&(g, from, len)| (key(&groups[g]), batch.slice(from, len))).collect());
     }
-    groups
-        .iter()
+    // Otherwise each unit's rows are filtered out of the batch: a filter copies a unit that holds
+    // most rows run by run (ranges, not row by row as a gather by index would).
+    (0..groups.len())
         .map(|g| {
-            let indices = UInt32Array::from(g.rows.clone());
-            let piece = take_record_batch(batch, &indices).map_err(|e| LakeError::Input {
+            let mut mask = BooleanBufferBuilder::new(batch.num_rows());
+            for &(of, _, len) in &runs {
+                mask.append_n(len, of == g);
+            }
+            let piece = SharedFilter::new(mask.finish()).batch(batch).map_err(|e| LakeError::Input {
                 path: source.path.clone(),
                 message: format!("splitting the batch by unit failed: {e}"),
             })?;
-            Ok((key(g), piece))
+            Ok((key(&groups[g]), piece))
         })
         .collect()
 }
