@@ -523,14 +523,26 @@ impl ChunkEncoder {
     /// for a flat column; a map's validity, offsets and this leaf's child (keys or values) for a
     /// map leaf, so that two maps sharing their values share their values' chunk. Arrays that
     /// share their buffers compare at once; others value by value, stopping at the first
-    /// difference.
+    /// difference. Two dictionaries with equal values compare by their keys; should their keys
+    /// differ where the values they point at do not, they are called different, which only costs
+    /// encoding the leaf on its own.
     pub fn same_rows(&self, a: &ArrayRef, b: &ArrayRef) -> bool {
         if a.len() != b.len() || a.data_type() != b.data_type() {
             return false;
         }
-        let same = |x: &dyn Array, y: &dyn Array| {
+        fn same_data(x: &dyn Array, y: &dyn Array) -> bool {
             let (x, y) = (x.to_data(), y.to_data());
             x.ptr_eq(&y) || x == y
+        }
+        let same = |x: &dyn Array, y: &dyn Array| {
+            // Comparing dictionaries value by value looks each row's value up (columns such as
+            // x_PayerAccountId and BillingAccountId are equal dictionaries built apart).
+            if let (Some(dx), Some(dy)) = (x.as_any_dictionary_opt(), y.as_any_dictionary_opt())
+                && same_data(dx.values().as_ref(), dy.values().as_ref())
+            {
+                return same_data(dx.keys(), dy.keys());
+            }
+            same_data(x, y)
         };
         if !self.is_map() {
             return same(a.as_ref(), b.as_ref());
@@ -1364,6 +1376,27 @@ mod tests {
         let stats = chunk.statistics().expect("statistics were asked for");
         assert_eq!(stats.min_bytes_opt(), column.iter().flatten().min().map(str::as_bytes));
         assert_eq!(stats.max_bytes_opt(), column.iter().flatten().max().map(str::as_bytes));
+    }
+
+    #[test]
+    fn dictionaries_built_apart_are_the_same_rows_when_their_values_and_keys_are() {
+        // A lake text column, given dictionaries.
+        let schema = Schema::new(vec![Field::new("c", DataType::Utf8, true)]);
+        let descr = ArrowSchemaConverter::new().convert(&schema).unwrap().column(0);
+        let kind = ChunkKind::of(&DataType::Utf8, &descr, false, Compression::SNAPPY).unwrap();
+        let chunk = ChunkEncoder::new(descr, kind, Compression::SNAPPY);
+        let dictionary = |keys: Vec<Option<i32>>, values: Vec<&str>| -> ArrayRef {
+            Arc::new(DictionaryArray::new(Int32Array::from(keys), Arc::new(StringArray::from(values))))
+        };
+        let a = dictionary(vec![Some(0), None, Some(1), Some(0)], vec!["111", "222"]);
+        assert!(chunk.same_rows(&a, &dictionary(vec![Some(0), None, Some(1), Some(0)], vec!["111", "222"])));
+        assert!(!chunk.same_rows(&a, &dictionary(vec![Some(0), None, Some(0), Some(0)], vec!["111", "222"])));
+        assert!(
+            !chunk.same_rows(&a, &dictionary(vec![Some(0), Some(1), Some(1), Some(0)], vec!["111", "222"]))
+        );
+        // Other values: compared row by row, so other keys for the same rows still match.
+        assert!(chunk.same_rows(&a, &dictionary(vec![Some(1), None, Some(0), Some(1)], vec!["222", "111"])));
+        assert!(!chunk.same_rows(&a, &dictionary(vec![Some(1), None, Some(0), Some(0)], vec!["222", "111"])));
     }
 
     #[test]
