@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayData, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, MapArray, RecordBatch,
-    StructArray,
+    StructArray, new_null_array,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::{FilterBuilder, FilterPredicate};
@@ -58,13 +58,15 @@ pub(crate) struct SharedFilter {
     done: HashMap<Identity, ArrayRef>,
     /// Entry selections by the identity of the map offsets they were made from.
     entries: HashMap<(usize, usize), Entries>,
+    /// The all-null arrays given so far, one per type.
+    null_arrays: Vec<ArrayRef>,
 }
 
 impl SharedFilter {
     /// A filter keeping the rows set in `mask`.
     pub(crate) fn new(mask: BooleanBuffer) -> Self {
         let rows = FilterBuilder::new(&BooleanArray::new(mask.clone(), None)).optimize().build();
-        Self { mask, rows, done: HashMap::new(), entries: HashMap::new() }
+        Self { mask, rows, done: HashMap::new(), entries: HashMap::new(), null_arrays: Vec::new() }
     }
 
     /// The rows of `batch` the mask keeps.
@@ -80,11 +82,26 @@ impl SharedFilter {
             return Ok(done.clone());
         }
         let out = match array.as_map_opt() {
+            // A column the bill leaves empty (split cost allocation, capacity reservations) is
+            // as empty in every piece: one null array per type stands for all of them.
+            _ if array.null_count() == array.len() => self.nulls(array.data_type()),
             Some(map) => self.map(map)?,
             None => self.rows.filter(array.as_ref())?,
         };
         self.done.insert(key, out.clone());
         Ok(out)
+    }
+
+    fn nulls(&mut self, data_type: &DataType) -> ArrayRef {
+        let count = self.rows.count();
+        match self.null_arrays.iter().find(|a| a.data_type() == data_type) {
+            Some(nulls) => nulls.clone(),
+            None => {
+                let nulls = new_null_array(data_type, count);
+                self.null_arrays.push(nulls.clone());
+                nulls
+            }
+        }
     }
 
     fn map(&mut self, map: &MapArray) -> Result<ArrayRef, ArrowError> {
@@ -169,7 +186,8 @@ mod tests {
     }
 
     /// A batch whose second column is the first one again and whose third is a map sharing the
-    /// second map's values and offsets under other keys, as the mapper's Tags and x_RawTags do.
+    /// second map's values and offsets under other keys, as the mapper's Tags and x_RawTags do, and
+    /// whose last two are empty.
     fn batch() -> RecordBatch {
         let numbers: ArrayRef =
             Arc::new(Int64Array::from(vec![Some(1), None, Some(3), Some(4), Some(5), None]));
@@ -196,8 +214,12 @@ mod tests {
             Field::new("copy", DataType::Int64, true),
             Field::new("tags", a.data_type().clone(), true),
             Field::new("raw", raw.data_type().clone(), true),
+            Field::new("empty", DataType::Int64, true),
+            Field::new("also_empty", DataType::Int64, true),
         ]));
-        RecordBatch::try_new(schema, vec![numbers.clone(), numbers, Arc::new(a), Arc::new(raw)]).unwrap()
+        let empty = || Arc::new(Int64Array::from(vec![None::<i64>; 6])) as ArrayRef;
+        let columns = vec![numbers.clone(), numbers, Arc::new(a), Arc::new(raw), empty(), empty()];
+        RecordBatch::try_new(schema, columns).unwrap()
     }
 
     #[test]
@@ -214,6 +236,7 @@ mod tests {
                 let (tags, raw) = (got.column(2).as_map(), got.column(3).as_map());
                 assert!(tags.values().to_data().ptr_eq(&raw.values().to_data()));
                 assert_eq!(tags.offsets().inner().inner().as_ptr(), raw.offsets().inner().inner().as_ptr());
+                assert!(got.column(4).to_data().ptr_eq(&got.column(5).to_data()));
             }
         }
     }
