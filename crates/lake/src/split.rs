@@ -81,12 +81,14 @@ impl SharedFilter {
         if let Some(done) = self.done.get(&key).filter(|d| d.data_type() == array.data_type()) {
             return Ok(done.clone());
         }
-        let out = match array.as_map_opt() {
-            // A column the bill leaves empty (split cost allocation, capacity reservations) is
-            // as empty in every piece: one null array per type stands for all of them.
-            _ if array.null_count() == array.len() => self.nulls(array.data_type()),
-            Some(map) => self.map(map)?,
-            None => self.rows.filter(array.as_ref())?,
+        // A column the bill leaves empty (split cost allocation, capacity reservations) is as
+        // empty in every piece: one null array per type stands for all of them.
+        let out = if array.null_count() == array.len() {
+            self.nulls(array.data_type())
+        } else if let Some(map) = array.as_map_opt() {
+            self.map(map)?
+        } else {
+            self.rows.filter(array.as_ref())?
         };
         self.done.insert(key, out.clone());
         Ok(out)
@@ -105,13 +107,10 @@ impl SharedFilter {
     }
 
     fn map(&mut self, map: &MapArray) -> Result<ArrayRef, ArrowError> {
-        let offsets = map.value_offsets();
+        let (offsets, entries) = (map.value_offsets(), map.entries());
         let at = (offsets.as_ptr() as usize, offsets.len());
-        if !self.entries.contains_key(&at) {
-            let selection = self.select_entries(offsets, map.entries().len());
-            self.entries.insert(at, selection);
-        }
-        let entries = map.entries();
+        let selection =
+            self.entries.entry(at).or_insert_with(|| select_entries(&self.mask, offsets, entries.len()));
         let mut children = Vec::with_capacity(entries.num_columns());
         for child in entries.columns() {
             let mut key = identity(child.as_ref());
@@ -119,14 +118,13 @@ impl SharedFilter {
             let filtered = match self.done.get(&key).filter(|d| d.data_type() == child.data_type()) {
                 Some(done) => done.clone(),
                 None => {
-                    let filtered = self.entries[&at].predicate.filter(child.as_ref())?;
+                    let filtered = selection.predicate.filter(child.as_ref())?;
                     self.done.insert(key, filtered.clone());
                     filtered
                 }
             };
             children.push(filtered);
         }
-        let selection = &self.entries[&at];
         let entry_nulls = entries.nulls().map(|n| keep(&selection.predicate, n)).transpose()?;
         let nulls = map.nulls().map(|n| keep(&self.rows, n)).transpose()?;
         let DataType::Map(field, ordered) = map.data_type() else {
@@ -135,21 +133,21 @@ impl SharedFilter {
         let entries = StructArray::try_new(entries.fields().clone(), children, entry_nulls)?;
         Ok(Arc::new(MapArray::try_new(field.clone(), selection.offsets.clone(), entries, nulls, *ordered)?))
     }
+}
 
-    /// The entries of the kept rows of a map with `offsets` into `len` entries.
-    fn select_entries(&self, offsets: &[i32], len: usize) -> Entries {
-        let at = |i: usize| offsets[i] as usize;
-        let mut mask = BooleanBufferBuilder::new(len);
-        let mut lengths = Vec::with_capacity(self.rows.count());
-        for (start, end) in self.mask.set_slices() {
-            mask.append_n(at(start) - mask.len(), false);
-            mask.append_n(at(end) - at(start), true);
-            lengths.extend((start..end).map(|i| at(i + 1) - at(i)));
-        }
-        mask.append_n(len - mask.len(), false);
-        let predicate = FilterBuilder::new(&BooleanArray::new(mask.finish(), None)).optimize().build();
-        Entries { predicate, offsets: OffsetBuffer::from_lengths(lengths) }
+/// The entries of the rows `rows` keeps of a map with `offsets` into `len` entries.
+fn select_entries(rows: &BooleanBuffer, offsets: &[i32], len: usize) -> Entries {
+    let at = |i: usize| offsets[i] as usize;
+    let mut mask = BooleanBufferBuilder::new(len);
+    let mut lengths = Vec::with_capacity(rows.count_set_bits());
+    for (start, end) in rows.set_slices() {
+        mask.append_n(at(start) - mask.len(), false);
+        mask.append_n(at(end) - at(start), true);
+        lengths.extend((start..end).map(|i| at(i + 1) - at(i)));
     }
+    mask.append_n(len - mask.len(), false);
+    let predicate = FilterBuilder::new(&BooleanArray::new(mask.finish(), None)).optimize().build();
+    Entries { predicate, offsets: OffsetBuffer::from_lengths(lengths) }
 }
 
 /// The validity of the rows `predicate` keeps.
@@ -161,7 +159,7 @@ fn keep(predicate: &FilterPredicate, nulls: &NullBuffer) -> Result<NullBuffer, A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int64Array, MapBuilder, StringBuilder};
+    use datafusion::arrow::array::{Int64Array, MapBuilder, StringArray, StringBuilder};
     use datafusion::arrow::compute::filter_record_batch;
     use datafusion::arrow::datatypes::{Field, Schema};
 
@@ -199,15 +197,14 @@ mod tests {
             Some(&[("team", Some("c")), ("env", Some("prod"))]),
             Some(&[("env", Some("dev"))]),
         ]);
-        let b = &a;
-        let other_keys: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(
-            (0..b.entries().len()).map(|i| format!("raw{i}")).collect::<Vec<_>>(),
+        let other_keys: ArrayRef = Arc::new(StringArray::from(
+            (0..a.entries().len()).map(|i| format!("raw{i}")).collect::<Vec<_>>(),
         ));
         let entries =
-            StructArray::try_new(b.entries().fields().clone(), vec![other_keys, b.values().clone()], None)
+            StructArray::try_new(a.entries().fields().clone(), vec![other_keys, a.values().clone()], None)
                 .unwrap();
-        let DataType::Map(field, _) = b.data_type() else { unreachable!() };
-        let raw = MapArray::try_new(field.clone(), b.offsets().clone(), entries, b.nulls().cloned(), false)
+        let DataType::Map(field, _) = a.data_type() else { unreachable!() };
+        let raw = MapArray::try_new(field.clone(), a.offsets().clone(), entries, a.nulls().cloned(), false)
             .unwrap();
         let schema = Arc::new(Schema::new(vec![
             Field::new("n", DataType::Int64, true),
