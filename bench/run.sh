@@ -82,7 +82,7 @@ py=$venv/bin/python
 # ---------------------------------------------------------------------------------------------
 # The cached export for N rows: reused only when made by the same generator with the same rows.
 ensure_inputs() {
-  local n=$1 src=$bench_dir/cur2-$1 csv=$bench_dir/cur2-$1-csv stamp
+  local n=$1 src=$bench_dir/cur2-$1 csv=$bench_dir/cur2-$1-csv aws=$bench_dir/cur2-$1-aws stamp
   stamp="$(cat "$root"/crates/generate/src/*.rs "$root"/crates/generate/src/*/*.rs | sha256sum | cut -d' ' -f1) rows=$n seed=42"
   if [[ $(cat "$src/.complete" 2>/dev/null || true) != "$stamp" ]]; then
     say "generate about $n line items of CUR 2.0 Parquet"
@@ -90,6 +90,13 @@ ensure_inputs() {
     "$bin" generate --out "$src" --rows-target "$n" --seed 42 --format json >"$bench_dir/gen-$n.json"
     "$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["rows"])' "$src/truth.json" >"$src/.rows"
     echo "$stamp" >"$src/.complete"
+  fi
+  if [[ $(cat "$aws/.complete" 2>/dev/null || true) != "$stamp" ]]; then
+    say "generate the same $n line items typed as AWS writes them ('' for none)"
+    rm -rf "$aws"
+    echo '{"empty_text": true}' >"$bench_dir/knobs-aws.json"
+    "$bin" generate --out "$aws" --rows-target "$n" --seed 42 --knobs "$bench_dir/knobs-aws.json" --format json >/dev/null
+    echo "$stamp" >"$aws/.complete"
   fi
   if [[ $with_csv == 1 && $(cat "$csv/.complete" 2>/dev/null || true) != "$stamp" ]]; then
     say "convert $n rows to CSV.gz"
@@ -219,6 +226,8 @@ for n in $sizes; do
   mkdir -p "$work"
   rows=$(cat "$bench_dir/cur2-$n/.rows")
   bench_ingest "CUR 2.0 Parquet" "$bench_dir/cur2-$n/cur" parquet "$rows"
+  bench_ingest "CUR 2.0 Parquet, '' for none" "$bench_dir/cur2-$n-aws/cur" aws "$rows"
+  rm -rf "$work/aws"
   if [[ $with_csv == 1 ]]; then
     bench_ingest "CUR 2.0 CSV.gz" "$bench_dir/cur2-$n-csv" csv "$rows"
     rm -rf "$work/csv"
@@ -252,7 +261,9 @@ git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with 
   echo "  Parquet with $columns columns (124 flat + the product, resource_tags, cost_category and discount maps),"
   echo "  every line item type the generator writes, snappy files of at most 1,000,000 rows under"
   echo "  \`BILLING_PERIOD=YYYY-MM/\`, with their Data Exports manifests. CSV.gz: the same rows written by DuckDB"
-  echo "  (\`bench/cur2_csv.py\`)."
+  echo "  (\`bench/cur2_csv.py\`). \"'' for none\": the same estate generated with the knob \`empty_text\`, so every"
+  echo "  text column (the text-typed rates and reservation units included) holds '' where a line item has no"
+  echo "  value, as AWS Data Exports write it."
   echo "- Every figure is whole-process wall time (the \`costpilot\` binary from start to exit), the median of"
   echo "  $runs runs after one warm-up run, measured with hyperfine; inputs are in the page cache. Ingest runs start"
   echo "  from an empty data dir each time. MB are 10^6 bytes of input files. Peak RSS is GNU time's maximum"

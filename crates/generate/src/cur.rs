@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{
-    ArrayRef, Float64Array, MapArray, MapBuilder, StringArray, StringBuilder, TimestampMillisecondArray,
-    UInt32Array,
+    Array, ArrayRef, Float64Array, MapArray, MapBuilder, StringArray, StringBuilder,
+    TimestampMillisecondArray, UInt32Array,
 };
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -658,9 +658,29 @@ fn batch(
             },
             (None, other) => return Err(format!("column {name} ({other:?}) was not built")),
         };
+        let array = match col {
+            Col::S if e.options.knobs.empty_text => nulls_as_empty_text(&array),
+            _ => array,
+        };
         arrays.push(array);
     }
     RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())
+}
+
+/// A text column with `''` wherever it had a null. A null written by a builder takes no bytes, so
+/// dropping the null mask is enough; anything else is copied value by value.
+fn nulls_as_empty_text(array: &ArrayRef) -> ArrayRef {
+    let Some(text) = array.as_any().downcast_ref::<StringArray>() else { return array.clone() };
+    let Some(nulls) = text.nulls() else { return array.clone() };
+    let offsets = text.value_offsets();
+    if nulls.null_count() == 0 {
+        return array.clone();
+    }
+    if (0..text.len()).all(|i| nulls.is_valid(i) || offsets[i] == offsets[i + 1]) {
+        let (offsets, values, _) = text.clone().into_parts();
+        return Arc::new(StringArray::new(offsets, values, None));
+    }
+    Arc::new(text.iter().map(|v| Some(v.unwrap_or(""))).collect::<StringArray>())
 }
 
 fn reservation_count(c: &crate::estate::Commitment) -> u32 {

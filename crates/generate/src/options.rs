@@ -134,6 +134,9 @@ pub struct Knobs {
     /// Shares of resources that are waste: idle instances, oversized instances, unattached
     /// volumes, old snapshots, idle NAT gateways, spiky fleets.
     pub waste: Waste,
+    /// Write `''` rather than a null in every CUR 2.0 text column a line item has no value for,
+    /// as AWS Data Exports do (the rate and reservation-unit columns, typed as text, included).
+    pub empty_text: bool,
 }
 
 /// Shares of resources that carry a known waste finding.
@@ -185,6 +188,7 @@ impl Default for Knobs {
             foreign_currency: ("EUR".to_string(), 0.92),
             events_per_200_accounts: 1,
             waste: Waste::default(),
+            empty_text: false,
         }
     }
 }

@@ -130,7 +130,7 @@ impl<'a> Columns<'a> {
         if let Some(text) = col.as_string_opt::<i32>() {
             let mut b = Decimal128Builder::with_capacity(text.len());
             for i in 0..text.len() {
-                if text.is_null(i) {
+                if is_blank(&text, i) {
                     b.append_null();
                     continue;
                 }
@@ -256,7 +256,7 @@ impl<'a> Columns<'a> {
         if let Some(text) = text {
             let mut b = TimestampMicrosecondBuilder::with_capacity(text.len());
             for i in 0..text.len() {
-                if text.is_null(i) {
+                if is_blank(&text, i) {
                     b.append_null();
                     continue;
                 }
@@ -284,15 +284,18 @@ impl<'a> Columns<'a> {
     }
 
     /// Finishes the batch: assembles the lake columns given (by canonical name; absent ones are
-    /// null), then drops faulty rows. With `strict`, the first faulty or malformed row (by row
+    /// null), checks their dates ([`crate::dates::check`]), then drops faulty rows. With `strict`, the first faulty or malformed row (by row
     /// number) is returned as an error instead.
     pub fn finish(
-        self,
+        mut self,
         path: &Path,
         columns: Vec<(&'static str, ArrayRef)>,
         strict: bool,
     ) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
         let len = self.len();
+        crate::dates::check(&columns, crate::dates::FolderPeriod::of(path).as_ref(), |i, column, reason| {
+            self.fault(i, column, reason)
+        });
         let batch = lake_batch(path, columns, len)?;
         let mut bad: Vec<BadRow> = self.raw.malformed.clone();
         let faulty: Vec<usize> = self.faults.keys().copied().collect();
@@ -312,6 +315,14 @@ impl<'a> Columns<'a> {
             .map_err(|e| IngestError::Internal { path: path.into(), message: e.to_string() })?;
         Ok((kept, bad))
     }
+}
+
+/// True when row `i` of a text column holds no value: null, empty or only spaces. AWS writes `''`
+/// for "not applicable" in the many CUR 2.0 columns it types as text but means as numbers or
+/// dates (`reservation_total_reserved_units`, the `*_rate` columns, ...), and FOCUS has no empty
+/// strings, so an empty cell is a null in every reader, never a value that fails to parse.
+fn is_blank(text: &StringArray, i: usize) -> bool {
+    text.is_null(i) || text.value(i).trim().is_empty()
 }
 
 /// A text column: plain `Utf8`, or a dictionary of `Utf8` as Parquet readers keep dictionary-
@@ -564,6 +575,30 @@ mod tests {
         assert_eq!(bad[0].column.as_deref(), Some("Cost"));
         assert_eq!(bad[1].row, 12);
         assert!(batch.column(index_of("BillingCurrency")).is_null(0));
+    }
+
+    #[test]
+    fn empty_and_blank_text_is_null_in_number_and_date_columns_plain_or_dictionary() {
+        let units: ArrayRef = Arc::new(StringArray::from(vec![Some(""), Some("744"), Some("  "), None]));
+        let dictionary: ArrayRef = Arc::new(
+            vec![Some("0.0416"), Some(""), Some(""), Some("0.0416")]
+                .into_iter()
+                .collect::<DictionaryArray<Int32Type>>(),
+        );
+        let ends: ArrayRef =
+            Arc::new(StringArray::from(vec![Some(""), Some("2027-06-01T00:00:00.000Z"), None, Some(" ")]));
+        let r = raw(vec![("units", units), ("rate", dictionary), ("end", ends)]);
+        let mut c = Columns::new(&r);
+        let units = c.decimal("units").unwrap();
+        let rate = c.decimal("rate").unwrap();
+        let end = c.timestamp("end").unwrap();
+        assert!(!c.is_faulty(0) && !c.is_faulty(1) && !c.is_faulty(2) && !c.is_faulty(3));
+        assert_eq!(
+            units.iter().collect::<Vec<_>>(),
+            vec![None, Some(744 * 1_000_000_000_000_000), None, None]
+        );
+        assert_eq!(rate.iter().map(|v| v.is_some()).collect::<Vec<_>>(), vec![true, false, false, true]);
+        assert_eq!(end.iter().map(|v| v.is_some()).collect::<Vec<_>>(), vec![false, true, false, false]);
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub enum IngestError {
         /// What the Parquet reader said.
         message: String,
     },
+    /// The file holds no bytes at all (an interrupted download or sync).
+    #[error("{}: the file is empty", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not well-formed CSV.
     #[error("{}: line {line}: malformed CSV: {message}", path.display())]
     Csv {

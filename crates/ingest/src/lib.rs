@@ -20,6 +20,7 @@ pub mod business;
 pub mod cmdb;
 pub mod convert;
 pub mod cur;
+pub mod dates;
 pub mod error;
 pub mod focus;
 pub mod metrics;
@@ -37,6 +38,12 @@ use datafusion::arrow::array::RecordBatch;
 pub use error::IngestError;
 pub use report::{BadRow, FileReport};
 pub use source::{Checksums, SourceFile, SourceKind, discover};
+
+/// The version of the reading — format detection and the mapping of every format to FOCUS — that
+/// the lake records on the units an ingest writes. Change it whenever a reader's output for the
+/// same input changes: ingesting the same sources again then rewrites the units an older version
+/// wrote instead of keeping them as unchanged.
+pub const READING_VERSION: &str = "2";
 
 /// How to read files.
 #[derive(Debug, Clone)]

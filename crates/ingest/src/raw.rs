@@ -37,13 +37,24 @@ pub enum Container {
 }
 
 impl Container {
-    /// Looks at the first bytes of `path`.
+    /// Looks at the first bytes of `path`. An empty file is an error, and so is a file named
+    /// `.parquet` that does not start as Parquet does: reading either as CSV would only report
+    /// a malformed CSV file, which says nothing of what went wrong.
     pub fn sniff(path: &Path) -> Result<Self, IngestError> {
         let mut head = [0u8; 4];
         let mut f = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let n = read_up_to(&mut f, &mut head).map_err(|e| IngestError::io(path, e))?;
+        let named_parquet = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
         Ok(match &head[..n] {
+            [] => return Err(IngestError::Empty { path: path.into() }),
             [b'P', b'A', b'R', b'1'] => Self::Parquet,
+            _ if named_parquet => {
+                return Err(IngestError::Parquet {
+                    path: path.into(),
+                    message: "it is named .parquet but does not start with the Parquet magic bytes PAR1"
+                        .into(),
+                });
+            }
             [0x1f, 0x8b, ..] => Self::CsvGz,
             _ => Self::Csv,
         })
@@ -111,6 +122,8 @@ struct CsvState {
     null_word: bool,
     record: csv::StringRecord,
     done: bool,
+    /// The text is gzip-compressed: an I/O error while reading it is then corrupt compressed data.
+    gzip: bool,
 }
 
 struct CountingReader<R> {
@@ -184,7 +197,8 @@ impl RawReader {
                     Box::new(counted)
                 };
                 let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(text);
-                let headers = reader.headers().map_err(|e| csv_error(path, &e))?.clone();
+                let gzip = container == Container::CsvGz;
+                let headers = reader.headers().map_err(|e| csv_error(path, &e, 1, gzip))?.clone();
                 let names: Vec<String> =
                     headers.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_string()).collect();
                 if names.iter().all(|n| n.is_empty()) {
@@ -208,6 +222,7 @@ impl RawReader {
                         null_word: opts.null_word,
                         record: csv::StringRecord::new(),
                         done: false,
+                        gzip,
                     })),
                     bytes_read,
                 })
@@ -300,9 +315,16 @@ impl RawReader {
     }
 }
 
-fn csv_error(path: &Path, e: &csv::Error) -> IngestError {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
+/// The error of a CSV reader stopped by `e` after reading up to line `reached`. I/O errors carry
+/// no position of their own (a corrupt gzip stream fails mid-line), so they name the line reached.
+fn csv_error(path: &Path, e: &csv::Error, reached: u64, gzip: bool) -> IngestError {
+    let line = e.position().map_or(reached, |p| p.line()).max(1);
     match e.kind() {
+        csv::ErrorKind::Io(io) if gzip => IngestError::Csv {
+            path: path.into(),
+            line,
+            message: format!("corrupt or truncated gzip data after line {reached}: {io}"),
+        },
         csv::ErrorKind::Io(io) => IngestError::Csv { path: path.into(), line, message: io.to_string() },
         _ => IngestError::Csv { path: path.into(), line, message: e.to_string() },
     }
@@ -352,19 +374,22 @@ fn next_csv(path: &Path, schema: &SchemaRef, st: &mut CsvState) -> Option<Result
     while kept < st.batch_rows {
         // Reading into a StringRecord checks UTF-8 once per record; a record that is not UTF-8 is
         // consumed all the same, so reading goes on with the next one.
-        let utf8 = match st.reader.read_record(&mut st.record) {
+        let not_utf8 = match st.reader.read_record(&mut st.record) {
             Ok(false) => {
                 st.done = true;
                 break;
             }
-            Ok(true) => true,
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => false,
-            Err(e) => return Some(Err(csv_error(path, &e))),
+            Ok(true) => None,
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Utf8 { err, .. } => Some(err.field()),
+                _ => return Some(Err(csv_error(path, &e, st.reader.position().line(), st.gzip))),
+            },
         };
         let row = st.next_row;
         st.next_row += 1;
-        if !utf8 {
-            malformed.push(BadRow { row, column: None, reason: "is not valid UTF-8".into() });
+        if let Some(field) = not_utf8 {
+            let column = schema.fields().get(field).map(|f| f.name().clone());
+            malformed.push(BadRow { row, column, reason: "is not valid UTF-8".into() });
             continue;
         }
         // A blank line at the end of a file is not a row.
@@ -427,6 +452,7 @@ mod tests {
         assert_eq!(b.malformed[0].row, 2);
         assert_eq!(b.malformed[1].row, 5);
         assert_eq!(b.malformed[1].reason, "is not valid UTF-8");
+        assert_eq!(b.malformed[1].column.as_deref(), Some("a"));
         assert_eq!(b.row_number(3), 6);
         assert_eq!(b.row_number(0), 1);
         assert_eq!(b.row_number(1), 3);

@@ -112,4 +112,4 @@ pub use lake::{DEFAULT_RETENTION, LOCK_WAIT, Lake, VacuumReport};
 pub use manifest::{FileEntry, Manifest, RetiredFile, SourceRef, UnitEntry};
 pub use scope::Scope;
 pub use session::{FOCUS_LAKE_TABLE, FOCUS_TABLE, LakeSession, QueryResult};
-pub use transaction::{CommitReport, Outcome, Transaction, UnitChange, WriteOptions};
+pub use transaction::{CommitReport, Outcome, PendingUnit, Transaction, UnitChange, WriteOptions};

@@ -91,6 +91,11 @@ pub struct UnitEntry {
     pub ingested_at: String,
     /// The transaction that wrote it.
     pub transaction: String,
+    /// The version of the reading (format detection and mapping to FOCUS) that produced its rows,
+    /// as the ingest labelled it; `None` in lakes written before units were labelled. A unit
+    /// whose label is not the current one is re-derived by ingesting its sources again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
     /// Its rows in each rollup, if computed (lakes written before rollups have none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollups: Vec<RollupPart>,
@@ -149,10 +154,16 @@ impl Manifest {
         self.units.binary_search_by(|u| u.key.cmp(key)).ok().map(|i| &self.units[i])
     }
 
-    /// The checksums of every unit's sources: a file among them was ingested, and reading it
-    /// again would change nothing.
-    pub fn ingested(&self) -> BTreeSet<&str> {
-        self.units.iter().flat_map(|u| u.sources.iter().map(|s| s.sha256.as_str())).collect()
+    /// The checksums of the sources of every unit written by the reading labelled `mapping`
+    /// ([`UnitEntry::mapping`]): a file among them was ingested, and reading it again would change
+    /// nothing. A unit written by another version of the reading is left out, so that ingesting
+    /// its sources again re-derives it.
+    pub fn ingested(&self, mapping: Option<&str>) -> BTreeSet<&str> {
+        self.units
+            .iter()
+            .filter(|u| u.mapping.as_deref() == mapping)
+            .flat_map(|u| u.sources.iter().map(|s| s.sha256.as_str()))
+            .collect()
     }
 
     /// Rows in the whole lake.

@@ -144,7 +144,8 @@ pub enum Outcome {
     Added,
     /// The unit's earlier rows were replaced (its old files are retired).
     Replaced,
-    /// The unit came from exactly the sources already recorded, so nothing changed.
+    /// The unit came from exactly the sources already recorded, read by the same version of the
+    /// reading, so nothing changed.
     Unchanged,
 }
 
@@ -159,6 +160,19 @@ pub struct UnitChange {
     pub rows: u64,
     /// Σ BilledCost per currency of those rows, exact decimal text.
     pub billed_cost: BTreeMap<String, String>,
+}
+
+/// A unit as a transaction has written it so far ([`Transaction::pending`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUnit {
+    /// The unit.
+    pub key: UnitKey,
+    /// Rows written for it.
+    pub rows: u64,
+    /// Σ BilledCost per currency of those rows, in units of 10^-15.
+    pub billed_cost: BTreeMap<String, i128>,
+    /// The rows written from each source, by the source's checksum.
+    pub sources: BTreeMap<String, u64>,
 }
 
 /// What a commit did.
@@ -189,6 +203,8 @@ struct UnitState {
     key: UnitKey,
     stats: UnitStats,
     sources: BTreeMap<String, SourceRef>,
+    /// Rows written from each source, by checksum.
+    source_rows: BTreeMap<String, u64>,
 }
 
 /// A finished staging file.
@@ -258,6 +274,7 @@ pub struct Transaction {
     writer: Option<Writer>,
     rollups: Vec<RollupWorker>,
     rollups_skipped: Option<String>,
+    mapping: Option<String>,
     finished: bool,
     // Declared last so it is released after the staging folder is cleaned up in `drop`.
     _lock: File,
@@ -324,6 +341,7 @@ impl Transaction {
             writer: Some(Writer { tx, thread }),
             rollups,
             rollups_skipped,
+            mapping: None,
             finished: false,
             _lock: lock,
         })
@@ -332,6 +350,31 @@ impl Transaction {
     /// The transaction's id; its data files are named `<id>-<n>.parquet`.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Labels every unit this transaction writes with the version of the reading that produced
+    /// its rows ([`UnitEntry::mapping`]). A unit whose sources are ingested again is then
+    /// rewritten when its label differs, rather than kept as unchanged.
+    pub fn with_mapping(mut self, mapping: impl Into<String>) -> Self {
+        self.mapping = Some(mapping.into());
+        self
+    }
+
+    /// The units written so far, sorted by key, with their rows, Σ BilledCost and sources: what a
+    /// caller checks before [`Transaction::commit`] replaces the lake's units with them.
+    pub fn pending(&self) -> Vec<PendingUnit> {
+        let mut units: Vec<PendingUnit> = self
+            .units
+            .iter()
+            .map(|u| PendingUnit {
+                key: u.key.clone(),
+                rows: u.stats.rows,
+                billed_cost: u.stats.billed.clone(),
+                sources: u.source_rows.clone(),
+            })
+            .collect();
+        units.sort_by(|a, b| a.key.cmp(&b.key));
+        units
     }
 
     /// Files a batch of [`costpilot_model::lake_schema`] rows that came from `source`.
@@ -372,12 +415,14 @@ impl Transaction {
                         key: key.clone(),
                         stats: UnitStats::default(),
                         sources: BTreeMap::new(),
+                        source_rows: BTreeMap::new(),
                     });
                     self.index.insert(key, self.units.len() - 1);
                     self.units.len() - 1
                 }
             };
             let state = &mut self.units[unit];
+            *state.source_rows.entry(source.sha256.clone()).or_default() += piece.num_rows() as u64;
             merge_stats(&mut state.stats, stats);
             state.sources.entry(source.sha256.clone()).or_insert_with(|| source.clone());
             match routed.iter_mut().find(|(u, _)| *u == unit) {
@@ -520,6 +565,7 @@ impl Transaction {
                 state.stats.billed.iter().map(|(c, v)| (c.clone(), decimal_text(*v))).collect();
             let same_sources = manifest.unit(&state.key).is_some_and(|old| {
                 old.source_checksums().into_iter().eq(state.sources.keys().map(String::as_str))
+                    && old.mapping == self.mapping
             });
             let outcome = if same_sources {
                 Outcome::Unchanged
@@ -613,6 +659,7 @@ impl Transaction {
             is_final: stats.rows > 0 && stats.missing_invoice == 0,
             ingested_at: now.to_string(),
             transaction: self.id.clone(),
+            mapping: self.mapping.clone(),
             rollups,
         })
     }

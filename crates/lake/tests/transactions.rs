@@ -91,7 +91,8 @@ async fn the_manifest_records_watermark_final_and_totals_per_currency() {
     assert_eq!(unit["final"], serde_json::json!(true));
     assert_eq!(unit["billed_cost"]["USD"], serde_json::json!("100.00"));
     assert_eq!(unit["key"]["billing_period"], serde_json::json!("2024-09"));
-    let ingested = manifest.ingested();
+    let ingested = manifest.ingested(None);
+    assert!(manifest.ingested(Some("another reading")).is_empty());
     assert!(ingested.contains(source("cur.csv").sha256.as_str()));
     assert!(!ingested.contains(source("other").sha256.as_str()));
     assert_eq!(ingested.len(), 1);
