@@ -130,7 +130,7 @@ impl<'a> Columns<'a> {
         if let Some(text) = col.as_string_opt::<i32>() {
             let mut b = Decimal128Builder::with_capacity(text.len());
             for i in 0..text.len() {
-                if is_blank(&text, i) {
+                if is_blank(text, i) {
                     b.append_null();
                     continue;
                 }
