@@ -159,13 +159,13 @@ mod tests {
             vec![
                 (
                     1,
-                    names::CHARGE_PERIOD_START,
-                    "9999-01-01T00:00:00Z is outside the years 2000 to 2099".into()
+                    names::CHARGE_PERIOD_END,
+                    "ends (2025-01-02T00:00:00Z) before ChargePeriodStart (9999-01-01T00:00:00Z)".into()
                 ),
                 (
                     1,
-                    names::CHARGE_PERIOD_END,
-                    "ends (2025-01-02T00:00:00Z) before ChargePeriodStart (9999-01-01T00:00:00Z)".into()
+                    names::CHARGE_PERIOD_START,
+                    "9999-01-01T00:00:00Z is outside the years 2000 to 2099".into()
                 ),
                 (
                     2,
