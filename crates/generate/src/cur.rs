@@ -44,6 +44,19 @@ pub enum Col {
     MapD,
 }
 
+impl Col {
+    /// The type as a Data Exports manifest names it.
+    fn manifest_type(&self) -> &'static str {
+        match self {
+            Self::S => "string",
+            Self::D => "double",
+            Self::T => "timestamp",
+            Self::MapS => "map<string,string>",
+            Self::MapD => "map<string,double>",
+        }
+    }
+}
+
 /// The CUR 2.0 columns and their Data Exports types, in the order the files carry them.
 pub const COLUMNS: &[(&str, Col)] = &[
     ("bill_bill_type", Col::S),
@@ -285,14 +298,25 @@ impl Sink for CurSink {
                 )
             })
             .collect();
-        let rows: usize = period_files.iter().map(|(_, r)| r).sum();
+        let instant = |ms: i64| {
+            DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        };
+        // As AWS Data Exports write it: the columns with their types, the period as instants, the
+        // data files as S3 URIs; no row counts.
+        let columns: Vec<serde_json::Value> = COLUMNS
+            .iter()
+            .map(|(name, col)| serde_json::json!({"name": name, "type": col.manifest_type()}))
+            .collect();
         let manifest = serde_json::json!({
             "executionId": format!("{:08x}-0000-4000-8000-{:012x}", crate::rng::mix(e.options.seed, period.start_ms as u64) as u32, period.start_ms),
             "exportArn": format!("arn:aws:bcm-data-exports:us-east-1:{}:export/{}", e.payers[0].id, self.export),
             "exportName": self.export,
-            "billingPeriod": {"start": label, "end": label},
+            "bucket": "costpilot-demo-exports",
+            "prefix": "exports",
+            "billingPeriod": {"start": instant(period.start_ms), "end": instant(period.end_ms)},
+            "columns": columns,
             "dataFiles": data_files,
-            "rows": rows,
+            "additionalOutputFiles": [],
         });
         let path = meta.join(format!("{}-Manifest.json", self.export));
         let text = serde_json::to_string_pretty(&manifest).expect("a JSON value");
@@ -628,6 +652,10 @@ fn batch(
         }
     }
     cols.insert("identity_line_item_id", Arc::new(ids.finish()));
+    cols.insert(
+        "bill_bill_type",
+        Arc::new(lines.iter().map(|l| Some(bill_type(l))).collect::<StringArray>()),
+    );
     let period_start = TimestampMillisecondArray::from(vec![period.start_ms; n]).with_timezone("UTC");
     let period_end = TimestampMillisecondArray::from(vec![period.end_ms; n]).with_timezone("UTC");
     cols.insert("bill_billing_period_start_date", Arc::new(period_start));
@@ -652,7 +680,6 @@ fn batch(
             (None, Col::D) if d[i].is_empty() => Arc::new(Float64Array::new_null(n)),
             (None, Col::D) => Arc::new(Float64Array::from(std::mem::take(&mut d[i]))),
             (None, Col::S) => match *name {
-                "bill_bill_type" => constant("Anniversary"),
                 "bill_billing_entity" => constant("AWS"),
                 _ => Arc::new(StringArray::from(vec![None::<&str>; n])),
             },
@@ -665,6 +692,17 @@ fn batch(
         arrays.push(array);
     }
     RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())
+}
+
+/// The bill a line item is invoiced on, as AWS names it: the upfront purchase of a commitment is
+/// billed when bought, a refund on a refund bill, everything else on the monthly anniversary bill.
+fn bill_type(line: &Line) -> &'static str {
+    match line.kind {
+        LineKind::Refund => "Refund",
+        LineKind::SavingsPlanUpfrontFee => "Purchase",
+        LineKind::Fee if line.commitment.is_some() => "Purchase",
+        _ => "Anniversary",
+    }
 }
 
 /// A text column with `''` wherever it had a null. A null written by a builder takes no bytes, so
