@@ -451,7 +451,6 @@ fn batch(
     let mut ends = Vec::with_capacity(n);
     let mut tag_rows = Vec::with_capacity(n);
     let mut category_rows = Vec::with_capacity(n);
-    let mut discount_rows: Vec<Option<f64>> = Vec::with_capacity(n);
     for (row, line) in lines.iter().enumerate() {
         let p = &products[line.product];
         let account = &e.accounts[line.account];
@@ -550,13 +549,10 @@ fn batch(
                 | LineKind::SavingsPlanCoveredUsage
                 | LineKind::SavingsPlanNegation
         );
-        let edp = if line.kind == LineKind::Usage { payer.edp } else { 0.0 };
-        let discount = -(line.unblended as f64 * edp).round();
-        set("line_item_net_unblended_cost", row, (line.unblended as f64 + discount) / SCALE, &mut d);
-        discount_rows.push((edp > 0.0).then_some(discount / SCALE));
-        if edp > 0.0 {
-            set("discount_total_discount", row, discount / SCALE, &mut d);
-        }
+        // The enterprise discount is billed as EdpDiscount lines, as AWS writes it with manual
+        // discount compatibility: the discount map stays empty and the net cost of a line is its
+        // unblended cost, so that neither Σ net nor Σ unblended counts the discount twice.
+        set("line_item_net_unblended_cost", row, unblended, &mut d);
         set("line_item_usage_amount", row, line.usage, &mut d);
         let public = if matches!(line.kind, LineKind::SavingsPlanNegation | LineKind::EdpDiscount) {
             0.0
@@ -671,7 +667,7 @@ fn batch(
     cols.insert("resource_tags", resource_tags(e, &tag_rows)?);
     cols.insert("cost_category", cost_categories(e, &category_rows)?);
     cols.insert("product", product_maps(products, lines)?);
-    cols.insert("discount", discount_map(&discount_rows));
+    cols.insert("discount", empty_discount_maps(n));
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(COLUMNS.len());
     let constant = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
     for (i, (name, col)) in COLUMNS.iter().enumerate() {
@@ -1061,14 +1057,11 @@ fn product_maps(products: &[Product], lines: &[Line]) -> Result<ArrayRef, String
     take(&table, &UInt32Array::from(idx), None).map_err(|e| e.to_string())
 }
 
-fn discount_map(rows: &[Option<f64>]) -> ArrayRef {
+/// The `discount` column of `n` lines, each an empty map (discounts are lines of their own).
+fn empty_discount_maps(n: usize) -> ArrayRef {
     use datafusion::arrow::array::Float64Builder;
     let mut b = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
-    for v in rows {
-        if let Some(v) = v {
-            b.keys().append_value("edp_discount");
-            b.values().append_value(*v);
-        }
+    for _ in 0..n {
         b.append(true).expect("keys and values are balanced");
     }
     let m = b.finish();
