@@ -81,7 +81,15 @@ pub(crate) fn rewrite(statement: &mut Statement, known: &dyn Fn(&str) -> bool) -
     let flow = visit_expressions_mut(inner, |expr| {
         match expr {
             Expr::Function(f) => {
-                let name = f.name.to_string().to_ascii_lowercase();
+                // The unquoted spelling of the last part: a quoted or qualified name calls the
+                // same function.
+                let name = f
+                    .name
+                    .0
+                    .last()
+                    .and_then(|part| part.as_ident())
+                    .map(|ident| ident.value.to_ascii_lowercase())
+                    .unwrap_or_default();
                 if name.starts_with(INTERNAL_PREFIX) {
                     return ControlFlow::Break(internal_refusal(&name));
                 }

@@ -19,6 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use datafusion::catalog::information_schema::INFORMATION_SCHEMA;
 use datafusion::common::Result as DfResult;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::dialect::Dialect;
@@ -32,7 +33,9 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    /// Every catalog, schema, table and column name registered in `ctx`.
+    /// Every catalog, schema, table and column name registered in `ctx`, but for the columns of
+    /// `information_schema`: their generic lower-case names (`name`, `value`, `description`)
+    /// would respell a user's aliases.
     pub(crate) async fn of(ctx: &SessionContext) -> DfResult<Names> {
         let mut names = Names::default();
         for catalog_name in ctx.catalog_names() {
@@ -43,6 +46,9 @@ impl Names {
                 names.add(&schema_name);
                 for table_name in schema.table_names() {
                     names.add(&table_name);
+                    if schema_name == INFORMATION_SCHEMA {
+                        continue;
+                    }
                     if let Some(table) = schema.table(&table_name).await? {
                         for field in table.schema().fields() {
                             names.add(field.name());
