@@ -22,7 +22,6 @@
 //! `costpilot_` ones, such as `costpilot_dimensions`, which resolves any row's dimensions whatever
 //! the scope) are refused.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -306,10 +305,6 @@ impl FormatTime {
 }
 
 impl ScalarUDFImpl for FormatTime {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn name(&self) -> &str {
         self.specifiers.function()
     }
@@ -418,10 +413,6 @@ impl DateDiff {
 }
 
 impl ScalarUDFImpl for DateDiff {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn name(&self) -> &str {
         "date_diff"
     }
