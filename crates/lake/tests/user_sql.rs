@@ -98,7 +98,9 @@ async fn aliases_ctes_and_subqueries_resolve_in_any_case_and_keep_their_spelling
     let sql = "SELECT t.total, T.N FROM (SELECT sum(BilledCost) AS Total, count(*) AS n FROM focus \
                WHERE BillingCurrency = 'EUR') AS T";
     assert_eq!(rows(&session, sql).await, strings(&[&["21.250000000000000", "2"]]));
-    assert_eq!(columns(&session, sql).await, ["Total", "n"]);
+    // A name takes the spelling of its first appearance, here the outer query's (as DuckDB names
+    // the columns of `SELECT t.total FROM (SELECT 1 AS Total) t` after the outer query too).
+    assert_eq!(columns(&session, sql).await, ["total", "N"]);
 
     // A quoted alias is found by an unquoted name in any case, as DuckDB finds it.
     let sql = "SELECT subaccountid AS \"Account\", sum(billedcost) AS \"Billed\" FROM focus \
@@ -295,10 +297,16 @@ async fn an_oversized_regex_is_a_clear_error() {
     let refused = "regular expression too large: a pattern may compile to at most 10.0 MiB (the regex size \
                    limit); match fewer alternatives, or compare with IN (...) or LIKE instead";
     for sql in [
-        "SELECT count(*) FROM focus WHERE regexp_like(ServiceName, repeat('a', 100000))".to_string(),
+        // DataFusion reports these three as an internal error, "likely caused by a bug in DataFusion".
+        "SELECT count(*) FROM focus WHERE regexp_like(ServiceName, repeat('a{1000}', 1000))".to_string(),
         format!("SELECT count(*) FROM focus WHERE ServiceName ~ '{}'", "(ab|cd)".repeat(40_000)),
+        "SELECT count(*) FROM focus WHERE ServiceName SIMILAR TO repeat('a{1000}', 1000)".to_string(),
         "SELECT regexp_replace(ServiceName, repeat('x{100}', 5000), '') FROM focus".to_string(),
+        "SELECT regexp_match(ServiceName, repeat('a{1000}', 1000)) FROM focus".to_string(),
     ] {
         assert_eq!(error(&session, &sql).await, refused, "{}", &sql[..60]);
     }
+    // A long pattern that compiles small is no error.
+    let sql = "SELECT count(*) FROM focus WHERE regexp_like(ServiceName, repeat('a', 100000))";
+    assert_eq!(common::scalar(&session, sql).await, "0");
 }
