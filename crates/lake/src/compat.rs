@@ -253,8 +253,7 @@ impl Specifiers {
                 }
             }
         }
-        let items: Vec<Item<'static>> =
-            StrftimeItems::new(&chrono).map(|i| i.to_owned()).collect();
+        let items: Vec<Item<'static>> = StrftimeItems::new(&chrono).map(|i| i.to_owned()).collect();
         if items.iter().any(|i| matches!(i, Item::Error)) {
             return Err(format!("{}: '{format}' is not a valid format", self.function()));
         }
@@ -266,7 +265,9 @@ impl Specifiers {
 fn timestamp_type(arg: &DataType) -> DfResult<DataType> {
     Ok(match arg {
         DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
-        DataType::Date32 | DataType::Date64 | DataType::Null => DataType::Timestamp(TimeUnit::Microsecond, None),
+        DataType::Date32 | DataType::Date64 | DataType::Null => {
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             DataType::Timestamp(TimeUnit::Microsecond, None)
         }
@@ -285,10 +286,7 @@ fn text_type(function: &str, arg: &DataType) -> DfResult<DataType> {
 fn datetimes(array: &ArrayRef) -> DfResult<Vec<Option<NaiveDateTime>>> {
     let array = cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
     let values = array.as_primitive::<TimestampMicrosecondType>();
-    Ok(values
-        .iter()
-        .map(|v| v.and_then(DateTime::from_timestamp_micros).map(|d| d.naive_utc()))
-        .collect())
+    Ok(values.iter().map(|v| v.and_then(DateTime::from_timestamp_micros).map(|d| d.naive_utc())).collect())
 }
 
 /// `strftime` or `date_format`: formats timestamps with another engine's specifiers.
@@ -351,7 +349,11 @@ impl ScalarUDFImpl for FormatTime {
             out.append_value(time.format_with_items(compiled[format].iter()).to_string());
         }
         let array: ArrayRef = Arc::new(out.finish());
-        Ok(if scalar { ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&array, 0)?) } else { ColumnarValue::Array(array) })
+        Ok(if scalar {
+            ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&array, 0)?)
+        } else {
+            ColumnarValue::Array(array)
+        })
     }
 }
 
@@ -431,7 +433,9 @@ impl ScalarUDFImpl for DateDiff {
                     timestamp_type(b).map_err(|e| e.context(context))?,
                 ])
             }
-            _ => plan_err!("date_diff takes three arguments: a unit ('day', 'month', ...), a start and an end"),
+            _ => {
+                plan_err!("date_diff takes three arguments: a unit ('day', 'month', ...), a start and an end")
+            }
         }
     }
 
@@ -461,7 +465,11 @@ impl ScalarUDFImpl for DateDiff {
             out.append_value(date_diff(unit, *a, *b));
         }
         let array: ArrayRef = Arc::new(out.finish());
-        Ok(if scalar { ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&array, 0)?) } else { ColumnarValue::Array(array) })
+        Ok(if scalar {
+            ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&array, 0)?)
+        } else {
+            ColumnarValue::Array(array)
+        })
     }
 }
 
@@ -481,7 +489,10 @@ mod tests {
         assert_eq!(months("2024-03-31 10:00:00", "2024-04-30 09:00:00"), 0);
         assert_eq!(date_diff(Unit::Months(12), at("2020-02-29 00:00:00"), at("2021-02-28 00:00:00")), 1);
         assert_eq!(date_diff(Unit::Months(3), at("2024-01-01 00:00:00"), at("2024-12-20 00:00:00")), 3);
-        assert_eq!(date_diff(Unit::Fixed(86_400_000_000), at("2024-01-03 01:00:00"), at("2024-01-01 23:00:00")), -1);
+        assert_eq!(
+            date_diff(Unit::Fixed(86_400_000_000), at("2024-01-03 01:00:00"), at("2024-01-01 23:00:00")),
+            -1
+        );
     }
 
     #[test]
@@ -494,6 +505,9 @@ mod tests {
             Specifiers::Strftime.compile("%e").unwrap_err(),
             "strftime: %e in '%e' is not a specifier it supports"
         );
-        assert_eq!(Specifiers::Strftime.compile("%Y%").unwrap_err(), "strftime: the format '%Y%' ends with a lone %");
+        assert_eq!(
+            Specifiers::Strftime.compile("%Y%").unwrap_err(),
+            "strftime: the format '%Y%' ends with a lone %"
+        );
     }
 }

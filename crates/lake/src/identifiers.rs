@@ -155,10 +155,10 @@ mod tests {
     #[test]
     fn unquoted_names_take_the_session_spelling_and_quoted_names_stay() {
         let n = names(&["focus", "BilledCost", "Tags", "ServiceName"]);
-        let sql = "select tags['team'], SUM(billedcost) AS total, \"billedcost\"\nFROM FOCUS f\n  GROUP BY TAGS['team'] ORDER BY Total";
+        let sql = "select tags['team'], SUM(billedcost) AS total, \"BILLEDCOST\"\nFROM FOCUS f\n  GROUP BY TAGS['team'] ORDER BY Total";
         assert_eq!(
             n.resolve(sql, &GenericDialect {}),
-            "select Tags['team'], SUM(BilledCost) AS total, \"billedcost\"\nFROM focus f\n  GROUP BY Tags['team'] ORDER BY total"
+            "select Tags['team'], SUM(BilledCost) AS total, \"BILLEDCOST\"\nFROM focus f\n  GROUP BY Tags['team'] ORDER BY total"
         );
     }
 
@@ -173,9 +173,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unquoted_word_spelt_as_a_quoted_name_is_that_name() {
+        // As in PostgreSQL, where `billedcost` folds to the alias "billedcost".
+        let n = names(&["focus", "BilledCost"]);
+        let sql = "SELECT 1 AS \"billedcost\" FROM focus ORDER BY billedcost";
+        assert_eq!(
+            n.resolve(sql, &GenericDialect {}),
+            "SELECT 1 AS \"billedcost\" FROM focus ORDER BY billedcost"
+        );
+    }
+
+    #[test]
     fn names_equal_but_for_case_are_left_as_written() {
         let n = names(&["Team", "team", "focus"]);
-        assert_eq!(n.resolve("SELECT TEAM, team FROM Focus", &GenericDialect {}), "SELECT TEAM, team FROM focus");
+        assert_eq!(
+            n.resolve("SELECT TEAM, team FROM Focus", &GenericDialect {}),
+            "SELECT TEAM, team FROM focus"
+        );
     }
 
     #[test]

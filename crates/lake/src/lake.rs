@@ -139,7 +139,11 @@ impl Lake {
 
     /// A query session over `scope` whose queries stay within `limits` (the other constructors
     /// read them from the environment: see [`crate::limits`]).
-    pub async fn session_with_limits(&self, scope: &Scope, limits: QueryLimits) -> Result<LakeSession, LakeError> {
+    pub async fn session_with_limits(
+        &self,
+        scope: &Scope,
+        limits: QueryLimits,
+    ) -> Result<LakeSession, LakeError> {
         LakeSession::open(self, self.manifest()?, scope, limits).await
     }
 

@@ -58,7 +58,8 @@ impl QueryLimits {
     /// The runtime of a session under these limits: a fair spilling pool and a temporary-file
     /// manager for the spills.
     pub(crate) fn runtime(&self) -> Result<Arc<RuntimeEnv>, LakeError> {
-        let pool = TrackConsumersPool::new(FairSpillPool::new(self.memory), NonZeroUsize::new(3).expect("3 > 0"));
+        let pool =
+            TrackConsumersPool::new(FairSpillPool::new(self.memory), NonZeroUsize::new(3).expect("3 > 0"));
         Ok(RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc()?)
     }
 

@@ -258,8 +258,12 @@ impl LakeSession {
     async fn run(&self, sql: &str, hints: Hints) -> Result<QueryResult, LakeError> {
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
-        let parser_dialect = dialect_from_str(dialect).ok_or_else(|| LakeError::Query(format!("no SQL dialect {dialect}")))?;
-        let text = self.names.resolve(sql, parser_dialect.as_ref());
+        // The tokenizer's dialect is not `Send`: it must be gone before the first await.
+        let text = {
+            let parser_dialect = dialect_from_str(dialect)
+                .ok_or_else(|| LakeError::Query(format!("no SQL dialect {dialect}")))?;
+            self.names.resolve(sql, parser_dialect.as_ref())
+        };
         let mut statement = state.sql_to_statement(&text, &dialect).map_err(|e| self.failure(e))?;
         let known = |name: &str| {
             state.scalar_functions().contains_key(name)

@@ -98,7 +98,9 @@ fn lake(dir: &Path) -> Lake {
     b = with_column(
         b,
         "CommitmentDiscountType",
-        text(&|i| discount(i).map(|_| if i % 3 == 0 { "Savings Plan".into() } else { "Reserved Instance".into() })),
+        text(&|i| {
+            discount(i).map(|_| if i % 3 == 0 { "Savings Plan".into() } else { "Reserved Instance".into() })
+        }),
     );
     b = with_column(b, "CommitmentDiscountName", text(&|i| discount(i).map(|d| format!("Commitment {d}"))));
     b = with_column(
@@ -122,9 +124,17 @@ fn lake(dir: &Path) -> Lake {
     b = with_column(b, "PricingUnit", text(&|i| some(["Hours", "GB-Mo"][i % 2])));
     b = with_column(b, "RegionId", text(&|i| some(["us-east-1", "eu-west-1"][i % 2])));
     b = with_column(b, "RegionName", text(&|i| some(["US East (N. Virginia)", "Europe (Ireland)"][i % 2])));
-    b = with_column(b, "AvailabilityZone", text(&|i| (i % 3 != 0).then(|| ["us-east-1a", "eu-west-1b"][i % 2].into())));
+    b = with_column(
+        b,
+        "AvailabilityZone",
+        text(&|i| (i % 3 != 0).then(|| ["us-east-1a", "eu-west-1b"][i % 2].into())),
+    );
     b = with_column(b, "ServiceCategory", text(&|i| some(["Compute", "Storage", "Databases"][i % 3])));
-    b = with_column(b, "ServiceSubcategory", text(&|i| some(["Virtual Machines", "Object Storage", "Relational Databases"][i % 3])));
+    b = with_column(
+        b,
+        "ServiceSubcategory",
+        text(&|i| some(["Virtual Machines", "Object Storage", "Relational Databases"][i % 3])),
+    );
     let mut txn = lake.begin().unwrap();
     txn.write(b, &source("focus-queries.parquet")).unwrap();
     txn.commit().unwrap();
@@ -225,8 +235,10 @@ async fn the_focus_specification_example_queries_match_duckdb() {
     files.sort();
     assert_eq!(files, QUERIES, "the README lists the queries kept");
 
-    let queries: Vec<String> =
-        QUERIES.iter().map(|q| bind(&std::fs::read_to_string(query_dir().join(format!("{q}.sql"))).unwrap())).collect();
+    let queries: Vec<String> = QUERIES
+        .iter()
+        .map(|q| bind(&std::fs::read_to_string(query_dir().join(format!("{q}.sql"))).unwrap()))
+        .collect();
     let expected: Vec<Vec<Vec<String>>> = serde_json::from_str(&run_python(
         DUCKDB,
         &[export.to_str().unwrap(), &serde_json::to_string(&queries).unwrap()],

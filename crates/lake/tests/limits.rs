@@ -35,7 +35,10 @@ async fn a_query_over_its_memory_limit_fails_with_the_limit_named() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("query exceeded its memory limit of 64.0 KiB (COSTPILOT_QUERY_MEMORY): "), "{err}");
+    assert!(
+        err.starts_with("query exceeded its memory limit of 64.0 KiB (COSTPILOT_QUERY_MEMORY): "),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     // The same session answers a query within the limit.
     assert_eq!(common::scalar(&session, "SELECT count(*) FROM focus").await, "400");

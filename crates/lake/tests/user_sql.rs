@@ -17,8 +17,14 @@ fn lake(dir: &std::path::Path) -> Lake {
         &lake,
         "aws.parquet",
         &[
-            row("AWS", "111", "2024-09", "USD", "10.00").day(1).service("Amazon EC2").tags(&[("team", "web")]),
-            row("AWS", "111", "2024-09", "USD", "5.50").day(2).service("Amazon S3").tags(&[("team", "data"), ("env", "prod")]),
+            row("AWS", "111", "2024-09", "USD", "10.00")
+                .day(1)
+                .service("Amazon EC2")
+                .tags(&[("team", "web")]),
+            row("AWS", "111", "2024-09", "USD", "5.50")
+                .day(2)
+                .service("Amazon S3")
+                .tags(&[("team", "data"), ("env", "prod")]),
             row("AWS", "222", "2024-09", "USD", "3.00").day(17).service("Amazon EC2"),
         ],
     );
@@ -64,7 +70,11 @@ fn strings(rows: &[&[&str]]) -> Vec<Vec<String>> {
 async fn unquoted_names_resolve_in_any_case_and_quoted_names_stay_exact() {
     let dir = tempfile::tempdir().unwrap();
     let session = lake(dir.path()).session().await.unwrap();
-    let want = strings(&[&["data", "5.500000000000000"], &["web", "10.000000000000000"], &["NULL", "3.000000000000000"]]);
+    let want = strings(&[
+        &["data", "5.500000000000000"],
+        &["web", "10.000000000000000"],
+        &["NULL", "3.000000000000000"],
+    ]);
     for sql in [
         "SELECT tags['team'] AS team, sum(billedcost) FROM FOCUS WHERE billingcurrency = 'USD' \
          GROUP BY tags['team'] ORDER BY team NULLS LAST",
@@ -202,11 +212,19 @@ async fn date_format_takes_trino_specifiers() {
         ("%x-W%v %y", "2024-W36 24"),
         ("100%% %q", "100% q"),
     ] {
-        assert_eq!(common::scalar(&session, &format!("SELECT date_format({ts}, '{format}')")).await, want, "{format}");
+        assert_eq!(
+            common::scalar(&session, &format!("SELECT date_format({ts}, '{format}')")).await,
+            want,
+            "{format}"
+        );
     }
     assert_eq!(
-        rows(&session, "SELECT date_format(ChargePeriodStart, '%Y-%m') AS month, sum(BilledCost) FROM focus \
-                        WHERE BillingCurrency = 'EUR' GROUP BY 1").await,
+        rows(
+            &session,
+            "SELECT date_format(ChargePeriodStart, '%Y-%m') AS month, sum(BilledCost) FROM focus \
+                        WHERE BillingCurrency = 'EUR' GROUP BY 1"
+        )
+        .await,
         strings(&[&["2024-09", "21.250000000000000"]])
     );
     assert_eq!(
@@ -232,8 +250,12 @@ async fn element_at_and_the_json_arrow_read_a_tag() {
         assert_eq!(rows(&session, sql).await, want, "{sql}");
     }
     assert_eq!(
-        rows(&session, "SELECT element_at(make_array(10, 20, 30), 2), element_at(make_array(10, 20, 30), -1), \
-                        element_at(make_array(10, 20, 30), 4)").await,
+        rows(
+            &session,
+            "SELECT element_at(make_array(10, 20, 30), 2), element_at(make_array(10, 20, 30), -1), \
+                        element_at(make_array(10, 20, 30), 4)"
+        )
+        .await,
         strings(&[&["20", "30", "NULL"]])
     );
     let export = dir.path().join("focus.parquet");
@@ -244,8 +266,12 @@ async fn element_at_and_the_json_arrow_read_a_tag() {
         export.display()
     );
     assert_eq!(
-        common::scalar(&session, "SELECT string_agg(coalesce(element_at(Tags, 'team'), 'NULL'), ',' ORDER BY BilledCost DESC) \
-                                  FROM focus WHERE BillingCurrency = 'USD'").await,
+        common::scalar(
+            &session,
+            "SELECT string_agg(coalesce(element_at(Tags, 'team'), 'NULL'), ',' ORDER BY BilledCost DESC) \
+                                  FROM focus WHERE BillingCurrency = 'USD'"
+        )
+        .await,
         duckdb_scalars(&[duck])[0]
     );
     assert_eq!(
