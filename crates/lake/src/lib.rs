@@ -52,7 +52,9 @@
 //! encoding. The columns of a batch are encoded on all cores, the costliest first.
 //!
 //! ## SQL and the currency guard
-//! See [`LakeSession`] (table `focus`, FOCUS names unquoted), [`guard`] (no sum
+//! See [`LakeSession`] (table `focus`, names in any case unless quoted), [`compat`] (DuckDB's
+//! `strftime`, Trino's `date_format`, `date_diff` and `element_at`, `Tags->>'team'`; internal
+//! functions refused), [`limits`] (memory and time per query), [`guard`] (no sum
 //! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
 //! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic) and [`nested`]
 //! (`map_extract(Tags, 'team')[1]` without per-row array slices); [`optimize`] adds rules

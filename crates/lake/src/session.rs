@@ -1,9 +1,10 @@
 //! Query sessions: a snapshot of the manifest as DataFusion tables.
 //!
-//! The table `focus` has every lake column over the snapshot's data files. FOCUS column names work
-//! unquoted (`SELECT sum(BilledCost) FROM focus`): identifier normalisation is off, so names are
-//! case-sensitive as FOCUS spells them, while function names stay case-insensitive (`SUM` and
-//! `sum`). The lake columns are in the table `focus_lake`; `focus` is a view over it that adds one
+//! The table `focus` has every lake column over the snapshot's data files. Unquoted names resolve
+//! without regard to case (`SELECT sum(billedcost) FROM FOCUS`), quoted names exactly
+//! (see [`crate::identifiers`]); function names are case-insensitive (`SUM` and `sum`), and
+//! functions of DuckDB and Trino work (see [`crate::compat`]). Each query stays within the
+//! session's memory and time limits (see [`crate::limits`]). The lake columns are in the table `focus_lake`; `focus` is a view over it that adds one
 //! column per allocation dimension of the tag rules in force (`x_team`, `x_business_unit`, ...: see
 //! [`crate::dimensions`]) and, when FX rates are configured (see [`crate::fx`]),
 //! `x_ReportingCurrency`, `x_BilledCostInReportingCurrency` and `x_EffectiveCostInReportingCurrency`.
