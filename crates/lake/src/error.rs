@@ -69,6 +69,9 @@ pub enum LakeError {
     /// A query failed to plan or run.
     #[error("{0}")]
     Query(String),
+    /// An environment setting (such as a query limit) cannot be read.
+    #[error("{0}")]
+    Setting(String),
     /// The session's snapshot refers to files that vacuum has since deleted.
     #[error(
         "{0}: this lake snapshot is older than the retention and its files were vacuumed; open a new session"

@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use crate::error::LakeError;
 use crate::layout;
+use crate::limits::QueryLimits;
 use crate::manifest::{Manifest, now_text};
 use crate::scope::Scope;
 use crate::session::LakeSession;
@@ -128,12 +129,22 @@ impl Lake {
     /// A query session over a snapshot of the current manifest (see [`LakeSession`]) that sees
     /// every row.
     pub async fn session(&self) -> Result<LakeSession, LakeError> {
-        LakeSession::open(self, self.manifest()?, &Scope::all()).await
+        self.session_scoped(&Scope::all()).await
     }
 
     /// A query session that sees only the rows in `scope`, whatever it asks.
     pub async fn session_scoped(&self, scope: &Scope) -> Result<LakeSession, LakeError> {
-        LakeSession::open(self, self.manifest()?, scope).await
+        self.session_with_limits(scope, QueryLimits::from_env()?).await
+    }
+
+    /// A query session over `scope` whose queries stay within `limits` (the other constructors
+    /// read them from the environment: see [`crate::limits`]).
+    pub async fn session_with_limits(
+        &self,
+        scope: &Scope,
+        limits: QueryLimits,
+    ) -> Result<LakeSession, LakeError> {
+        LakeSession::open(self, self.manifest()?, scope, limits).await
     }
 
     /// Deletes what no reader needs any more: retired files older than `retention`, data files no

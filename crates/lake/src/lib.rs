@@ -52,7 +52,9 @@
 //! encoding. The columns of a batch are encoded on all cores, the costliest first.
 //!
 //! ## SQL and the currency guard
-//! See [`LakeSession`] (table `focus`, FOCUS names unquoted), [`guard`] (no sum
+//! See [`LakeSession`] (table `focus`, names in any case unless quoted), [`compat`] (DuckDB's
+//! `strftime`, Trino's `date_format`, `date_diff` and `element_at`, `Tags->>'team'`; internal
+//! functions refused), [`limits`] (memory and time per query), [`guard`] (no sum
 //! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
 //! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic) and [`nested`]
 //! (`map_extract(Tags, 'team')[1]` without per-row array slices); [`optimize`] adds rules
@@ -81,6 +83,7 @@ pub mod business;
 pub mod casezip;
 mod chunk;
 mod columns;
+pub mod compat;
 pub mod datetrunc;
 pub mod dimensions;
 pub mod error;
@@ -88,10 +91,12 @@ pub mod export;
 pub mod fastpath;
 pub mod fx;
 pub mod guard;
+mod identifiers;
 mod intern;
 pub mod invoice;
 mod lake;
 pub mod layout;
+pub mod limits;
 pub mod manifest;
 pub mod nested;
 pub mod optimize;
@@ -109,6 +114,7 @@ pub use briefing::{Briefing, BriefingOptions, briefing};
 pub use error::LakeError;
 pub use export::{ExportFormat, ExportReport, export_columns};
 pub use lake::{DEFAULT_RETENTION, LOCK_WAIT, Lake, VacuumReport};
+pub use limits::QueryLimits;
 pub use manifest::{FileEntry, Manifest, RetiredFile, SourceRef, UnitEntry};
 pub use scope::Scope;
 pub use session::{FOCUS_LAKE_TABLE, FOCUS_TABLE, LakeSession, QueryResult};

@@ -1,9 +1,10 @@
 //! Query sessions: a snapshot of the manifest as DataFusion tables.
 //!
-//! The table `focus` has every lake column over the snapshot's data files. FOCUS column names work
-//! unquoted (`SELECT sum(BilledCost) FROM focus`): identifier normalisation is off, so names are
-//! case-sensitive as FOCUS spells them, while function names stay case-insensitive (`SUM` and
-//! `sum`). The lake columns are in the table `focus_lake`; `focus` is a view over it that adds one
+//! The table `focus` has every lake column over the snapshot's data files. Unquoted names resolve
+//! without regard to case (`SELECT sum(billedcost) FROM FOCUS`), quoted names exactly
+//! (see [`crate::identifiers`]); function names are case-insensitive (`SUM` and `sum`), and
+//! functions of DuckDB and Trino work (see [`crate::compat`]). Each query stays within the
+//! session's memory and time limits (see [`crate::limits`]). The lake columns are in the table `focus_lake`; `focus` is a view over it that adds one
 //! column per allocation dimension of the tag rules in force (`x_team`, `x_business_unit`, ...: see
 //! [`crate::dimensions`]) and, when FX rates are configured (see [`crate::fx`]),
 //! `x_ReportingCurrency`, `x_BilledCostInReportingCurrency` and `x_EffectiveCostInReportingCurrency`.
@@ -26,19 +27,24 @@ use datafusion::common::DFSchema;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::sql::sqlparser::dialect::dialect_from_str;
 
 use crate::business;
+use crate::compat;
 use crate::datetrunc;
 use crate::dimensions;
 use crate::error::LakeError;
 use crate::export::{self, ExportReport};
 use crate::fx::{CONVERT_FUNCTION, FxRates};
 use crate::guard::{self, GuardContext};
+use crate::identifiers::Names;
 use crate::lake::Lake;
 use crate::layout;
+use crate::limits::QueryLimits;
 use crate::manifest::Manifest;
 use crate::nested;
 use crate::optimize;
@@ -87,6 +93,8 @@ pub struct LakeSession {
     resolver: Arc<Resolver>,
     scoped: bool,
     rollups: Vec<RollupTable>,
+    names: Names,
+    limits: QueryLimits,
 }
 
 impl std::fmt::Debug for LakeSession {
@@ -109,8 +117,8 @@ impl std::fmt::Debug for LakeSession {
 const PARTITIONS_PER_CORE: usize = 4;
 const MAX_PARTITIONS: usize = 64;
 
-/// The configuration every lake session uses: [`PARTITIONS_PER_CORE`] partitions per core, FOCUS
-/// names unquoted.
+/// The configuration every lake session uses: [`PARTITIONS_PER_CORE`] partitions per core, names
+/// kept as written (user SQL finds them without regard to case: see [`crate::identifiers`]).
 pub fn session_config() -> SessionConfig {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let partitions = (cores * PARTITIONS_PER_CORE).min(MAX_PARTITIONS);
@@ -124,9 +132,11 @@ impl LakeSession {
         lake: &Lake,
         manifest: Manifest,
         scope: &Scope,
+        limits: QueryLimits,
     ) -> Result<LakeSession, LakeError> {
-        let mut ctx = SessionContext::new_with_config(session_config());
+        let mut ctx = SessionContext::new_with_config_rt(session_config(), limits.runtime()?);
         ctx.register_udf(datetrunc::udf());
+        compat::register(&ctx);
         nested::register(&mut ctx)?;
         optimize::register(&ctx);
         let files: Vec<PathBuf> =
@@ -184,6 +194,7 @@ impl LakeSession {
         let rollups = rollup::register(&ctx, lake.root(), &manifest, &rules.fingerprint, scope)?;
         let lake_table = FOCUS_LAKE_TABLE;
         let currencies = manifest.currencies().into_iter().map(str::to_string).collect();
+        let names = Names::of(&ctx).await?;
         Ok(LakeSession {
             ctx,
             manifest,
@@ -194,6 +205,8 @@ impl LakeSession {
             resolver,
             scoped: !scope.is_all(),
             rollups,
+            names,
+            limits,
         })
     }
 
@@ -225,6 +238,10 @@ impl LakeSession {
 
     /// Runs one read-only SQL query (no DDL, DML or SET) with the currency guard applied: a query
     /// that would add amounts of different currencies fails with [`LakeError::CurrencyMix`].
+    ///
+    /// Names resolve without regard to case unless quoted ([`crate::identifiers`]), functions of
+    /// other engines work or name their equivalent, internal functions are refused
+    /// ([`crate::compat`]), and the query stays within the session's [`QueryLimits`].
     pub async fn sql(&self, sql: &str) -> Result<QueryResult, LakeError> {
         self.sql_with(sql, Hints::default()).await
     }
@@ -232,9 +249,36 @@ impl LakeSession {
     /// [`LakeSession::sql`] with what the caller knows of the query's data (see [`Hints`]).
     pub(crate) async fn sql_with(&self, sql: &str, hints: Hints) -> Result<QueryResult, LakeError> {
         self.check_files()?;
-        let options =
-            SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let df = self.ctx.sql_with_options(sql, options).await?;
+        // Dropping the query's future on time-out stops its streams and the tasks they spawned.
+        match tokio::time::timeout(self.limits.timeout, self.run(sql, hints)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.limits.timed_out()),
+        }
+    }
+
+    async fn run(&self, sql: &str, hints: Hints) -> Result<QueryResult, LakeError> {
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        // The tokenizer's dialect is not `Send`: it must be gone before the first await.
+        let text = {
+            let parser_dialect = dialect_from_str(dialect)
+                .ok_or_else(|| LakeError::Query(format!("no SQL dialect {dialect}")))?;
+            self.names.resolve(sql, parser_dialect.as_ref())
+        };
+        let mut statement = state.sql_to_statement(&text, &dialect).map_err(|e| self.failure(e))?;
+        let known = |name: &str| {
+            state.scalar_functions().contains_key(name)
+                || state.aggregate_functions().contains_key(name)
+                || state.window_functions().contains_key(name)
+        };
+        compat::rewrite(&mut statement, &known)?;
+        let plan = state.statement_to_plan(statement).await.map_err(|e| self.failure(e))?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)?;
+        let df = self.ctx.execute_logical_plan(plan).await.map_err(|e| self.failure(e))?;
         // A plan names the lake's files (and so other tenants' payer accounts), and EXPLAIN
         // ANALYZE counts the rows a scan read before the scope's filter.
         if self.scoped && matches!(df.logical_plan(), LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
@@ -242,7 +286,7 @@ impl LakeSession {
                 "EXPLAIN is not available within a scope: plans name other tenants' files".into(),
             ));
         }
-        let plan = df.clone().into_optimized_plan()?;
+        let plan = df.clone().into_optimized_plan().map_err(|e| self.failure(e))?;
         let guard = GuardContext {
             lake_table: self.lake_table,
             lake_currencies: &self.currencies,
@@ -264,8 +308,14 @@ impl LakeSession {
                 DataFrame::new(state, plan)
             }
         };
-        let batches = df.collect().await?;
+        let batches = df.collect().await.map_err(|e| self.failure(e))?;
         Ok(QueryResult { schema, batches })
+    }
+
+    /// A DataFusion error in words a person reads: the memory limit and oversized regular
+    /// expressions get their own message.
+    fn failure(&self, error: DataFusionError) -> LakeError {
+        self.limits.explain(&error).or_else(|| compat::regex_too_big(&error)).unwrap_or_else(|| error.into())
     }
 
     /// Writes the lake's rows as a FOCUS file of `version` (see [`crate::export`]).
