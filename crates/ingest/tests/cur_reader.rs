@@ -166,6 +166,18 @@ fn cur2_parquet_gives_the_golden_rows() {
 }
 
 #[test]
+fn one_batch_gives_the_golden_rows_too() {
+    // The RIFee's Unused row and the folded negation in one batch: as many rows as lines, but not
+    // the same rows.
+    let path = fixture("cur2.csv");
+    let opts = ReadOptions { batch_rows: 1000, ..ReadOptions::default() };
+    let reader = CurReader::open(&path, Container::Csv, Flavour::Cur2, &opts).unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| with_plain_text(&b.unwrap()).unwrap()).collect();
+    assert_eq!(batches.len(), 1);
+    assert_matches_golden(&batches[0], &[]);
+}
+
+#[test]
 fn legacy_csv_gz_gives_the_same_rows() {
     let path = fixture("legacy.csv.gz");
     assert_eq!(Container::sniff(&path).unwrap(), Container::CsvGz);

@@ -125,7 +125,8 @@ impl Ledger {
                 indices.push(row as u32);
             }
         }
-        let identity = indices.len() == rows;
+        // A split row and a dropped negation leave the count as it was: only their absence does.
+        let identity = changes.negations.is_empty() && changes.unused.is_empty();
         let indices = UInt32Array::from(indices);
         let schema = batch.schema();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
