@@ -201,8 +201,8 @@ fn refunds_are_filed_under_what_they_refund() {
             // A returned reservation: a negative commitment purchase, out of EffectiveCost as the
             // purchase was.
             refund("Refund", "AmazonEC2", "USE1-HeavyUsage:m5.large", "", RI, "-500.00"),
-            // A Marketplace purchase refunded on a purchase bill: its cost was effective, so is
-            // the refund.
+            // A Marketplace purchase refunded on a purchase bill: filed as the fee it returns is
+            // (Usage), its cost was effective and so is the refund.
             refund("Purchase", "prod-abc123", "", "", "", "-40.00"),
             // A Savings Plan fee refund without its ARN: the usage type names the plan.
             refund("Refund", "ComputeSavingsPlans", "ComputeSP:1yrNoUpfront", "", "", "-7.00"),
@@ -231,8 +231,8 @@ fn refunds_are_filed_under_what_they_refund() {
         rows,
         [
             (s("Purchase"), correction.clone(), s(RI), dollars("-500.00"), 0),
-            (s("Purchase"), correction.clone(), None, dollars("-40.00"), dollars("-40.00")),
-            (s("Purchase"), correction.clone(), None, dollars("-7.00"), dollars("-7.00")),
+            (s("Usage"), correction.clone(), None, dollars("-40.00"), dollars("-40.00")),
+            (s("Purchase"), correction.clone(), None, dollars("-7.00"), 0),
             (s("Tax"), correction.clone(), None, dollars("-1.10"), dollars("-1.10")),
             (s("Tax"), correction.clone(), None, dollars("-0.90"), dollars("-0.90")),
             (s("Usage"), correction.clone(), None, dollars("-2.00"), dollars("-2.00")),

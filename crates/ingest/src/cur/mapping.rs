@@ -52,11 +52,12 @@ enum Kind {
     Credit,
     /// A `Refund` nothing on the row attributes to a kind of charge.
     Refund,
-    /// A `Refund` of a purchase: it names a commitment, or comes on a purchase bill.
+    /// A `Refund` of a commitment purchase: it names the commitment or its fee's usage type.
     RefundPurchase,
     /// A `Refund` of tax.
     RefundTax,
-    /// A `Refund` of metered usage (it names the usage type it refunds).
+    /// A `Refund` of metered usage or of a fee that bought no commitment (filed as `Usage`, as the
+    /// fee is).
     RefundUsage,
     /// `EdpDiscount`, `BundledDiscount`, `PrivateRateDiscount`, `SppDiscount`,
     /// `DistributorDiscount` and any other `*Discount`.
@@ -146,9 +147,6 @@ enum Effective {
     Reservation,
     /// `savings_plan_savings_plan_effective_cost`.
     SavingsPlan,
-    /// BilledCost, except 0 on a row naming a commitment (a refund of a commitment purchase mirrors
-    /// the purchase, whose cost reaches EffectiveCost only through the usage it covers).
-    BilledUnlessCommitment,
 }
 
 /// Where ListCost and ContractedCost come from.
@@ -248,23 +246,27 @@ const RECURRING_PURCHASE: Rule = Rule {
     contracted: Amount::Billed,
     quantities: Quantities::Priced,
 };
-/// A fee that buys no commitment covers no future charge, so its cost stays in EffectiveCost.
+/// A fee that buys no commitment covers no future charge, so its cost must stay in EffectiveCost;
+/// the FinOps Foundation's validator requires EffectiveCost 0 on every `Purchase` row, so it is a
+/// one-time `Usage` charge.
 const FEE: Rule = Rule {
-    charge_category: "Purchase",
+    charge_category: "Usage",
     charge_frequency: "One-Time",
     pricing_category: Some("Standard"),
     status: None,
     effective: Effective::Billed,
     list: Amount::Billed,
     contracted: Amount::Billed,
-    quantities: Quantities::Priced,
+    quantities: Quantities::Consumed,
 };
+/// A refund of a commitment purchase mirrors the purchase, whose cost reaches EffectiveCost only
+/// through the usage it covers.
 const REFUND_PURCHASE: Rule = Rule {
     charge_category: "Purchase",
     charge_frequency: "One-Time",
     pricing_category: Some("Standard"),
     status: None,
-    effective: Effective::BilledUnlessCommitment,
+    effective: Effective::Zero,
     list: Amount::Billed,
     contracted: Amount::Billed,
     quantities: Quantities::None,
@@ -687,11 +689,11 @@ fn refunded(input: &Input, i: usize, has_commitment_arn: bool) -> Kind {
     let commitment_fee = usage_type.is_some_and(|u| {
         u.contains("HeavyUsage") || u.split_once(':').is_some_and(|(plan, _)| plan.ends_with("SP"))
     });
-    if has_commitment_arn || at(&input.bill_type, i) == Some("Purchase") || commitment_fee {
+    if has_commitment_arn || commitment_fee {
         Kind::RefundPurchase
     } else if at(&input.tax_type, i).is_some() || usage_type == Some("Tax") {
         Kind::RefundTax
-    } else if usage_type.is_some() {
+    } else if usage_type.is_some() || at(&input.bill_type, i) == Some("Purchase") {
         Kind::RefundUsage
     } else {
         Kind::Refund
@@ -822,8 +824,6 @@ fn cost_columns(
             Effective::Zero => 0,
             Effective::Reservation => zero_if_null(&input.ri_effective),
             Effective::SavingsPlan => zero_if_null(&input.sp_effective),
-            Effective::BilledUnlessCommitment if class.commitments[i] != NO_COMMITMENT => 0,
-            Effective::BilledUnlessCommitment => billed,
         };
         // The commitment's unused part of the period, with its quantity in CommitmentDiscountUnit.
         let unused_part = match (kind, class.commitments[i]) {

@@ -134,16 +134,16 @@ ROWS = [
           ServiceName="Amazon Bedrock", ServiceCategory="AI and Machine Learning", ServiceSubcategory="Generative AI",
           RegionId="us-east-1", RegionName="US East (N. Virginia)", SkuId="SKUBEDROCK01",
           SkuPriceId="SKUBEDROCK01.JRTCKXETXF.BEDROCK001", x_Operation="InvokeModel", Tags={"team": "ml"})),
-    # 5. A fee that buys no commitment (a support plan): a one-time Purchase, as FOCUS and the FinOps
-    #    Foundation's converter file it; it covers no future charge, so its cost stays in
-    #    EffectiveCost. Nothing is consumed.
+    # 5. A fee that buys no commitment (a support plan): it covers no future charge, so its cost stays
+    #    in EffectiveCost, and the FinOps Foundation's validator wants EffectiveCost 0 on every
+    #    Purchase row: it is a one-time Usage charge.
     (dict(acct="111111111111", line_item_line_item_type="Fee", line_item_product_code="AWSSupportBusiness",
           line_item_usage_type="Dollar", line_item_usage_amount="1", line_item_unblended_cost="100.00",
           line_item_blended_cost="100.00",
           line_item_line_item_description="AWS Support (Business) monthly fee"),
-     dict(ChargeCategory="Purchase", ChargeFrequency="One-Time", PricingCategory="Standard",
+     dict(ChargeCategory="Usage", ChargeFrequency="One-Time", PricingCategory="Standard",
           BilledCost="100.00", EffectiveCost="100.00", ListCost="100.00", ContractedCost="100.00",
-          PricingQuantity="1", PricingUnit="Units",
+          PricingQuantity="1", PricingUnit="Units", ConsumedQuantity="1", ConsumedUnit="Units",
           ListUnitPrice="100", ContractedUnitPrice="100",
           ServiceName="AWS Support (Business)", ServiceCategory="Management and Governance", ServiceSubcategory="Support")),
     # 6. RDS usage covered by the RI: billed 0 (paid through RIFee), effective 5.00 amortised upfront
