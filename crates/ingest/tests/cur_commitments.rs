@@ -187,6 +187,9 @@ fn an_unmatched_negation_stays_a_row_and_split_pairs_cancel_over_their_files() {
     assert_eq!(sum(&one, "EffectiveCost") + sum(&two, "EffectiveCost"), dollars("0.18"));
 }
 
+/// ChargeCategory, ChargeClass, CommitmentDiscountId, BilledCost and EffectiveCost of a row.
+type Filed = (Option<String>, Option<String>, Option<String>, i128, i128);
+
 #[test]
 fn refunds_are_filed_under_what_they_refund() {
     let dir = tempfile::tempdir().unwrap();
@@ -214,7 +217,7 @@ fn refunds_are_filed_under_what_they_refund() {
         ],
     );
     let batch = read(&path, 3);
-    let rows: Vec<(Option<String>, Option<String>, Option<String>, i128, i128)> = (0..batch.num_rows())
+    let rows: Vec<Filed> = (0..batch.num_rows())
         .map(|r| {
             (
                 text(&batch, "ChargeCategory", r),

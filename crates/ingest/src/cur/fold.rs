@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use costpilot_model::{lake_schema, money_type, names as lake};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, DictionaryArray, Int32Array,
-    RecordBatch, StringBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Decimal128Array, DictionaryArray,
+    Int32Array, RecordBatch, StringBuilder, UInt32Array,
 };
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 
 use super::services::FastMap;
@@ -127,16 +127,25 @@ impl Ledger {
         }
         // A split row and a dropped negation leave the count as it was: only their absence does.
         let identity = changes.negations.is_empty() && changes.unused.is_empty();
-        let indices = UInt32Array::from(indices);
         let schema = batch.schema();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
-        for column in batch.columns() {
-            arrays.push(if identity {
-                column.clone()
-            } else {
-                take(column, &indices, None).map_err(|e| e.to_string())?
-            });
-        }
+        let mut arrays: Vec<ArrayRef> = if identity {
+            batch.columns().to_vec()
+        } else if changes.unused.is_empty() {
+            // Only drops: a filter copies the kept rows run by run (the tag maps too), cheaper than
+            // gathering them one by one.
+            let mut keep = BooleanBufferBuilder::new(rows);
+            keep.append_n(rows, true);
+            for &n in &changes.negations {
+                keep.set_bit(n, false);
+            }
+            let kept = filter_record_batch(&batch, &BooleanArray::new(keep.finish(), None));
+            kept.map_err(|e| e.to_string())?.columns().to_vec()
+        } else {
+            let indices = UInt32Array::from(indices);
+            let taken =
+                batch.columns().iter().map(|c| take(c, &indices, None)).collect::<Result<Vec<_>, _>>();
+            taken.map_err(|e| e.to_string())?
+        };
         let index = |name: &str| schema.index_of(name).map_err(|e| e.to_string());
         let zero_billed: Vec<(usize, Option<i128>)> =
             covered_at.iter().chain(unused_at.iter().map(|(p, _)| p)).map(|&p| (p, Some(0))).collect();
