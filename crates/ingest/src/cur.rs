@@ -8,6 +8,7 @@
 //! (`resourceTags/user:team`, `resource_tags_user_team`); product attributes from `product_*`
 //! columns or the `product` map.
 
+mod fold;
 mod keyvalue;
 mod mapping;
 pub mod names;
@@ -142,6 +143,7 @@ impl CurReader {
         spawn(
             "cur-map",
             Box::new(move || {
+                let mut ledger = fold::Ledger::default();
                 loop {
                     let mapped = match raw_rx.recv() {
                         Ok(None) => break,
@@ -149,7 +151,7 @@ impl CurReader {
                         Ok(Some(Err(e))) => Mapped { result: Err(e), rows_read: 0, bad: Vec::new() },
                         Ok(Some(Ok(raw))) => {
                             let rows_read = (raw.batch.num_rows() + raw.malformed.len()) as u64;
-                            match mapping::map_batch(&plan, &raw, strict) {
+                            match mapping::map_batch(&plan, &raw, strict, &mut ledger) {
                                 Ok((batch, bad)) => Mapped { result: Ok(batch), rows_read, bad },
                                 Err(e) => Mapped { result: Err(e), rows_read, bad: Vec::new() },
                             }
@@ -159,6 +161,17 @@ impl CurReader {
                     if mapped_tx.send(Some(mapped)).is_err() || last {
                         return;
                     }
+                }
+                // Savings Plan covered and negation rows that did not cancel within the file.
+                let residual = match ledger.finish() {
+                    Ok(None) => None,
+                    Ok(Some(batch)) => Some(Ok(batch)),
+                    Err(message) => Some(Err(IngestError::Internal { path: stopped.clone(), message })),
+                };
+                if let Some(result) = residual
+                    && mapped_tx.send(Some(Mapped { result, rows_read: 0, bad: Vec::new() })).is_err()
+                {
+                    return;
                 }
                 let _ = mapped_tx.send(None);
             }),

@@ -166,6 +166,18 @@ fn cur2_parquet_gives_the_golden_rows() {
 }
 
 #[test]
+fn one_batch_gives_the_golden_rows_too() {
+    // The RIFee's Unused row and the folded negation in one batch: as many rows as lines, but not
+    // the same rows.
+    let path = fixture("cur2.csv");
+    let opts = ReadOptions { batch_rows: 1000, ..ReadOptions::default() };
+    let reader = CurReader::open(&path, Container::Csv, Flavour::Cur2, &opts).unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| with_plain_text(&b.unwrap()).unwrap()).collect();
+    assert_eq!(batches.len(), 1);
+    assert_matches_golden(&batches[0], &[]);
+}
+
+#[test]
 fn legacy_csv_gz_gives_the_same_rows() {
     let path = fixture("legacy.csv.gz");
     assert_eq!(Container::sniff(&path).unwrap(), Container::CsvGz);
@@ -220,12 +232,14 @@ fn costs_keep_the_documented_invariants() {
     let effective = column_sum(&batch, "EffectiveCost");
 
     // Σ BilledCost = Σ unblended cost (blended, net and split columns differ in the fixture and
-    // must not leak in). Hand sum: 848.42668.
+    // must not leak in; the folded negation and the split RI fee bill nothing twice). Hand sum:
+    // 848.42668.
     let unblended: i128 = raw.iter().map(|r| amount(r, "line_item_unblended_cost")).sum();
     assert_eq!(billed, unblended);
     assert_eq!(billed, dollars("848.42668"));
 
-    // Σ EffectiveCost by the formula of docs/mapping.md, from the raw columns. Hand sum: 195.54668.
+    // Σ EffectiveCost by the formula of docs/mapping.md, from the raw columns (the unused parts of
+    // the recurring fees, now on their Unused rows, included). Hand sum: 195.54668.
     let formula: i128 = raw
         .iter()
         .map(|r| {
@@ -273,9 +287,10 @@ fn costs_keep_the_documented_invariants() {
     assert_eq!(effective - billed, amortised - upfront);
     assert_eq!(effective - billed, dollars("-652.88"));
 
-    // The fully used Savings Plan: its covered usage carries the whole commitment, its recurring
-    // fee nothing, and over its usage, negation and recurring lines Σ EffectiveCost − Σ BilledCost
-    // is exactly the amortised upfront commitment (37.20 − 22.32 = 14.88).
+    // The fully used Savings Plan: its covered usage carries the whole commitment and bills 0, its
+    // negation is folded away, its recurring fee is a purchase worth nothing in EffectiveCost, and
+    // over its usage and recurring lines Σ EffectiveCost − Σ BilledCost is exactly the amortised
+    // upfront commitment (37.20 − 22.32 = 14.88).
     let sp = |t: &str, column: &str| -> i128 {
         (0..batch.num_rows())
             .filter(|&i| cell(&batch, "x_LineItemType", i) == Cell::Text(t.into()))
@@ -287,7 +302,13 @@ fn costs_keep_the_documented_invariants() {
     };
     let total_commitment: i128 = raw.iter().map(|r| amount(r, "savings_plan_total_commitment_to_date")).sum();
     assert_eq!(sp("SavingsPlanCoveredUsage", "EffectiveCost"), total_commitment);
+    assert_eq!(sp("SavingsPlanCoveredUsage", "BilledCost"), 0);
     assert_eq!(sp("SavingsPlanRecurringFee", "EffectiveCost"), 0);
+    let of_type = |t: &str| {
+        (0..batch.num_rows()).filter(|&i| cell(&batch, "x_LineItemType", i) == Cell::Text(t.into())).count()
+    };
+    assert_eq!(of_type("SavingsPlanNegation"), 0, "the negation folds into its covered row");
+    assert_eq!(of_type("SavingsPlanRecurringFee"), 1, "a fully used plan has no Unused row");
     let lines = ["SavingsPlanCoveredUsage", "SavingsPlanNegation", "SavingsPlanRecurringFee"];
     let sp_effective: i128 = lines.iter().map(|t| sp(t, "EffectiveCost")).sum();
     let sp_billed: i128 = lines.iter().map(|t| sp(t, "BilledCost")).sum();
@@ -298,6 +319,35 @@ fn costs_keep_the_documented_invariants() {
             .map(|r| amount(r, "savings_plan_amortized_upfront_commitment_for_billing_period"))
             .sum::<i128>()
     );
+
+    // The partly used RI: its RIFee is a recurring purchase of 14.88 and an Unused row of 7.32, so
+    // that its Usage rows (15.00 used + 7.32 unused) carry the period's whole commitment: the
+    // recurring fee plus the amortised upfront (14.88 + 7.44 = 22.32).
+    let ri = "arn:aws:rds:us-east-1:111111111111:ri:orders-ri";
+    let of_ri = |category: &str, column: &str| -> i128 {
+        (0..batch.num_rows())
+            .filter(|&i| {
+                cell(&batch, "CommitmentDiscountId", i) == Cell::Text(ri.into())
+                    && cell(&batch, "ChargeCategory", i) == Cell::Text(category.into())
+            })
+            .map(|i| match cell(&batch, column, i) {
+                Cell::Amount(a) => a,
+                other => panic!("{other:?}"),
+            })
+            .sum()
+    };
+    assert_eq!(of_ri("Purchase", "BilledCost"), dollars("14.88"));
+    assert_eq!(of_ri("Purchase", "EffectiveCost"), 0);
+    assert_eq!(of_ri("Usage", "BilledCost"), 0);
+    assert_eq!(of_ri("Usage", "EffectiveCost"), dollars("22.32"));
+    let unused: i128 = (0..batch.num_rows())
+        .filter(|&i| cell(&batch, "CommitmentDiscountStatus", i) == Cell::Text("Unused".into()))
+        .map(|i| match cell(&batch, "EffectiveCost", i) {
+            Cell::Amount(a) => a,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert_eq!(unused, dollars("7.32"), "the commitment waste of the period");
 }
 
 /// Writes the CUR 2.0 fixture without the given columns (and with `edit` applied to each row).
@@ -372,8 +422,9 @@ fn optional_columns_may_be_missing() {
             "PricingQuantity",
         ] {
             let commitment = matches!(cell(&batch, "CommitmentDiscountId", row), Cell::Text(_));
-            let negation = cell(&batch, "x_LineItemType", row) == Cell::Text("SavingsPlanNegation".into());
-            if (null == "ResourceId" && commitment) || (null == "PricingQuantity" && negation) {
+            // An Unused row prices its idle commitment, known without the usage amount.
+            let unused = cell(&batch, "CommitmentDiscountStatus", row) == Cell::Text("Unused".into());
+            if (null == "ResourceId" && commitment) || (null == "PricingQuantity" && unused) {
                 continue;
             }
             assert_eq!(cell(&batch, null, row), Cell::Null, "row {} {null}", row + 1);
@@ -438,7 +489,8 @@ fn commitment_lines_need_their_columns() {
         |_, _| {},
     );
     let (batch, report) = read(&path, Flavour::Cur2);
-    assert_eq!((report.rows_read, report.rows_kept, batch.num_rows()), (23, 21, 21));
+    // 23 lines, 2 skipped, the negation folded; the skipped RIFee gives no Unused row.
+    assert_eq!((report.rows_read, report.rows_kept, batch.num_rows()), (23, 20, 20));
     let reasons: Vec<(&str, u64)> = report.skipped_by_reason.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(
         reasons,
@@ -496,10 +548,16 @@ fn bad_values_are_skipped_and_counted_or_fail_strictly() {
     // And a ragged line at the end.
     std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"li-24,Usage\n").unwrap();
     let (batch, report) = read(&path, Flavour::Cur2);
+    // 19 good lines give 20 rows: the RIFee splits, and the negation of the skipped covered row
+    // 9 has nothing to fold into, so it stays a row (at the end of the file) with its BilledCost.
     assert_eq!(
         (report.rows_read, report.rows_kept, batch.num_rows(), report.rows_skipped()),
-        (24, 19, 19, 5)
+        (24, 20, 20, 5)
     );
+    let last = batch.num_rows() - 1;
+    assert_eq!(cell(&batch, "x_LineItemType", last), Cell::Text("SavingsPlanNegation".into()));
+    assert_eq!(cell(&batch, "BilledCost", last), Cell::Amount(dollars("-59.52")));
+    assert_eq!(cell(&batch, "EffectiveCost", last), Cell::Amount(0));
     let reasons: Vec<(&str, u64)> = report.skipped_by_reason.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(
         reasons,

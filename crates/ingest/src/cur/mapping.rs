@@ -20,6 +20,7 @@ use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int32Type};
 
 use super::Plan;
+use super::fold::{Changes, Ledger, Unused};
 use super::keyvalue::{KeyValues, Pairs, PlainMap};
 use super::names as n;
 use super::services::{FastMap, category_for_name, focus_unit, name_for_code, region_name, resource_type};
@@ -49,7 +50,15 @@ enum Kind {
     RiFee,
     Tax,
     Credit,
+    /// A `Refund` nothing on the row attributes to a kind of charge.
     Refund,
+    /// A `Refund` of a commitment purchase: it names the commitment or its fee's usage type.
+    RefundPurchase,
+    /// A `Refund` of tax.
+    RefundTax,
+    /// A `Refund` of metered usage or of a fee that bought no commitment (filed as `Usage`, as the
+    /// fee is).
+    RefundUsage,
     /// `EdpDiscount`, `BundledDiscount`, `PrivateRateDiscount`, `SppDiscount`,
     /// `DistributorDiscount` and any other `*Discount`.
     Discount,
@@ -59,7 +68,7 @@ enum Kind {
 
 impl Kind {
     /// Every kind, in declaration order (`kind as usize` indexes it).
-    const ALL: [Kind; 14] = [
+    const ALL: [Kind; 17] = [
         Self::Usage,
         Self::DiscountedUsage,
         Self::SpCoveredUsage,
@@ -72,6 +81,9 @@ impl Kind {
         Self::Tax,
         Self::Credit,
         Self::Refund,
+        Self::RefundPurchase,
+        Self::RefundTax,
+        Self::RefundUsage,
         Self::Discount,
         Self::Unknown,
     ];
@@ -113,10 +125,13 @@ impl Kind {
             Self::SpCoveredUsage => &SP_COVERED_USAGE,
             Self::SpNegation => &SP_NEGATION,
             Self::SpUpfrontFee | Self::CommitmentFee => &COMMITMENT_PURCHASE,
-            Self::SpRecurringFee | Self::RiFee => &UNUSED_COMMITMENT,
+            Self::SpRecurringFee | Self::RiFee => &RECURRING_PURCHASE,
             Self::Fee => &FEE,
             Self::Tax => &TAX,
             Self::Credit => &CREDIT,
+            Self::RefundPurchase => &REFUND_PURCHASE,
+            Self::RefundTax => &TAX,
+            Self::RefundUsage => &REFUND_USAGE,
             Self::Refund | Self::Unknown => &ADJUSTMENT,
             Self::Discount => &DISCOUNT,
         }
@@ -132,10 +147,6 @@ enum Effective {
     Reservation,
     /// `savings_plan_savings_plan_effective_cost`.
     SavingsPlan,
-    /// `reservation_unused_amortized_upfront_fee_for_billing_period + reservation_unused_recurring_fee`
-    /// on RIFee, `savings_plan_total_commitment_to_date - savings_plan_used_commitment` on
-    /// SavingsPlanRecurringFee.
-    UnusedCommitment,
 }
 
 /// Where ListCost and ContractedCost come from.
@@ -223,16 +234,21 @@ const COMMITMENT_PURCHASE: Rule = Rule {
     contracted: Amount::Billed,
     quantities: Quantities::Priced,
 };
-const UNUSED_COMMITMENT: Rule = Rule {
-    charge_category: "Usage",
+/// RIFee and SavingsPlanRecurringFee: the period's payment for a commitment. Their unused part
+/// becomes a row of its own (see [`Unused`]).
+const RECURRING_PURCHASE: Rule = Rule {
+    charge_category: "Purchase",
     charge_frequency: "Recurring",
-    pricing_category: Some("Committed"),
-    status: Some("Unused"),
-    effective: Effective::UnusedCommitment,
+    pricing_category: Some("Standard"),
+    status: None,
+    effective: Effective::Zero,
     list: Amount::Billed,
     contracted: Amount::Billed,
     quantities: Quantities::Priced,
 };
+/// A fee that buys no commitment covers no future charge, so its cost must stay in EffectiveCost;
+/// the FinOps Foundation's validator requires EffectiveCost 0 on every `Purchase` row, so it is a
+/// one-time `Usage` charge.
 const FEE: Rule = Rule {
     charge_category: "Usage",
     charge_frequency: "One-Time",
@@ -242,6 +258,28 @@ const FEE: Rule = Rule {
     list: Amount::Billed,
     contracted: Amount::Billed,
     quantities: Quantities::Consumed,
+};
+/// A refund of a commitment purchase mirrors the purchase, whose cost reaches EffectiveCost only
+/// through the usage it covers.
+const REFUND_PURCHASE: Rule = Rule {
+    charge_category: "Purchase",
+    charge_frequency: "One-Time",
+    pricing_category: Some("Standard"),
+    status: None,
+    effective: Effective::Zero,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::None,
+};
+const REFUND_USAGE: Rule = Rule {
+    charge_category: "Usage",
+    charge_frequency: "One-Time",
+    pricing_category: Some("Standard"),
+    status: None,
+    effective: Effective::Billed,
+    list: Amount::Billed,
+    contracted: Amount::Billed,
+    quantities: Quantities::None,
 };
 const TAX: Rule = Rule {
     charge_category: "Tax",
@@ -346,7 +384,8 @@ fn invoice_issuer(entity: Option<&str>) -> &str {
 }
 
 /// Maps one raw batch of a CUR file to a lake batch; rows with faults are dropped and returned (or,
-/// with `strict`, the first one is the error).
+/// with `strict`, the first one is the error). Recurring commitment fees gain their `Unused` rows
+/// and Savings Plan negations fold into the file's `ledger` (see [`super::fold`]).
 ///
 /// The work is column by column: one pass classifies every row (its [`Kind`] and commitment), then
 /// each output column is made in a pass of its own from the arrays it needs, enumerations by
@@ -355,6 +394,7 @@ pub(crate) fn map_batch(
     plan: &Plan,
     raw: &RawBatch,
     strict: bool,
+    ledger: &mut Ledger,
 ) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
     let mut c = Columns::new(raw);
     let rows = c.len();
@@ -364,7 +404,7 @@ pub(crate) fn map_batch(
 
     let mut columns: Vec<(&'static str, ArrayRef)> = Vec::with_capacity(96);
     charge_columns(&input, &class, &mut columns).map_err(internal)?;
-    cost_columns(&input, &class, &mut columns).map_err(internal)?;
+    let unused = cost_columns(&input, &class, &mut columns).map_err(internal)?;
     product_columns(plan, &input, &class, &mut c, &mut columns).map_err(internal)?;
     key_value_columns(plan, &mut c, &mut columns).map_err(internal)?;
 
@@ -416,7 +456,57 @@ pub(crate) fn map_batch(
         columns.push((name, constant_string("AWS", rows)));
     }
     columns.push((lake::X_SOURCE_FORMAT, constant_string(plan.flavour.format(), rows)));
-    c.finish(&plan.path, columns, strict)
+    let changes = book(&input, &class, &c, unused, ledger);
+    let (batch, bad) = c.finish(&plan.path, columns, strict)?;
+    Ok((ledger.reshape(batch, &changes).map_err(internal)?, bad))
+}
+
+/// The changes a batch needs once its faulty rows are gone, with its covered and negation rows
+/// booked in the ledger.
+fn book(input: &Input, class: &Class, c: &Columns, unused: Vec<Unused>, ledger: &mut Ledger) -> Changes {
+    let mut changes = Changes::default();
+    let commitment_rows = |k: u8| k == Kind::SpCoveredUsage as u8 || k == Kind::SpNegation as u8;
+    if unused.is_empty() && !class.kinds.iter().any(|&k| commitment_rows(k)) {
+        return changes;
+    }
+    // Row i of the mapped columns is row out[i] of the batch once faulty rows are dropped.
+    let mut out: Vec<usize> = Vec::with_capacity(class.kinds.len());
+    let mut kept = 0;
+    for i in 0..class.kinds.len() {
+        out.push(kept);
+        kept += usize::from(!c.is_faulty(i));
+    }
+    changes.unused =
+        unused.into_iter().filter(|u| !c.is_faulty(u.row)).map(|u| Unused { row: out[u.row], ..u }).collect();
+    let mut key: Vec<u8> = Vec::with_capacity(256);
+    for (i, &kind) in class.kinds.iter().enumerate() {
+        if !commitment_rows(kind) || c.is_faulty(i) {
+            continue;
+        }
+        key.clear();
+        for part in [
+            &input.payer,
+            &input.usage_account,
+            &input.resource_id,
+            &input.usage_type,
+            &input.operation,
+            &input.sp_arn,
+        ] {
+            key.extend_from_slice(at(part, i).unwrap_or_default().as_bytes());
+            key.push(0);
+        }
+        for time in [&input.usage_start, &input.usage_end] {
+            let micros = time.as_ref().filter(|t| t.is_valid(i)).map_or(0, |t| t.value(i));
+            key.extend_from_slice(&micros.to_le_bytes());
+        }
+        ledger.book(&key, num(&input.unblended, i).unwrap_or(0), out[i]);
+        if kind == Kind::SpNegation as u8 {
+            changes.negations.push(out[i]);
+        } else {
+            changes.covered.push(out[i]);
+        }
+    }
+    changes
 }
 
 /// The source columns of one batch the mapping reads, typed; `None` for those the file lacks.
@@ -442,6 +532,10 @@ struct Input {
     pricing_unit: Option<Text>,
     pricing_term: Option<Text>,
     rate_code: Option<Text>,
+    bill_type: Option<Text>,
+    tax_type: Option<Text>,
+    usage_account: Option<Text>,
+    operation: Option<Text>,
     sp_arn: Option<Text>,
     sp_effective: Option<Decimal128Array>,
     sp_total: Option<Decimal128Array>,
@@ -485,6 +579,10 @@ impl Input {
             pricing_unit: text(c, n::PRICING_UNIT),
             pricing_term: text(c, n::PRICING_TERM),
             rate_code: text(c, n::RATE_CODE),
+            bill_type: text(c, n::BILL_TYPE),
+            tax_type: text(c, n::TAX_TYPE),
+            usage_account: text(c, n::USAGE_ACCOUNT_ID),
+            operation: text(c, n::OPERATION),
             sp_arn: text(c, n::SP_ARN),
             sp_effective: money(c, n::SP_EFFECTIVE_COST),
             sp_total: money(c, n::SP_TOTAL_COMMITMENT),
@@ -535,6 +633,7 @@ fn classify(plan: &Plan, input: &Input, c: &mut Columns) -> Class {
                 Kind::Unknown
             }
         };
+        let kind = if kind == Kind::Refund { refunded(input, i, ri || sp) } else { kind };
         if let Some(need) = missing[kind as usize] {
             let why = format!("absent from the file, but {} rows need it", type_text.unwrap_or_default());
             c.fault(i, plan.spelled(need), why);
@@ -582,6 +681,25 @@ fn classify(plan: &Plan, input: &Input, c: &mut Columns) -> Class {
     Class { kinds, commitments, spot }
 }
 
+/// What a `Refund` line refunds, as far as the row says: FOCUS 1.2 files a refund under the
+/// category of the charge it returns (ChargeCategory: "... including refunds").
+fn refunded(input: &Input, i: usize, has_commitment_arn: bool) -> Kind {
+    let usage_type = at(&input.usage_type, i);
+    // RI fees are `HeavyUsage` usage types; Savings Plan fees `ComputeSP:1yrNoUpfront` and the like.
+    let commitment_fee = usage_type.is_some_and(|u| {
+        u.contains("HeavyUsage") || u.split_once(':').is_some_and(|(plan, _)| plan.ends_with("SP"))
+    });
+    if has_commitment_arn || commitment_fee {
+        Kind::RefundPurchase
+    } else if at(&input.tax_type, i).is_some() || usage_type == Some("Tax") {
+        Kind::RefundTax
+    } else if usage_type.is_some() || at(&input.bill_type, i) == Some("Purchase") {
+        Kind::RefundUsage
+    } else {
+        Kind::Refund
+    }
+}
+
 /// The column whose row `i` is `table[indices[i]]`, as a dictionary of the table's values.
 fn pick(table: &[Option<&str>], indices: Vec<u8>) -> Result<ArrayRef, String> {
     if let Some(k) = indices.iter().find(|&&k| usize::from(k) >= table.len()) {
@@ -622,12 +740,22 @@ fn charge_columns(
         [None, Some(Commitment::Reservation.category()), Some(Commitment::SavingsPlan.category())];
     columns.push((lake::COMMITMENT_DISCOUNT_CATEGORY, pick(&categories, class.commitments.clone())?));
 
-    // ChargeClass: a charge period that starts before the billing period corrects an invoiced one.
+    // ChargeClass: a refund returns money of an invoice already issued, and a charge period that
+    // starts before the billing period corrects an invoiced one.
+    let refund = |k: u8| {
+        matches!(
+            Kind::ALL[usize::from(k)],
+            Kind::Refund | Kind::RefundPurchase | Kind::RefundTax | Kind::RefundUsage
+        )
+    };
     let corrections: Vec<u8> = match (&input.usage_start, &input.period_start) {
         (Some(start), Some(period)) => (0..rows)
-            .map(|i| u8::from(start.is_valid(i) && period.is_valid(i) && start.value(i) < period.value(i)))
+            .map(|i| {
+                let early = start.is_valid(i) && period.is_valid(i) && start.value(i) < period.value(i);
+                u8::from(early || refund(class.kinds[i]))
+            })
             .collect(),
-        _ => vec![0; rows],
+        _ => class.kinds.iter().map(|&k| u8::from(refund(k))).collect(),
     };
     columns.push((lake::CHARGE_CLASS, pick(&[None, Some("Correction")], corrections)?));
 
@@ -670,8 +798,9 @@ fn cost_columns(
     input: &Input,
     class: &Class,
     columns: &mut Vec<(&'static str, ArrayRef)>,
-) -> Result<(), String> {
+) -> Result<Vec<Unused>, String> {
     let rows = class.kinds.len();
+    let mut unused: Vec<Unused> = Vec::new();
     let mut effective = Amounts::new(rows);
     let mut list = Amounts::new(rows);
     let mut contracted = Amounts::new(rows);
@@ -695,11 +824,23 @@ fn cost_columns(
             Effective::Zero => 0,
             Effective::Reservation => zero_if_null(&input.ri_effective),
             Effective::SavingsPlan => zero_if_null(&input.sp_effective),
-            Effective::UnusedCommitment if kind == Kind::RiFee => {
-                zero_if_null(&input.ri_unused_upfront) + zero_if_null(&input.ri_unused_recurring)
-            }
-            Effective::UnusedCommitment => zero_if_null(&input.sp_total) - zero_if_null(&input.sp_used),
         };
+        // The commitment's unused part of the period, with its quantity in CommitmentDiscountUnit.
+        let unused_part = match (kind, class.commitments[i]) {
+            (Kind::RiFee, RESERVATION) => {
+                let amount =
+                    zero_if_null(&input.ri_unused_upfront) + zero_if_null(&input.ri_unused_recurring);
+                Some((amount, zero_if_null(&input.ri_unused_quantity)))
+            }
+            (Kind::SpRecurringFee, SAVINGS_PLAN) => {
+                let amount = zero_if_null(&input.sp_total) - zero_if_null(&input.sp_used);
+                Some((amount, amount))
+            }
+            _ => None,
+        };
+        if let Some((amount, quantity)) = unused_part.filter(|(amount, _)| *amount != 0) {
+            unused.push(Unused { row: i, amount, quantity });
+        }
         let amount = |a: Amount| match a {
             Amount::Billed => billed,
             Amount::Zero => 0,
@@ -741,7 +882,6 @@ fn cost_columns(
             (SAVINGS_PLAN, "Purchase") => Some(billed),
             (SAVINGS_PLAN, "Usage") => Some(e),
             (RESERVATION, "Purchase") => num(&input.ri_total_units, i).or(usage),
-            (RESERVATION, "Usage") if rule.status == Some("Unused") => num(&input.ri_unused_quantity, i),
             (RESERVATION, "Usage") => usage,
             _ => None,
         };
@@ -776,7 +916,7 @@ fn cost_columns(
         (lake::COMMITMENT_DISCOUNT_QUANTITY, cd_quantity.finish()),
         (lake::COMMITMENT_DISCOUNT_UNIT, cd_unit),
     ]);
-    Ok(())
+    Ok(unused)
 }
 
 /// Distinct texts of a batch, numbered in order of appearance.
@@ -1256,7 +1396,7 @@ fn unit_price(rate: Option<i128>, quantity: i128, cost: i128) -> Option<i128> {
 }
 
 /// `a / b` in units of 10^-15, rounded half away from zero.
-fn divide(a: i128, b: i128) -> i128 {
+pub(super) fn divide(a: i128, b: i128) -> i128 {
     match a.checked_mul(ONE) {
         Some(scaled) => {
             let (q, r) = (scaled / b, scaled % b);

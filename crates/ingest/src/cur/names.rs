@@ -17,6 +17,10 @@ pub const PAYER_ACCOUNT_NAME: &str = "bill_payer_account_name";
 pub const INVOICE_ID: &str = "bill_invoice_id";
 /// `bill_invoicing_entity`.
 pub const INVOICING_ENTITY: &str = "bill_invoicing_entity";
+/// `bill_bill_type` (`Anniversary`, `Purchase` or `Refund`).
+pub const BILL_TYPE: &str = "bill_bill_type";
+/// `line_item_tax_type`.
+pub const TAX_TYPE: &str = "line_item_tax_type";
 /// `line_item_line_item_type`.
 pub const LINE_ITEM_TYPE: &str = "line_item_line_item_type";
 /// `line_item_unblended_cost`.
@@ -145,6 +149,8 @@ pub const USED: &[(&str, &str)] = &[
     (PAYER_ACCOUNT_NAME, "bill/PayerAccountName"),
     (INVOICE_ID, "bill/InvoiceId"),
     (INVOICING_ENTITY, "bill/InvoicingEntity"),
+    (BILL_TYPE, "bill/BillType"),
+    (TAX_TYPE, "lineItem/TaxType"),
     (LINE_ITEM_TYPE, "lineItem/LineItemType"),
     (UNBLENDED_COST, "lineItem/UnblendedCost"),
     (UNBLENDED_RATE, "lineItem/UnblendedRate"),

@@ -134,8 +134,9 @@ ROWS = [
           ServiceName="Amazon Bedrock", ServiceCategory="AI and Machine Learning", ServiceSubcategory="Generative AI",
           RegionId="us-east-1", RegionName="US East (N. Virginia)", SkuId="SKUBEDROCK01",
           SkuPriceId="SKUBEDROCK01.JRTCKXETXF.BEDROCK001", x_Operation="InvokeModel", Tags={"team": "ml"})),
-    # 5. A fee that buys no commitment (a support plan): it stays in EffectiveCost, so it is a
-    #    one-time Usage charge (FOCUS 1.2 requires EffectiveCost 0 on every Purchase row).
+    # 5. A fee that buys no commitment (a support plan): it covers no future charge, so its cost stays
+    #    in EffectiveCost, and the FinOps Foundation's validator wants EffectiveCost 0 on every
+    #    Purchase row: it is a one-time Usage charge.
     (dict(acct="111111111111", line_item_line_item_type="Fee", line_item_product_code="AWSSupportBusiness",
           line_item_usage_type="Dollar", line_item_usage_amount="1", line_item_unblended_cost="100.00",
           line_item_blended_cost="100.00",
@@ -172,8 +173,9 @@ ROWS = [
           SkuPriceId="SKURDSR5L01.HU7G6KETJZ.2TG2D8R56U", x_InstanceType="db.r5.large",
           x_ProductFamily="Database Instance", x_Operation="CreateDBInstance:0014",
           Tags={"team": "data", "env": "prod"})),
-    # 7. The RI's monthly fee: 744 h x 0.02 = 14.88 billed; unused 244 h: 2.44 amortised upfront +
-    #    4.88 recurring = 7.32 effective.
+    # 7. The RI's monthly fee: 744 h x 0.02 = 14.88 billed, a recurring Purchase (EffectiveCost 0);
+    #    its unused 244 h (2.44 amortised upfront + 4.88 recurring = 7.32) are a second, Unused row
+    #    that bills nothing, at the RI's effective rate 7.32 / 244 = 0.03 per hour.
     (dict(acct="111111111111", line_item_line_item_type="RIFee", line_item_product_code="AmazonRDS",
           line_item_usage_type="HeavyUsage:db.r5.large", line_item_operation="CreateDBInstance:0014",
           line_item_usage_amount="744", line_item_unblended_rate="0.02", line_item_unblended_cost="14.88",
@@ -185,14 +187,22 @@ ROWS = [
           reservation_unused_amortized_upfront_fee_for_billing_period="2.44",
           reservation_unused_recurring_fee="4.88", reservation_unused_quantity="244",
           reservation_total_reserved_units="744", reservation_net_unused_recurring_fee="4.40"),
-     dict(ChargeCategory="Usage", ChargeFrequency="Recurring", PricingCategory="Committed",
-          CommitmentDiscountStatus="Unused", CommitmentDiscountId=RI_RDS, CommitmentDiscountType="Reserved Instance",
-          CommitmentDiscountCategory="Usage", CommitmentDiscountQuantity="244", CommitmentDiscountUnit="Hours",
-          BilledCost="14.88", EffectiveCost="7.32", ListCost="14.88", ContractedCost="14.88",
-          PricingQuantity="744", PricingUnit="Hours", ListUnitPrice="0.02", ContractedUnitPrice="0.02",
-          ServiceName="Amazon Relational Database Service", ServiceCategory="Databases",
-          ServiceSubcategory="Relational Databases", ResourceId=RI_RDS, ResourceType="ri",
-          RegionId="us-east-1", RegionName="US East (N. Virginia)", x_Operation="CreateDBInstance:0014")),
+     [dict(ChargeCategory="Purchase", ChargeFrequency="Recurring", PricingCategory="Standard",
+           CommitmentDiscountId=RI_RDS, CommitmentDiscountType="Reserved Instance",
+           CommitmentDiscountCategory="Usage", CommitmentDiscountQuantity="744", CommitmentDiscountUnit="Hours",
+           BilledCost="14.88", EffectiveCost="0", ListCost="14.88", ContractedCost="14.88",
+           PricingQuantity="744", PricingUnit="Hours", ListUnitPrice="0.02", ContractedUnitPrice="0.02",
+           ServiceName="Amazon Relational Database Service", ServiceCategory="Databases",
+           ServiceSubcategory="Relational Databases", ResourceId=RI_RDS, ResourceType="ri",
+           RegionId="us-east-1", RegionName="US East (N. Virginia)", x_Operation="CreateDBInstance:0014"),
+      dict(ChargeCategory="Usage", ChargeFrequency="Usage-Based", PricingCategory="Committed",
+           CommitmentDiscountStatus="Unused", CommitmentDiscountId=RI_RDS, CommitmentDiscountType="Reserved Instance",
+           CommitmentDiscountCategory="Usage", CommitmentDiscountQuantity="244", CommitmentDiscountUnit="Hours",
+           BilledCost="0", EffectiveCost="7.32", ListCost="0", ContractedCost="7.32",
+           PricingQuantity="244", PricingUnit="Hours", ListUnitPrice="0", ContractedUnitPrice="0.03",
+           ServiceName="Amazon Relational Database Service", ServiceCategory="Databases",
+           ServiceSubcategory="Relational Databases", ResourceId=RI_RDS, ResourceType="ri",
+           RegionId="us-east-1", RegionName="US East (N. Virginia)", x_Operation="CreateDBInstance:0014")]),
     # 8. An EC2 RI bought all upfront: a Purchase with EffectiveCost 0 (its cost is amortised into
     #    the usage it covers and its RIFee lines).
     (dict(acct="111111111111", line_item_line_item_type="Fee", line_item_product_code="AmazonEC2",
@@ -209,8 +219,9 @@ ROWS = [
           ServiceName="Amazon Elastic Compute Cloud", ServiceCategory="Compute", ServiceSubcategory="Virtual Machines",
           ResourceId=RI_EC2, ResourceType="reserved-instances", RegionId="us-east-1",
           RegionName="US East (N. Virginia)")),
-    # 9. EC2 usage covered by the Savings Plan: billed at on-demand 620 h x 0.096 = 59.52,
-    #    effective at the plan rate 620 h x 0.06 = 37.20.
+    # 9. EC2 usage covered by the Savings Plan: AWS bills it at on-demand 620 h x 0.096 = 59.52 and
+    #    takes that back on the negation (row 10); folded together it bills 0 (the plan's fees pay
+    #    for it), effective at the plan rate 620 h x 0.06 = 37.20, contracted at on-demand 59.52.
     (dict(acct="222222222222", line_item_line_item_type="SavingsPlanCoveredUsage", line_item_product_code="AmazonEC2",
           line_item_usage_type="USE1-BoxUsage:m5.large", line_item_operation="RunInstances",
           line_item_availability_zone="us-east-1a", line_item_resource_id="i-0bbb2222",
@@ -227,7 +238,7 @@ ROWS = [
      dict(ChargeCategory="Usage", ChargeFrequency="Usage-Based", PricingCategory="Committed",
           CommitmentDiscountStatus="Used", CommitmentDiscountId=SP, CommitmentDiscountType="Savings Plan",
           CommitmentDiscountCategory="Spend", CommitmentDiscountQuantity="37.20", CommitmentDiscountUnit="USD",
-          BilledCost="59.52", EffectiveCost="37.20", ListCost="59.52", ContractedCost="59.52",
+          BilledCost="0", EffectiveCost="37.20", ListCost="59.52", ContractedCost="59.52",
           PricingQuantity="620", PricingUnit="Hours", ConsumedQuantity="620", ConsumedUnit="Hours",
           ListUnitPrice="0.096", ContractedUnitPrice="0.096",
           ServiceName="Amazon Elastic Compute Cloud", ServiceCategory="Compute", ServiceSubcategory="Virtual Machines",
@@ -235,8 +246,8 @@ ROWS = [
           AvailabilityZone="us-east-1a", SkuId="SKUM5LARGE01", SkuPriceId="SKUM5LARGE01.JRTCKXETXF.6YS6EN2CT7",
           x_InstanceType="m5.large", x_ProductFamily="Compute Instance", x_Operation="RunInstances",
           Tags={"team": "web", "env": "prod"}, x_CostCategories={"team": "Web"})),
-    # 10. Its negation: takes the on-demand amount back off the bill; nothing effective, listed or
-    #     contracted, no quantity.
+    # 10. Its negation: takes the on-demand amount back off the bill. It folds into row 9 (same
+    #     payer, account, resource, usage type, operation, period and plan) and is no FOCUS row.
     (dict(acct="222222222222", line_item_line_item_type="SavingsPlanNegation", line_item_product_code="AmazonEC2",
           line_item_usage_type="USE1-BoxUsage:m5.large", line_item_operation="RunInstances",
           line_item_availability_zone="us-east-1a", line_item_resource_id="i-0bbb2222",
@@ -248,19 +259,10 @@ ROWS = [
           product_product_family="Compute Instance", product_region_code="us-east-1",
           product={"servicename": "Amazon Elastic Compute Cloud"}, savings_plan_savings_plan_a_r_n=SP,
           resource_tags={"user_team": "web", "user_env": "prod"}, cost_category={"team": "Web"}),
-     dict(ChargeCategory="Usage", ChargeFrequency="Usage-Based", PricingCategory="Committed",
-          CommitmentDiscountStatus="Used", CommitmentDiscountId=SP, CommitmentDiscountType="Savings Plan",
-          CommitmentDiscountCategory="Spend", CommitmentDiscountQuantity="0", CommitmentDiscountUnit="USD",
-          BilledCost="-59.52", EffectiveCost="0", ListCost="0", ContractedCost="0",
-          PricingQuantity="0", PricingUnit="Hours", ConsumedQuantity="0", ConsumedUnit="Hours",
-          ListUnitPrice="0.096", ContractedUnitPrice="0.096",
-          ServiceName="Amazon Elastic Compute Cloud", ServiceCategory="Compute", ServiceSubcategory="Virtual Machines",
-          ResourceId="i-0bbb2222", ResourceType="instance", RegionId="us-east-1", RegionName="US East (N. Virginia)",
-          AvailabilityZone="us-east-1a", SkuId="SKUM5LARGE01", SkuPriceId="SKUM5LARGE01.JRTCKXETXF.6YS6EN2CT7",
-          x_InstanceType="m5.large", x_ProductFamily="Compute Instance", x_Operation="RunInstances",
-          Tags={"team": "web", "env": "prod"}, x_CostCategories={"team": "Web"})),
-    # 11. The plan's recurring fee for the month: 744 h x 0.03 = 22.32 billed; fully used
-    #     (37.20 of 37.20 committed), so nothing is unused.
+     None),
+    # 11. The plan's recurring fee for the month: 744 h x 0.03 = 22.32 billed, a recurring Purchase
+    #     whose CommitmentDiscountQuantity is the spend it pays for; fully used (37.20 of 37.20
+    #     committed), so there is no Unused row.
     (dict(acct="111111111111", line_item_line_item_type="SavingsPlanRecurringFee",
           line_item_product_code="ComputeSavingsPlans", line_item_usage_type="ComputeSP:1yrPartialUpfront",
           line_item_operation="", line_item_usage_amount="744", line_item_unblended_rate="0.03",
@@ -270,9 +272,9 @@ ROWS = [
           savings_plan_savings_plan_a_r_n=SP, savings_plan_total_commitment_to_date="37.20",
           savings_plan_used_commitment="37.20", savings_plan_amortized_upfront_commitment_for_billing_period="14.88",
           savings_plan_recurring_commitment_for_billing_period="22.32"),
-     dict(ChargeCategory="Usage", ChargeFrequency="Recurring", PricingCategory="Committed",
-          CommitmentDiscountStatus="Unused", CommitmentDiscountId=SP, CommitmentDiscountType="Savings Plan",
-          CommitmentDiscountCategory="Spend", CommitmentDiscountQuantity="0", CommitmentDiscountUnit="USD",
+     dict(ChargeCategory="Purchase", ChargeFrequency="Recurring", PricingCategory="Standard",
+          CommitmentDiscountId=SP, CommitmentDiscountType="Savings Plan",
+          CommitmentDiscountCategory="Spend", CommitmentDiscountQuantity="22.32", CommitmentDiscountUnit="USD",
           BilledCost="22.32", EffectiveCost="0", ListCost="22.32", ContractedCost="22.32",
           PricingQuantity="744", PricingUnit="Hours", ListUnitPrice="0.03", ContractedUnitPrice="0.03",
           ServiceName="Savings Plans for AWS Compute usage", ServiceCategory="Compute",
@@ -307,13 +309,14 @@ ROWS = [
      dict(ChargeCategory="Credit", ChargeFrequency="One-Time",
           BilledCost="-10.00", EffectiveCost="-10.00", ListCost="-10.00", ContractedCost="-10.00",
           ServiceName="Amazon Elastic Compute Cloud", ServiceCategory="Compute", ServiceSubcategory="Virtual Machines")),
-    # 15. A refund of February's S3 charges: a correction of an invoiced period.
+    # 15. A refund of February's S3 storage: it names the usage type it refunds, so it is a Usage
+    #     charge (FOCUS files a refund under what it refunds), a correction of an invoiced period.
     (dict(acct="333333333333", line_item_line_item_type="Refund", line_item_product_code="AmazonS3",
           line_item_usage_type="USW2-TimedStorage-ByteHrs", line_item_usage_start_date="2025-02-01T00:00:00Z",
           line_item_usage_end_date="2025-03-01T00:00:00Z", line_item_unblended_cost="-2.00",
           line_item_line_item_description="Refund for February storage",
           product={"servicename": "Amazon Simple Storage Service"}),
-     dict(ChargeCategory="Adjustment", ChargeClass="Correction", ChargeFrequency="One-Time",
+     dict(ChargeCategory="Usage", ChargeClass="Correction", ChargeFrequency="One-Time", PricingCategory="Standard",
           BilledCost="-2.00", EffectiveCost="-2.00", ListCost="-2.00", ContractedCost="-2.00",
           ServiceName="Amazon Simple Storage Service", ServiceCategory="Storage", ServiceSubcategory="Object Storage",
           ChargePeriodStart="2025-02-01T00:00:00Z", ChargePeriodEnd="2025-03-01T00:00:00Z")),
@@ -595,31 +598,38 @@ def golden_rows():
     """Expected values: the hand-entered ones above, plus what every row shares (constants and
     values copied straight from the input)."""
     out = []
-    for (row, want) in ROWS:
-        r = dict(COMMON)
-        r.update(row)
-        g = {
-            "BillingAccountId": "111111111111", "BillingAccountName": "Acme Payer", "BillingCurrency": "USD",
-            "BillingPeriodStart": MONTH[0], "BillingPeriodEnd": MONTH[1],
-            "ChargePeriodStart": r["line_item_usage_start_date"], "ChargePeriodEnd": r["line_item_usage_end_date"],
-            "ChargeDescription": r.get("line_item_line_item_description"),
-            "InvoiceId": "EUINIE25-0001", "InvoiceIssuerName": "AWS",
-            "ProviderName": "AWS", "ServiceProviderName": "AWS", "HostProviderName": "AWS",
-            "PublisherName": r.get("line_item_legal_entity") or "Amazon Web Services, Inc.",
-            "SubAccountId": row["acct"], "SubAccountName": ACCOUNTS[row["acct"]],
-            "x_UsageType": r.get("line_item_usage_type"), "x_LineItemType": r["line_item_line_item_type"],
-            "x_PayerAccountId": "111111111111", "x_ProductCode": r["line_item_product_code"],
-            "x_SourceFormat": "cur2", "x_Operation": r.get("line_item_operation") or None,
-            "AvailabilityZone": r.get("line_item_availability_zone") or None,
-            "x_RawTags": {k: v for k, v in r.get("resource_tags", {}).items() if v} or None,
-        }
-        g.update(want)
-        line = {}
-        for c in GOLDEN_COLUMNS:
-            v = g.get(c)
-            line[c] = "" if v is None else json.dumps(v) if isinstance(v, dict) else v
-        out.append(line)
+    for (row, wants) in ROWS:
+        # A line item gives no FOCUS row (a folded negation), one, or several (a split fee).
+        wants = [] if wants is None else wants if isinstance(wants, list) else [wants]
+        for want in wants:
+            out.append(golden_row(row, want))
     return out
+
+
+def golden_row(row, want):
+    r = dict(COMMON)
+    r.update(row)
+    g = {
+        "BillingAccountId": "111111111111", "BillingAccountName": "Acme Payer", "BillingCurrency": "USD",
+        "BillingPeriodStart": MONTH[0], "BillingPeriodEnd": MONTH[1],
+        "ChargePeriodStart": r["line_item_usage_start_date"], "ChargePeriodEnd": r["line_item_usage_end_date"],
+        "ChargeDescription": r.get("line_item_line_item_description"),
+        "InvoiceId": "EUINIE25-0001", "InvoiceIssuerName": "AWS",
+        "ProviderName": "AWS", "ServiceProviderName": "AWS", "HostProviderName": "AWS",
+        "PublisherName": r.get("line_item_legal_entity") or "Amazon Web Services, Inc.",
+        "SubAccountId": row["acct"], "SubAccountName": ACCOUNTS[row["acct"]],
+        "x_UsageType": r.get("line_item_usage_type"), "x_LineItemType": r["line_item_line_item_type"],
+        "x_PayerAccountId": "111111111111", "x_ProductCode": r["line_item_product_code"],
+        "x_SourceFormat": "cur2", "x_Operation": r.get("line_item_operation") or None,
+        "AvailabilityZone": r.get("line_item_availability_zone") or None,
+        "x_RawTags": {k: v for k, v in r.get("resource_tags", {}).items() if v} or None,
+    }
+    g.update(want)
+    line = {}
+    for c in GOLDEN_COLUMNS:
+        v = g.get(c)
+        line[c] = "" if v is None else json.dumps(v) if isinstance(v, dict) else v
+    return line
 
 
 def write_golden():
