@@ -163,7 +163,7 @@ fn truth_agrees_with_duckdb_over_the_files_and_with_sql_over_the_lake() {
     // costpilot: a normal ingest of the export folder, then SQL.
     let summary = json(dir.path(), &["ingest", out.join("cur").to_str().unwrap()]);
     assert_eq!(summary["rows_skipped"], 0);
-    assert_eq!(summary["rows_kept"].as_u64().unwrap(), truth["rows"].as_u64().unwrap());
+    assert_eq!(summary["rows_read"].as_u64().unwrap(), truth["rows"].as_u64().unwrap());
     let lake = json(
         dir.path(),
         &[
@@ -180,6 +180,20 @@ fn truth_agrees_with_duckdb_over_the_files_and_with_sql_over_the_lake() {
         .map(|r| {
             let money = |v: &serde_json::Value| format!("{:.2}", text(v).parse::<f64>().unwrap());
             (text(&r["c"]), r["n"].as_u64().unwrap(), money(&r["b"]), money(&r["e"]), money(&r["l"]))
+        })
+        .collect();
+    // The lake's row count differs from the CUR's: negations fold, unused commitments split.
+    let folded = duckdb(&format!(
+        "SELECT line_item_currency_code, {} FROM read_parquet('{}') GROUP BY 1 ORDER BY 1",
+        lake_rows(),
+        files(&out)
+    ));
+    let expected: Vec<(String, u64, String, String, String)> = expected
+        .into_iter()
+        .zip(&folded)
+        .map(|((c, _, b, e, l), f)| {
+            assert_eq!(c, text(&f[0]));
+            (c, f[1].as_u64().unwrap(), b, e, l)
         })
         .collect();
     assert_eq!(lake, expected);

@@ -39,9 +39,9 @@ fn duck_lines(where_: &str) -> Vec<Vec<Value>> {
     let t = "line_item_line_item_type";
     let category = format!(
         "CASE \
-           WHEN {t} IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation', \
-             'SavingsPlanRecurringFee', 'RIFee') THEN 'Usage' \
-           WHEN {t} = 'SavingsPlanUpfrontFee' THEN 'Purchase' \
+           WHEN {t} IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation') \
+             THEN 'Usage' \
+           WHEN {t} IN ('SavingsPlanUpfrontFee', 'SavingsPlanRecurringFee', 'RIFee') THEN 'Purchase' \
            WHEN {t} = 'Fee' AND (coalesce(reservation_reservation_a_r_n, '') <> '' \
              OR coalesce(savings_plan_savings_plan_a_r_n, '') <> '') THEN 'Purchase' \
            WHEN {t} = 'Fee' THEN 'Usage' \
@@ -55,13 +55,14 @@ fn duck_lines(where_: &str) -> Vec<Vec<Value>> {
         .map(|c| format!("sum(CASE WHEN category = '{c}' THEN billed ELSE 0 END)::VARCHAR"))
         .collect();
     duckdb(&format!(
-        "SELECT period, account, max(name), currency, invoice, count(*), sum(billed)::VARCHAR, {} \
-         FROM (SELECT strftime(bill_billing_period_start_date AT TIME ZONE 'UTC', '%Y-%m') AS period, \
+        "SELECT period, account, max(name), currency, invoice, {}, sum(billed)::VARCHAR, {} \
+         FROM (SELECT *, strftime(bill_billing_period_start_date AT TIME ZONE 'UTC', '%Y-%m') AS period, \
                  bill_payer_account_id AS account, bill_payer_account_name AS name, \
                  line_item_currency_code AS currency, nullif(bill_invoice_id, '') AS invoice, \
                  {billed} AS billed, {category} AS category \
                FROM read_parquet('{}/cur/*/data/*/*.parquet') WHERE {where_}) \
          GROUP BY period, account, currency, invoice ORDER BY period, account, currency, invoice NULLS LAST",
+        lake_rows(),
         by_category.join(", "),
         fixture().estate.display()
     ))
@@ -92,7 +93,8 @@ fn january_is_final_with_its_invoices_and_february_estimated() {
     let f = fixture();
     let lines = json(&f.lake, &["invoices"]);
     let lines = lines.as_array().unwrap();
-    assert_lines(lines, &duck_lines("TRUE"));
+    let duck = duck_lines("TRUE");
+    assert_lines(lines, &duck);
 
     let truth: Value =
         serde_json::from_str(&std::fs::read_to_string(f.estate.join("truth.json")).unwrap()).unwrap();
@@ -108,7 +110,10 @@ fn january_is_final_with_its_invoices_and_february_estimated() {
             &Value::String(decimal_text(billed)),
             &text(&p["billed_cost"]),
         );
-        assert_eq!(of.iter().map(|l| l["rows"].as_u64().unwrap()).sum::<u64>(), p["rows"].as_u64().unwrap());
+        // truth.json counts CUR line items; the lake folds and splits some (docs/mapping.md).
+        let lake_rows =
+            duck.iter().filter(|r| r[0] == *period && r[3] == *currency).map(|r| r[5].as_u64().unwrap());
+        assert_eq!(of.iter().map(|l| l["rows"].as_u64().unwrap()).sum::<u64>(), lake_rows.sum::<u64>());
         let invoiced = p["invoiced"].as_bool().unwrap();
         assert_eq!(invoiced, period == "2025-01", "{p}");
         for l in of {

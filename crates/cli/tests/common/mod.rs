@@ -153,6 +153,24 @@ pub fn effective_cost() -> String {
     )
 }
 
+/// The rows a set of CUR 2.0 line items gives in the lake, as an aggregate over them: Savings
+/// Plan negations fold into their covered rows, and a RIFee or Savings Plan recurring fee with an
+/// unused commitment gives a second (Unused) row (docs/mapping.md).
+pub fn lake_rows() -> String {
+    let t = "line_item_line_item_type";
+    format!(
+        "(count(*) - count(*) FILTER (WHERE {t} = 'SavingsPlanNegation') \
+          + count(*) FILTER (WHERE ({t} = 'RIFee' AND coalesce(reservation_reservation_a_r_n, '') <> '' \
+              AND {} + {} <> 0) \
+            OR ({t} = 'SavingsPlanRecurringFee' AND coalesce(savings_plan_savings_plan_a_r_n, '') <> '' \
+              AND {} - {} <> 0)))",
+        d("reservation_unused_amortized_upfront_fee_for_billing_period"),
+        d("reservation_unused_recurring_fee"),
+        d("savings_plan_total_commitment_to_date"),
+        d("savings_plan_used_commitment"),
+    )
+}
+
 /// Generates an estate with the generator's `options` (`--accounts`, `--seed`, ...) into `estate`
 /// and ingests its bill into the lake at `lake`.
 pub fn generate_and_ingest(estate: &Path, lake: &Path, options: &[&str]) {
