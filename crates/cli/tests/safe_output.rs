@@ -81,9 +81,10 @@ fn run(args: &[&str]) -> String {
     ok(&fixture().lake, args)
 }
 
-/// DuckDB over the hostile CUR file (all columns as text).
-fn duck(select: &str) -> Vec<Vec<Value>> {
-    duckdb(&format!("{select} FROM read_csv('{}', all_varchar = true)", fixture().cur.display()))
+/// DuckDB over the hostile CUR file (all columns as text), named `cur` in `sql`.
+fn duck(sql: &str) -> Vec<Vec<Value>> {
+    let table = format!("read_csv('{}', all_varchar = true)", fixture().cur.display());
+    duckdb(&sql.replace("FROM cur", &format!("FROM {table}")))
 }
 
 #[test]
@@ -135,7 +136,7 @@ fn cost_and_invoices_csv_quote_formulas_and_keep_amounts() {
     got.sort();
     let mut want: Vec<(String, String, String)> = duck(
         "SELECT line_item_usage_account_id, any_value(line_item_usage_account_name), \
-           sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR GROUP BY 1",
+           sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR FROM cur GROUP BY 1",
     )
     .iter()
     .map(|r| (text(&r[0]), quoted(&text(&r[1])), text(&r[2])))
@@ -153,7 +154,7 @@ fn cost_and_invoices_csv_quote_formulas_and_keep_amounts() {
         assert_eq!(r[3], quoted(AT), "{csv}");
         total += units(&r[8]);
     }
-    let duck_total = duck("SELECT sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR");
+    let duck_total = duck("SELECT sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR FROM cur");
     assert_eq!(total, units(&text(&duck_total[0][0])), "{csv}");
 }
 
@@ -177,7 +178,7 @@ fn export_csv_quotes_formulas_and_keeps_numbers() {
     // Every amount is a number as written (15 places), negative ones unquoted; the sum is DuckDB's.
     let want = duck(
         "SELECT sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR, \
-           count(*) FILTER (WHERE CAST(line_item_unblended_cost AS DOUBLE) < 0)",
+           count(*) FILTER (WHERE CAST(line_item_unblended_cost AS DOUBLE) < 0) FROM cur",
     );
     let amounts: Vec<&str> = data.iter().map(|r| r[billed].as_str()).collect();
     assert!(amounts.iter().all(|a| a.split_once('.').is_some_and(|(_, f)| f.len() == 15)), "{amounts:?}");
