@@ -153,7 +153,9 @@ fn scope_refusal(command: &Command) -> Option<&'static str> {
             "`rollups status` shows the whole lake's rollups and their rows"
         }
         Command::Bench(_) => "`bench` times queries over the whole lake, an operator's measurement",
-        Command::Lake { command: lake::Command::Vacuum { .. } } => "`lake vacuum` deletes files of every tenant",
+        Command::Lake { command: lake::Command::Vacuum { .. } } => {
+            "`lake vacuum` deletes files of every tenant"
+        }
         _ => return None,
     })
 }

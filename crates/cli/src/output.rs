@@ -75,7 +75,8 @@ pub fn csv_field(text: &str) -> String {
 /// value cannot recolour, retitle or rewrite the terminal or split a table row.
 pub fn terminal_text(text: &str) -> Cow<'_, str> {
     let hostile = |c: char| {
-        c.is_control() || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        c.is_control()
+            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     };
     if !text.chars().any(hostile) {
         return Cow::Borrowed(text);
@@ -219,7 +220,10 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_neutralised() {
-        assert_eq!(csv_field("=HYPERLINK(\"http://x\",\"y\")"), "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
         assert_eq!(csv_field("-10.500000000000000"), "-10.500000000000000");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("@x"), "'@x");

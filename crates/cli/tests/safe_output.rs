@@ -89,11 +89,14 @@ fn duck(sql: &str) -> Vec<Vec<Value>> {
 
 #[test]
 fn query_csv_quotes_formulas_and_keeps_numbers() {
-    let names = run(&["query", "--format", "csv", "--sql", "SELECT DISTINCT SubAccountName AS name FROM focus ORDER BY 1"]);
-    assert_eq!(
-        names,
-        format!("name\n{}\n{}\n{}\n", csv_cell(&quoted(LINK)), quoted(CMD), quoted(AT))
-    );
+    let names = run(&[
+        "query",
+        "--format",
+        "csv",
+        "--sql",
+        "SELECT DISTINCT SubAccountName AS name FROM focus ORDER BY 1",
+    ]);
+    assert_eq!(names, format!("name\n{}\n{}\n{}\n", csv_cell(&quoted(LINK)), quoted(CMD), quoted(AT)));
     assert_eq!(
         python_csv(&names),
         [vec!["name".to_string()], vec![quoted(LINK)], vec![quoted(CMD)], vec![quoted(AT)]]
@@ -121,7 +124,13 @@ fn query_csv_quotes_formulas_and_keeps_numbers() {
     assert!(teams.contains("\n'+SUM(1+1),15.326680000000000,-59.520000000000000,-12.5\n"), "{teams}");
 
     // A carriage return first is a formula lead too; the cell stays one cell.
-    let cr = run(&["query", "--format", "csv", "--sql", "SELECT DISTINCT Tags['aws:custom_thing'] AS t FROM focus WHERE Tags['aws:custom_thing'] IS NOT NULL"]);
+    let cr = run(&[
+        "query",
+        "--format",
+        "csv",
+        "--sql",
+        "SELECT DISTINCT Tags['aws:custom_thing'] AS t FROM focus WHERE Tags['aws:custom_thing'] IS NOT NULL",
+    ]);
     assert_eq!(cr, format!("t\n\"'{CR}\"\n"));
     assert_eq!(python_csv(&cr), [vec!["t".to_string()], vec![quoted(CR)]]);
 }
@@ -218,11 +227,20 @@ fn tables_escape_control_characters_and_json_keeps_them() {
     let exact = run(&["query", "--format", "json", "--sql", sql]);
     assert_eq!(serde_json::from_str::<Value>(&exact).unwrap(), json!([{ "env": ESC }]));
 
-    let table = run(&["query", "--sql", "SELECT Tags['team'] AS team FROM focus WHERE Tags['team'] LIKE '%=1+1' ORDER BY 1"]);
+    let table = run(&[
+        "query",
+        "--sql",
+        "SELECT Tags['team'] AS team FROM focus WHERE Tags['team'] LIKE '%=1+1' ORDER BY 1",
+    ]);
     assert_eq!(table, one_column_table("team", &["\\t=1+1"]));
 
     // Every table a person reads: no control character but the line breaks between lines.
-    let resource = text(&json(&fixture().lake, &["query", "--sql", "SELECT ResourceId AS r FROM focus WHERE Tags['env'] IS NOT NULL LIMIT 1"])[0]["r"]);
+    let resource = text(
+        &json(
+            &fixture().lake,
+            &["query", "--sql", "SELECT ResourceId AS r FROM focus WHERE Tags['env'] IS NOT NULL LIMIT 1"],
+        )[0]["r"],
+    );
     for args in [
         vec!["query", "--sql", "SELECT SubAccountName, Tags, x_RawTags FROM focus"],
         vec!["cost", "--by", "tag:env,tag:team,account"],
@@ -253,7 +271,10 @@ fn empty_results_print_an_empty_array_or_the_header() {
     );
 
     let nobody = ["cost", "--by", "account", "--filter", "account=000000000000"];
-    assert_eq!(ok(lake, &[&nobody[..], &["--format", "csv"]].concat()), "account,account_name,currency,effective_cost\n");
+    assert_eq!(
+        ok(lake, &[&nobody[..], &["--format", "csv"]].concat()),
+        "account,account_name,currency,effective_cost\n"
+    );
     assert_eq!(json(lake, &nobody)["rows"], json!([]));
 
     assert_eq!(ok(lake, &["invoices", "--period", "1999-01", "--format", "json"]), "[]\n");

@@ -45,7 +45,10 @@ fn fixture() -> &'static Fixture {
         // March of payer 111111111111, as shipped (invoiced).
         let march = sample.clone();
         // April of the same payer, not invoiced yet.
-        let april = edited(&sample, &[("2025-04-01", "2025-05-01"), ("2025-03-01", "2025-04-01"), ("EUINIE25-0001", "")]);
+        let april = edited(
+            &sample,
+            &[("2025-04-01", "2025-05-01"), ("2025-03-01", "2025-04-01"), ("EUINIE25-0001", "")],
+        );
         // Another tenant: its own payer and accounts, billed in EUR.
         let other = edited(
             &sample,
@@ -125,7 +128,11 @@ fn lake_info_in_a_scope_shows_the_scopes_rows_only() {
     let whole = json(&f.lake, &["lake", "info"]);
     assert_eq!(whole["units"].as_array().unwrap().len(), 3);
 
-    let info: Value = serde_json::from_str(&scoped_ok(&format!("account={ACCOUNT}"), &["lake", "info", "--format", "json"])).unwrap();
+    let info: Value = serde_json::from_str(&scoped_ok(
+        &format!("account={ACCOUNT}"),
+        &["lake", "info", "--format", "json"],
+    ))
+    .unwrap();
     let want = duck_units(&[ACCOUNT]);
     assert_eq!(want.len(), 2, "{want:?}");
     let got: Vec<Value> = info["units"].as_array().unwrap().iter().map(normalised).collect();
@@ -142,7 +149,16 @@ fn lake_info_in_a_scope_shows_the_scopes_rows_only() {
     // What another tenant or the manifest would tell is absent from every format.
     for format in ["table", "csv", "json"] {
         let out = scoped_ok(&format!("account={ACCOUNT}"), &["lake", "info", "--format", format]);
-        for secret in ["999999999999", "444444444444", "555555555555", "EUR", "secret", "april.csv", "ingested_at", "manifest_version"] {
+        for secret in [
+            "999999999999",
+            "444444444444",
+            "555555555555",
+            "EUR",
+            "secret",
+            "april.csv",
+            "ingested_at",
+            "manifest_version",
+        ] {
             assert!(!out.contains(secret), "{format}: {secret} in {out}");
         }
     }
@@ -204,14 +220,29 @@ fn writes_and_operator_commands_are_refused_in_a_scope() {
     std::fs::write(&metrics, "name,timestamp,value\nrequests,2025-03-01T00:00:00Z,10\n").unwrap();
     let suffix = "; it is not available under --scope";
     for (args, why) in [
-        (vec!["ingest", bills.to_str().unwrap()], "`ingest` replaces whole units of the lake, other tenants' rows with them"),
+        (
+            vec!["ingest", bills.to_str().unwrap()],
+            "`ingest` replaces whole units of the lake, other tenants' rows with them",
+        ),
         (vec!["demo"], "`demo` builds and shows a lake of its own, every account in it"),
-        (vec!["rules", "apply", "tags", tags.to_str().unwrap()], "`rules apply` changes the rules every tenant's rows are resolved by"),
-        (vec!["rules", "show"], "`rules show` prints the rules of every tenant (tag maps, CMDB accounts, allocation pools)"),
-        (vec!["metrics", "import", metrics.to_str().unwrap()], "`metrics import` replaces business metrics every tenant's unit cost is divided by"),
+        (
+            vec!["rules", "apply", "tags", tags.to_str().unwrap()],
+            "`rules apply` changes the rules every tenant's rows are resolved by",
+        ),
+        (
+            vec!["rules", "show"],
+            "`rules show` prints the rules of every tenant (tag maps, CMDB accounts, allocation pools)",
+        ),
+        (
+            vec!["metrics", "import", metrics.to_str().unwrap()],
+            "`metrics import` replaces business metrics every tenant's unit cost is divided by",
+        ),
         (vec!["rollups", "build"], "`rollups build` computes rollups of the whole lake"),
         (vec!["rollups", "status"], "`rollups status` shows the whole lake's rollups and their rows"),
-        (vec!["bench", "--runs", "1"], "`bench` times queries over the whole lake, an operator's measurement"),
+        (
+            vec!["bench", "--runs", "1"],
+            "`bench` times queries over the whole lake, an operator's measurement",
+        ),
         (vec!["lake", "vacuum", "--retention-minutes", "0"], "`lake vacuum` deletes files of every tenant"),
     ] {
         refused(&f.lake, &args, &format!("{why}{suffix}"));

@@ -271,7 +271,9 @@ pub fn map_to_json(array: &ArrayRef) -> ArrayRef {
 /// module documentation).
 pub fn csv_safe_cell(text: &str) -> Cow<'_, str> {
     match text.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if !is_plain_number(text) => Cow::Owned(format!("'{text}")),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if !is_plain_number(text) => {
+            Cow::Owned(format!("'{text}"))
+        }
         _ => Cow::Borrowed(text),
     }
 }
@@ -319,7 +321,11 @@ fn csv_safe_array(array: &ArrayRef) -> ArrayRef {
         DataType::Dictionary(_, _) => {
             let dictionary = array.as_any_dictionary();
             let values = csv_safe_array(dictionary.values());
-            if Arc::ptr_eq(&values, dictionary.values()) { array.clone() } else { dictionary.with_values(values) }
+            if Arc::ptr_eq(&values, dictionary.values()) {
+                array.clone()
+            } else {
+                dictionary.with_values(values)
+            }
         }
         _ => array.clone(),
     }
@@ -360,9 +366,13 @@ mod tests {
 
     #[test]
     fn a_batch_changes_only_its_text_cells() {
-        let dictionary: DictionaryArray<Int32Type> = vec![Some("@a"), None, Some("b"), Some("@a")].into_iter().collect();
+        let dictionary: DictionaryArray<Int32Type> =
+            vec![Some("@a"), None, Some("b"), Some("@a")].into_iter().collect();
         let batch = RecordBatch::try_from_iter([
-            ("name", Arc::new(StringArray::from(vec![Some("=1+1"), None, Some("ok"), Some("-3")])) as ArrayRef),
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("=1+1"), None, Some("ok"), Some("-3")])) as ArrayRef,
+            ),
             ("n", Arc::new(Int64Array::from(vec![-1, 2, 3, -4])) as ArrayRef),
             ("tag", Arc::new(dictionary) as ArrayRef),
         ])
@@ -373,8 +383,7 @@ mod tests {
         assert_eq!(names, [Some("'=1+1"), None, Some("ok"), Some("-3")]);
         assert!(Arc::ptr_eq(safe.column(1), batch.column(1)));
         let tags = safe.column(2).as_dictionary::<Int32Type>();
-        let tags: Vec<Option<&str>> =
-            tags.downcast_dict::<StringArray>().unwrap().into_iter().collect();
+        let tags: Vec<Option<&str>> = tags.downcast_dict::<StringArray>().unwrap().into_iter().collect();
         assert_eq!(tags, [Some("'@a"), None, Some("b"), Some("'@a")]);
     }
 }

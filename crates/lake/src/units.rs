@@ -33,6 +33,18 @@ pub struct UnitView {
     pub is_final: bool,
 }
 
+/// What the rows of one unit add up to while they are read.
+#[derive(Default)]
+struct Seen {
+    rows: u64,
+    /// Σ BilledCost per currency in units of 10^-15.
+    cost: BTreeMap<String, i128>,
+    /// The latest ChargePeriodEnd.
+    end: Option<i64>,
+    /// Rows with an InvoiceId.
+    invoiced: u64,
+}
+
 /// The units the session's rows belong to, sorted by provider, billing account and period, with
 /// the figures of those rows only. One query through [`LakeSession::sql`], so the
 /// scope and the currency guard apply.
@@ -45,8 +57,7 @@ pub async fn units(session: &LakeSession) -> Result<Vec<UnitView>, LakeError> {
     let result = session.sql(&sql).await?;
     // Several BillingPeriodStart values can fall in one month (a unit's key); the rows of a unit
     // are summed exactly in units of 10^-15 before they become text.
-    type Key = (String, String, String);
-    let mut found: BTreeMap<Key, (u64, BTreeMap<String, i128>, Option<i64>, u64)> = BTreeMap::new();
+    let mut found: BTreeMap<(String, String, String), Seen> = BTreeMap::new();
     for batch in &result.batches {
         let provider = strings(batch, 0)?;
         let account = strings(batch, 1)?;
@@ -63,23 +74,23 @@ pub async fn units(session: &LakeSession) -> Result<Vec<UnitView>, LakeError> {
                 start[i].map(month_of).unwrap_or_default(),
             );
             let unit = found.entry(key).or_default();
-            unit.0 += rows[i];
-            let total = unit.1.entry(currency[i].clone().unwrap_or_default()).or_default();
+            unit.rows += rows[i];
+            let total = unit.cost.entry(currency[i].clone().unwrap_or_default()).or_default();
             *total = total.saturating_add(cost[i].unwrap_or(0));
-            unit.2 = unit.2.max(end[i]);
-            unit.3 += invoiced[i];
+            unit.end = unit.end.max(end[i]);
+            unit.invoiced += invoiced[i];
         }
     }
     Ok(found
         .into_iter()
-        .map(|((provider, billing_account, billing_period), (rows, cost, end, invoiced))| UnitView {
+        .map(|((provider, billing_account, billing_period), seen)| UnitView {
             provider,
             billing_account,
             billing_period,
-            rows,
-            billed_cost: cost.into_iter().map(|(c, v)| (c, decimal_text(v))).collect(),
-            watermark: end.map(format_micros),
-            is_final: invoiced == rows,
+            rows: seen.rows,
+            billed_cost: seen.cost.into_iter().map(|(c, v)| (c, decimal_text(v))).collect(),
+            watermark: seen.end.map(format_micros),
+            is_final: seen.invoiced == seen.rows,
         })
         .collect())
 }

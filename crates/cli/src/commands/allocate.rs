@@ -100,7 +100,8 @@ fn table(a: &Allocation) -> String {
                 pool.method
             ));
         }
-        let width = p.totals.iter().map(|s| terminal_text(&s.value).chars().count()).max().unwrap_or(0).max(12);
+        let width =
+            p.totals.iter().map(|s| terminal_text(&s.value).chars().count()).max().unwrap_or(0).max(12);
         out.push_str(&format!("  {dimension:<width$} {:>14} {:>14} {:>14}\n", "direct", "shared", "total"));
         for t in &p.totals {
             let direct = p.direct.iter().find(|s| s.value == t.value).map_or(0, |s| s.cents);

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use costpilot_lake::semantic::{self, Dimension, Grain, MAX_PAGE_SIZE, Metric, Page, Request, TimeRange};
 use costpilot_lake::Lake;
+use costpilot_lake::semantic::{self, Dimension, Grain, MAX_PAGE_SIZE, Metric, Page, Request, TimeRange};
 use serde::Serialize;
 
 use crate::output::{Format, print_json};

@@ -152,7 +152,10 @@ async fn in_scope(lake: &Lake, scope: &Scope) -> Result<Info> {
         scoped: true,
         rows: units.iter().map(|u| u.rows).sum(),
         units,
-        billed_cost: totals.into_iter().map(|(c, v)| (c, costpilot_lake::manifest::decimal_text(v))).collect(),
+        billed_cost: totals
+            .into_iter()
+            .map(|(c, v)| (c, costpilot_lake::manifest::decimal_text(v)))
+            .collect(),
     })
 }
 
@@ -230,7 +233,11 @@ fn print_info(info: &Info, format: Format) -> Result<()> {
             }
             let totals = terminal_text(&amounts_in_cents(&info.billed_cost)).into_owned();
             let total = if info.scoped { "total in scope" } else { "total" };
-            println!("{total}: {} units, {} rows, BilledCost {totals}", info.units.len(), thousands(info.rows));
+            println!(
+                "{total}: {} units, {} rows, BilledCost {totals}",
+                info.units.len(),
+                thousands(info.rows)
+            );
             Ok(())
         }
     }

@@ -227,7 +227,8 @@ fn explain_text(found: &[ResourceExplanation]) -> String {
         }
         let cost: Vec<String> =
             r.cost.iter().map(|c| format!("{} {}", money(c.effective_cost), c.currency)).collect();
-        line(format!("{} in account {} ({}), periods {}, {} rows, {}",
+        line(format!(
+            "{} in account {} ({}), periods {}, {} rows, {}",
             r.resource_id,
             r.account_id,
             r.account_name,
@@ -236,9 +237,7 @@ fn explain_text(found: &[ResourceExplanation]) -> String {
             cost.join(", ")
         ));
         let tags: Vec<String> = r.raw_tags.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-        line(format!("  raw tags: {}",
-            if tags.is_empty() { "(none)".into() } else { tags.join(", ") }
-        ));
+        line(format!("  raw tags: {}", if tags.is_empty() { "(none)".into() } else { tags.join(", ") }));
         if !r.cost_categories.is_empty() {
             let cc: Vec<String> = r.cost_categories.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
             line(format!("  cost categories: {}", cc.join(", ")));
@@ -249,7 +248,8 @@ fn explain_text(found: &[ResourceExplanation]) -> String {
                 (Some(s), None) => s.label().to_string(),
                 _ => "nothing".to_string(),
             };
-            line(format!("  {}: {} ← {} from {source}",
+            line(format!(
+                "  {}: {} ← {} from {source}",
                 d.dimension,
                 d.value.as_deref().map(|v| format!("{v:?}")).unwrap_or_else(|| "(none)".into()),
                 d.raw.as_deref().map(|v| format!("{v:?}")).unwrap_or_else(|| "-".into()),

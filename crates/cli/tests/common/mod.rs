@@ -227,5 +227,9 @@ pub fn python_csv(text: &str) -> Vec<Vec<String>> {
 
 /// A CSV cell as a CSV writer writes it: quoted, quotes doubled, when it needs quoting.
 pub fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
