@@ -292,3 +292,49 @@ fn empty_results_print_an_empty_array_or_the_header() {
         json!({ "scoped": true, "units": [], "rows": 0, "billed_cost": {} })
     );
 }
+
+#[test]
+fn unit_cost_csv_quotes_formula_dimension_values() {
+    let f = fixture();
+    // Business metrics keyed by the same hostile team values as the bill's tags.
+    let metrics = f.dir.path().join("requests.csv");
+    std::fs::write(
+        &metrics,
+        format!(
+            "name,timestamp,team,value\nrequests,2025-03-01T00:00:00Z,{},10\nrequests,2025-03-01T00:00:00Z,{},20\n",
+            csv_cell(PLUS),
+            csv_cell(MINUS)
+        ),
+    )
+    .unwrap();
+    run(&["metrics", "import", metrics.to_str().unwrap()]);
+    let csv = run(&[
+        "metrics",
+        "unit-cost",
+        "--metric",
+        "requests",
+        "--by",
+        "team",
+        "--grain",
+        "month",
+        "--format",
+        "csv",
+    ]);
+    let rows = python_csv(&csv);
+    assert_eq!(rows[0], ["bucket", "team", "currency", "effective_cost", "requests", "unit_cost"]);
+    // EffectiveCost per team through the semantic layer, in cents as unit-cost prints it.
+    let cost = json(&f.lake, &["cost", "--by", "tag:team", "--grain", "month"]);
+    let cents = |team: &str| {
+        let row = cost["rows"].as_array().unwrap().iter().find(|r| r["groups"][0] == json!(team)).unwrap();
+        let u = units(&text(&row["value"]));
+        let c = (u + 5_000_000_000_000) / 10_000_000_000_000;
+        format!("{}.{:02}", c / 100, c % 100)
+    };
+    let got: Vec<(String, String, String)> =
+        rows[1..].iter().map(|r| (r[1].clone(), r[3].clone(), r[4].clone())).collect();
+    assert_eq!(
+        got,
+        [(quoted(PLUS), cents(PLUS), "10".to_string()), (quoted(MINUS), cents(MINUS), "20".to_string())],
+        "{csv}"
+    );
+}
