@@ -95,6 +95,11 @@ fn main() -> ExitCode {
         for s in &cli.scope {
             scope.add(s)?;
         }
+        if !scope.is_all()
+            && let Some(refusal) = scope_refusal(&cli.command)
+        {
+            anyhow::bail!("{refusal}; it is not available under --scope");
+        }
         match cli.command {
             Command::Ingest(args) => commands::ingest::run(&cli.data_dir, args).await,
             Command::Query(args) => commands::query::run(&cli.data_dir, &scope, args).await,
@@ -107,9 +112,9 @@ fn main() -> ExitCode {
             Command::Cost(args) => commands::cost::run(&cli.data_dir, &scope, args).await,
             Command::Invoices(args) => commands::invoices::run(&cli.data_dir, &scope, args).await,
             Command::Metrics { command } => commands::metrics::run(&cli.data_dir, &scope, command).await,
-            Command::Bench(args) => commands::bench::run(&cli.data_dir, &scope, args).await,
+            Command::Bench(args) => commands::bench::run(&cli.data_dir, args).await,
             Command::Rollups { command } => commands::rollups::run(&cli.data_dir, command).await,
-            Command::Lake { command } => commands::lake::run(&cli.data_dir, command),
+            Command::Lake { command } => commands::lake::run(&cli.data_dir, &scope, command).await,
         }
     });
     match result {
@@ -119,6 +124,40 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Why a command cannot run under `--scope`, or `None` when it can. A scope is a tenant's view:
+/// every read shows the tenant's rows only. Commands that write the lake, its rules or its
+/// metrics change what other tenants see (ingest replaces whole units, their rows with them), and
+/// operator commands describe the whole lake; neither can be cut down to one tenant's rows, so
+/// they are refused, in this one place, before anything is opened. `lake info` is a read: it shows
+/// the scope's own rows (`commands::lake`).
+fn scope_refusal(command: &Command) -> Option<&'static str> {
+    use commands::{lake, metrics, rollups, rules};
+    Some(match command {
+        Command::Ingest(_) => "`ingest` replaces whole units of the lake, other tenants' rows with them",
+        Command::Demo(_) => "`demo` builds and shows a lake of its own, every account in it",
+        Command::Rules { command: rules::Command::Apply { .. } } => {
+            "`rules apply` changes the rules every tenant's rows are resolved by"
+        }
+        Command::Rules { command: rules::Command::Show { .. } } => {
+            "`rules show` prints the rules of every tenant (tag maps, CMDB accounts, allocation pools)"
+        }
+        Command::Metrics { command: metrics::Command::Import { .. } } => {
+            "`metrics import` replaces business metrics every tenant's unit cost is divided by"
+        }
+        Command::Rollups { command: rollups::Command::Build { .. } } => {
+            "`rollups build` computes rollups of the whole lake"
+        }
+        Command::Rollups { command: rollups::Command::Status { .. } } => {
+            "`rollups status` shows the whole lake's rollups and their rows"
+        }
+        Command::Bench(_) => "`bench` times queries over the whole lake, an operator's measurement",
+        Command::Lake { command: lake::Command::Vacuum { .. } } => {
+            "`lake vacuum` deletes files of every tenant"
+        }
+        _ => return None,
+    })
 }
 
 /// The error and its causes joined with ": ", each cause once: library errors that name their

@@ -1,13 +1,16 @@
 //! Rendering results for people (tables) and programs (CSV, JSON).
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
+use costpilot_lake::export::{csv_safe_batch, csv_safe_cell};
 use costpilot_model::money::format_units;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Schema, SchemaRef};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 /// How a command prints its result.
@@ -21,36 +24,91 @@ pub enum Format {
     Json,
 }
 
-/// Prints query batches in the chosen format. Decimals are printed exactly; in tables trailing
-/// zeros after the decimal point are trimmed for legibility.
-pub fn print_batches(batches: &[RecordBatch], format: Format) -> Result<()> {
+/// Prints a result of `schema` in the chosen format: an empty result is a table or CSV of the
+/// header alone, or `[]`. Decimals are printed exactly; in tables trailing zeros after the decimal
+/// point are trimmed for legibility. Text that would run as a formula in a spreadsheet is quoted
+/// in CSV ([`csv_safe_batch`]), and control characters are escaped in tables ([`terminal_text`]).
+pub fn print_batches(schema: &SchemaRef, batches: &[RecordBatch], format: Format) -> Result<()> {
+    let empty = [RecordBatch::new_empty(schema.clone())];
+    let batches = if batches.is_empty() { &empty[..] } else { batches };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
         Format::Table => {
-            let readable: Vec<RecordBatch> = batches.iter().map(trim_decimals).collect::<Result<_>>()?;
+            let readable: Vec<RecordBatch> =
+                batches.iter().map(|b| terminal_batch(&trim_decimals(b)?)).collect::<Result<_>>()?;
             writeln!(out, "{}", pretty_format_batches(&readable)?)?;
         }
         Format::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
             for b in batches {
-                w.write(&exact_decimals(b)?)?;
+                w.write(&exact_decimals(&csv_safe_batch(b)?)?)?;
             }
         }
         Format::Json => {
+            // The writer prints `[]` for no rows itself.
             let mut w = datafusion::arrow::json::ArrayWriter::new(&mut out);
             let converted: Vec<RecordBatch> = batches.iter().map(exact_decimals).collect::<Result<_>>()?;
             let refs: Vec<&RecordBatch> = converted.iter().collect();
             w.write_batches(&refs)?;
             w.finish()?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                // ArrayWriter writes nothing for no rows; an empty array is still valid JSON.
-                write!(out, "[]")?;
-            }
             writeln!(out)?;
         }
     }
     Ok(())
+}
+
+/// A CSV field: [`csv_safe_cell`] (no formulas), quoted when it holds a comma, a quote or a line
+/// break. For CSV that commands write by hand rather than from batches.
+pub fn csv_field(text: &str) -> String {
+    let safe = csv_safe_cell(text);
+    if safe.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", safe.replace('"', "\"\""))
+    } else {
+        safe.into_owned()
+    }
+}
+
+/// Text as a terminal shows it without obeying it: control characters (C0, DEL, C1, so ANSI and
+/// OSC escapes such as `\x1b[31m` or `\x1b]0;title\x07`) and the bidirectional overrides that
+/// reorder what is shown are written as visible escapes (`\n`, `\t`, `\r`, `\u{1b}`), so a tag
+/// value cannot recolour, retitle or rewrite the terminal or split a table row.
+pub fn terminal_text(text: &str) -> Cow<'_, str> {
+    let hostile = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hostile) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if hostile(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The batch as text columns for a table: every cell as the table would show it (nested values
+/// such as tag maps included), through [`terminal_text`]; nulls stay null, so they print empty.
+fn terminal_batch(batch: &RecordBatch) -> Result<RecordBatch> {
+    let options = FormatOptions::default().with_display_error(true);
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
+        let formatter = ArrayFormatter::try_new(col.as_ref(), &options)?;
+        let text: StringArray = (0..col.len())
+            .map(|i| col.is_valid(i).then(|| terminal_text(&formatter.value(i).to_string()).into_owned()))
+            .collect();
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(Arc::new(text));
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }
 
 /// A progress bar on stderr drawn with `template` when a person is watching a table (`table` and
@@ -149,5 +207,25 @@ mod tests {
         assert_eq!(decimal_text(12_345, 20, false), "0.00000000000000012345");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(12), "12");
+    }
+
+    #[test]
+    fn terminal_text_escapes_what_a_terminal_would_obey() {
+        assert_eq!(terminal_text("web-prod"), "web-prod");
+        assert_eq!(terminal_text("\x1b[31mred\x1b]0;title\x07"), "\\u{1b}[31mred\\u{1b}]0;title\\u{7}");
+        assert_eq!(terminal_text("a\nb\tc\rd\u{7f}\u{9b}e"), "a\\nb\\tc\\rd\\u{7f}\\u{9b}e");
+        assert_eq!(terminal_text("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(terminal_text("Zürich €"), "Zürich €");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_neutralised() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_field("-10.500000000000000"), "-10.500000000000000");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("@x"), "'@x");
     }
 }

@@ -9,7 +9,18 @@
 //!
 //! The file is written to a temporary file beside the target, flushed, and renamed over it, so a
 //! failed export leaves no partial file.
+//!
+//! ## Formulas in CSV
+//! Finance opens CSV files in spreadsheets, which run a cell such as `=HYPERLINK(...)` or
+//! `@SUM(...)` as a formula, and account names and tag values come from whoever created the
+//! account or the resource. So a text cell of a CSV export that starts with `=`, `+`, `-`, `@`, a
+//! tab or a carriage return gets a leading `'` (OWASP's rule for CSV injection), which spreadsheets
+//! show as text: `=cmd|' /C calc'!A0` is written `'=cmd|' /C calc'!A0`. Numbers stay numbers: amount
+//! and count columns are never changed, nor is a text cell that is a plain number (`-12.5`,
+//! `+3`, `-1e5`). [`csv_safe_cell`] is the rule; the CLI's `--format csv` applies it too. Parquet
+//! exports are written exactly: they are data for programs, not sheets.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -17,9 +28,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use costpilot_model::{COLUMNS, ColumnDef, ColumnKind, FocusVersion, names};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, LargeStringArray, MapArray, RecordBatch, StringArray, StringBuilder,
+    StringViewArray,
+};
 use datafusion::arrow::csv::WriterBuilder;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::Column;
 use datafusion::logical_expr::Expr;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -145,7 +160,10 @@ pub(crate) async fn export(
                 .zip(batch.columns())
                 .map(|(c, a)| if c.kind == ColumnKind::KeyValue { map_to_json(a) } else { a.clone() })
                 .collect();
-            let out_batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?;
+            let mut out_batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?;
+            if format == ExportFormat::Csv {
+                out_batch = csv_safe_batch(&out_batch).map_err(|e| e.to_string())?;
+            }
             sink.write(&out_batch)?;
             rows += batch.num_rows() as u64;
         }
@@ -246,4 +264,126 @@ pub fn map_to_json(array: &ArrayRef) -> ArrayRef {
         out.append_value(&text);
     }
     Arc::new(out.finish())
+}
+
+/// A text cell as a spreadsheet may open it without running it: `'` before text that starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return, unless the text is a plain number (see the
+/// module documentation).
+pub fn csv_safe_cell(text: &str) -> Cow<'_, str> {
+    match text.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if !is_plain_number(text) => {
+            Cow::Owned(format!("'{text}"))
+        }
+        _ => Cow::Borrowed(text),
+    }
+}
+
+/// Whether `text` is a decimal number a spreadsheet reads as a number and nothing else: an
+/// optional sign, digits with at most one point, and an optional exponent (`-12.5`, `+3`, `-1e5`).
+fn is_plain_number(text: &str) -> bool {
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac) && exponent_ok
+}
+
+/// The batch with every text column's cells through [`csv_safe_cell`] (text in dictionaries too);
+/// other columns, amounts and counts among them, are the same arrays.
+pub fn csv_safe_batch(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let columns: Vec<ArrayRef> = batch.columns().iter().map(csv_safe_array).collect();
+    RecordBatch::try_new(batch.schema(), columns)
+}
+
+fn csv_safe_array(array: &ArrayRef) -> ArrayRef {
+    fn unsafe_cell(v: Option<&str>) -> bool {
+        v.is_some_and(|v| matches!(csv_safe_cell(v), Cow::Owned(_)))
+    }
+    let safe = |v: Option<&str>| v.map(|v| csv_safe_cell(v).into_owned());
+    match array.data_type() {
+        DataType::Utf8 if array.as_string::<i32>().iter().any(unsafe_cell) => {
+            Arc::new(array.as_string::<i32>().iter().map(safe).collect::<StringArray>())
+        }
+        DataType::LargeUtf8 if array.as_string::<i64>().iter().any(unsafe_cell) => {
+            Arc::new(array.as_string::<i64>().iter().map(safe).collect::<LargeStringArray>())
+        }
+        DataType::Utf8View if array.as_string_view().iter().any(unsafe_cell) => {
+            Arc::new(array.as_string_view().iter().map(safe).collect::<StringViewArray>())
+        }
+        // A dictionary's rows are its values: neutralising the values covers every row, once.
+        DataType::Dictionary(_, _) => {
+            let dictionary = array.as_any_dictionary();
+            let values = csv_safe_array(dictionary.values());
+            if Arc::ptr_eq(&values, dictionary.values()) {
+                array.clone()
+            } else {
+                dictionary.with_values(values)
+            }
+        }
+        _ => array.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{DictionaryArray, Int64Array};
+    use datafusion::arrow::datatypes::Int32Type;
+
+    #[test]
+    fn formulas_get_a_quote_and_numbers_stay() {
+        for (cell, want) in [
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("+SUM(1+1)", "'+SUM(1+1)"),
+            ("-1+2", "'-1+2"),
+            ("@x", "'@x"),
+            ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("-", "'-"),
+            ("-.", "'-."),
+            ("-1e", "'-1e"),
+            ("-1.2.3", "'-1.2.3"),
+            ("-12.5", "-12.5"),
+            ("+3", "+3"),
+            ("-1e5", "-1e5"),
+            ("-2.5E-3", "-2.5E-3"),
+            ("-.5", "-.5"),
+            ("web-prod", "web-prod"),
+            ("", ""),
+            ("{\"team\":\"=x\"}", "{\"team\":\"=x\"}"),
+        ] {
+            assert_eq!(csv_safe_cell(cell), want, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn a_batch_changes_only_its_text_cells() {
+        let dictionary: DictionaryArray<Int32Type> =
+            vec![Some("@a"), None, Some("b"), Some("@a")].into_iter().collect();
+        let batch = RecordBatch::try_from_iter([
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("=1+1"), None, Some("ok"), Some("-3")])) as ArrayRef,
+            ),
+            ("n", Arc::new(Int64Array::from(vec![-1, 2, 3, -4])) as ArrayRef),
+            ("tag", Arc::new(dictionary) as ArrayRef),
+        ])
+        .unwrap();
+        let safe = csv_safe_batch(&batch).unwrap();
+        assert_eq!(safe.schema(), batch.schema());
+        let names: Vec<Option<&str>> = safe.column(0).as_string::<i32>().iter().collect();
+        assert_eq!(names, [Some("'=1+1"), None, Some("ok"), Some("-3")]);
+        assert!(Arc::ptr_eq(safe.column(1), batch.column(1)));
+        let tags = safe.column(2).as_dictionary::<Int32Type>();
+        let tags: Vec<Option<&str>> = tags.downcast_dict::<StringArray>().unwrap().into_iter().collect();
+        assert_eq!(tags, [Some("'@a"), None, Some("b"), Some("'@a")]);
+    }
 }

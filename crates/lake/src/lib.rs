@@ -109,6 +109,7 @@ mod split;
 pub mod suggest;
 pub mod timeshift;
 pub mod transaction;
+pub mod units;
 
 pub use briefing::{Briefing, BriefingOptions, briefing};
 pub use error::LakeError;

@@ -8,7 +8,7 @@ use costpilot_lake::Scope;
 use costpilot_lake::allocation::Allocation;
 use costpilot_lake::{Lake, dimensions, quality};
 
-use crate::output::{Format, print_json};
+use crate::output::{Format, csv_field, print_json, terminal_text};
 
 /// Arguments of `costpilot allocate`.
 #[derive(Debug, clap::Args)]
@@ -50,18 +50,15 @@ fn cents(c: i64) -> String {
 
 /// One line per period, currency, value and part (direct or a pool), then the totals.
 fn csv(a: &Allocation) -> String {
-    let mut out = format!("period,currency,{},part,amount\n", a.dimension);
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-    };
+    let mut out = format!("period,currency,{},part,amount\n", csv_field(&a.dimension));
     for p in &a.periods {
         let mut line = |value: &str, part: &str, cents_of: i64| {
             out.push_str(&format!(
                 "{},{},{},{},{}\n",
-                p.period,
-                p.currency,
-                field(value),
-                field(part),
+                csv_field(&p.period),
+                csv_field(&p.currency),
+                csv_field(value),
+                csv_field(part),
                 cents(cents_of)
             ));
         };
@@ -82,36 +79,35 @@ fn csv(a: &Allocation) -> String {
     out
 }
 
+/// The allocation for a terminal; values come from tags and the CMDB, so they go through
+/// [`terminal_text`].
 fn table(a: &Allocation) -> String {
     let mut out = String::new();
+    let dimension = terminal_text(&a.dimension);
     for p in &a.periods {
+        let currency = terminal_text(&p.currency);
         out.push_str(&format!(
-            "{} {}: {} {} across {}\n",
-            p.period,
-            p.currency,
+            "{} {currency}: {} {currency} across {dimension}\n",
+            terminal_text(&p.period),
             cents(p.total_cents),
-            p.currency,
-            a.dimension
         ));
         for pool in &p.pools {
-            let note = pool.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            let note = pool.note.as_deref().map(|n| format!(" ({})", terminal_text(n))).unwrap_or_default();
             out.push_str(&format!(
                 "  pool {:<24} {:>14}  {:?}{note}\n",
-                pool.name,
+                terminal_text(&pool.name),
                 cents(pool.amount_cents),
                 pool.method
             ));
         }
-        let width = p.totals.iter().map(|s| s.value.chars().count()).max().unwrap_or(0).max(12);
-        out.push_str(&format!(
-            "  {:<width$} {:>14} {:>14} {:>14}\n",
-            a.dimension, "direct", "shared", "total"
-        ));
+        let width =
+            p.totals.iter().map(|s| terminal_text(&s.value).chars().count()).max().unwrap_or(0).max(12);
+        out.push_str(&format!("  {dimension:<width$} {:>14} {:>14} {:>14}\n", "direct", "shared", "total"));
         for t in &p.totals {
             let direct = p.direct.iter().find(|s| s.value == t.value).map_or(0, |s| s.cents);
             out.push_str(&format!(
                 "  {:<width$} {:>14} {:>14} {:>14}\n",
-                t.value,
+                terminal_text(&t.value),
                 cents(direct),
                 cents(t.cents - direct),
                 cents(t.cents)

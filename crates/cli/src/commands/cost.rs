@@ -100,7 +100,8 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     if args.format == Format::Json {
         return print_json(&result);
     }
-    print_batches(&[table(&result, args.format == Format::Table)?], args.format)?;
+    let batch = table(&result, args.format == Format::Table)?;
+    print_batches(&batch.schema(), &[batch], args.format)?;
     if let Some(next) = result.next_offset {
         eprintln!("rows {}-{next} of {}; next page: --offset {next}", args.offset + 1, result.total_rows);
     }

@@ -9,7 +9,7 @@ use costpilot_lake::manifest::decimal_text;
 use costpilot_lake::{Lake, Scope};
 use costpilot_model::money::format_units;
 
-use crate::output::{Format, print_json};
+use crate::output::{Format, csv_field, print_json, terminal_text};
 
 /// Arguments of `costpilot invoices`.
 #[derive(Debug, clap::Args)]
@@ -83,12 +83,9 @@ fn fields(l: &InvoiceLine, money: fn(i128) -> String) -> Vec<String> {
 }
 
 fn csv(lines: &[InvoiceLine]) -> String {
-    let quote = |s: &String| {
-        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.clone() }
-    };
     let mut out = HEADER.join(",") + "\n";
     for l in lines {
-        out.push_str(&fields(l, decimal_text).iter().map(quote).collect::<Vec<_>>().join(","));
+        out.push_str(&fields(l, decimal_text).iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
         out.push('\n');
     }
     out
@@ -101,7 +98,7 @@ fn table(lines: &[InvoiceLine]) -> String {
     let cents = |u: i128| format_units(u, 2);
     let mut rows = vec![HEADER.map(str::to_string).to_vec()];
     rows.extend(lines.iter().map(|l| {
-        let mut f = fields(l, cents);
+        let mut f: Vec<String> = fields(l, cents).iter().map(|f| terminal_text(f).into_owned()).collect();
         if l.invoice_id.is_none() {
             f[5] = "(not invoiced)".into();
         }

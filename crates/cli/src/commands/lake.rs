@@ -5,16 +5,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use costpilot_lake::Lake;
+use costpilot_lake::{Lake, Scope, units};
 use serde::Serialize;
 
-use crate::output::{Format, print_json, thousands};
+use crate::output::{Format, csv_field, print_json, terminal_text, thousands};
 
 /// Subcommands of `costpilot lake`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Units (provider, billing account, billing period) with rows, totals per currency, data
-    /// watermark and whether the bill is final.
+    /// watermark and whether the bill is final; under --scope, of the rows in scope only.
     Info {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -40,23 +40,39 @@ struct UnitInfo {
     billed_cost: BTreeMap<String, String>,
     watermark: Option<String>,
     is_final: bool,
-    ingested_at: String,
-    sources: usize,
+    /// When the unit was committed; not shown under a scope (a commit of other tenants' rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingested_at: Option<String>,
+    /// How many source files the unit came from; not shown under a scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
 struct Info {
-    manifest_version: u64,
+    /// The manifest's version; not shown under a scope (it counts every tenant's commits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest_version: Option<u64>,
+    /// Whether the figures are of the rows in a scope only (absent when they are the whole lake's).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    scoped: bool,
     units: Vec<UnitInfo>,
     rows: u64,
     billed_cost: BTreeMap<String, String>,
 }
 
-/// Runs a `lake` subcommand.
-pub fn run(data_dir: &Path, command: Command) -> Result<()> {
+/// Runs a `lake` subcommand. `main` refuses `vacuum` under a scope (it deletes every tenant's
+/// files); `info` under a scope shows the scope's rows only.
+pub async fn run(data_dir: &Path, scope: &Scope, command: Command) -> Result<()> {
     let lake = Lake::open(data_dir)?;
     match command {
-        Command::Info { format } => info(&lake, format),
+        Command::Info { format } => {
+            let info = match scope.is_all() {
+                true => whole_lake(&lake)?,
+                false => in_scope(&lake, scope).await?,
+            };
+            print_info(&info, format)
+        }
         Command::Vacuum { retention_minutes, format } => {
             let minutes = retention_minutes.checked_mul(60).ok_or_else(|| anyhow!("retention too large"))?;
             let r = lake.vacuum(Duration::from_secs(minutes))?;
@@ -80,10 +96,12 @@ pub fn run(data_dir: &Path, command: Command) -> Result<()> {
     }
 }
 
-fn info(lake: &Lake, format: Format) -> Result<()> {
+/// What the manifest says of every unit: the operator's view of the whole lake.
+fn whole_lake(lake: &Lake) -> Result<Info> {
     let manifest = lake.manifest()?;
-    let info = Info {
-        manifest_version: manifest.version,
+    Ok(Info {
+        manifest_version: Some(manifest.version),
+        scoped: false,
         units: manifest
             .units()
             .iter()
@@ -95,26 +113,67 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
                 billed_cost: u.billed_cost.clone(),
                 watermark: u.watermark.clone(),
                 is_final: u.is_final,
-                ingested_at: u.ingested_at.clone(),
-                sources: u.sources.len(),
+                ingested_at: Some(u.ingested_at.clone()),
+                sources: Some(u.sources.len()),
             })
             .collect(),
         rows: manifest.rows(),
         billed_cost: manifest.billed_cost(),
-    };
+    })
+}
+
+/// The units a tenant's rows are in, with the figures of those rows only, read through the scoped
+/// `focus` table. A tenant may ask what of its cost the lake holds and how current it is; the
+/// manifest's figures would add other tenants' rows and cost, and its source file names and
+/// commit times describe their deliveries, so none of them is shown.
+async fn in_scope(lake: &Lake, scope: &Scope) -> Result<Info> {
+    let session = lake.session_scoped(scope).await?;
+    let units: Vec<UnitInfo> = units::units(&session)
+        .await?
+        .into_iter()
+        .map(|u| UnitInfo {
+            provider: u.provider,
+            billing_account: u.billing_account,
+            billing_period: u.billing_period,
+            rows: u.rows,
+            billed_cost: u.billed_cost,
+            watermark: u.watermark,
+            is_final: u.is_final,
+            ingested_at: None,
+            sources: None,
+        })
+        .collect();
+    let mut totals: BTreeMap<String, i128> = BTreeMap::new();
+    for (currency, cost) in units.iter().flat_map(|u| &u.billed_cost) {
+        *totals.entry(currency.clone()).or_default() += costpilot_model::money::parse_decimal(cost)?;
+    }
+    Ok(Info {
+        manifest_version: None,
+        scoped: true,
+        rows: units.iter().map(|u| u.rows).sum(),
+        units,
+        billed_cost: totals
+            .into_iter()
+            .map(|(c, v)| (c, costpilot_lake::manifest::decimal_text(v)))
+            .collect(),
+    })
+}
+
+fn print_info(info: &Info, format: Format) -> Result<()> {
     match format {
-        Format::Json => print_json(&info),
+        Format::Json => print_json(info),
         Format::Csv => {
             println!("provider,billing_account,billing_period,currency,billed_cost,rows,watermark,final");
             for u in &info.units {
                 for (currency, cost) in &u.billed_cost {
                     println!(
-                        "{},{},{},{currency},{cost},{},{},{}",
+                        "{},{},{},{},{cost},{},{},{}",
                         csv_field(&u.provider),
                         csv_field(&u.billing_account),
-                        u.billing_period,
+                        csv_field(&u.billing_period),
+                        csv_field(currency),
                         u.rows,
-                        u.watermark.as_deref().unwrap_or(""),
+                        u.watermark.as_deref().map(csv_field).unwrap_or_default(),
                         u.is_final
                     );
                 }
@@ -123,7 +182,12 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
         }
         Format::Table => {
             if info.units.is_empty() {
-                println!("the lake is empty: ingest a billing export with `costpilot ingest <path>`");
+                match info.scoped {
+                    true => println!("no rows of the lake are in the scope"),
+                    false => {
+                        println!("the lake is empty: ingest a billing export with `costpilot ingest <path>`")
+                    }
+                }
                 return Ok(());
             }
             let rows: Vec<[String; 7]> = info
@@ -131,6 +195,7 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
                 .iter()
                 .map(|u| {
                     let cost = amounts_in_cents(&u.billed_cost);
+                    // Provider and account come from the bill: escaped, like every table cell.
                     [
                         u.provider.clone(),
                         u.billing_account.clone(),
@@ -140,6 +205,7 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
                         u.watermark.clone().unwrap_or_else(|| "-".into()),
                         if u.is_final { "final" } else { "estimated" }.to_string(),
                     ]
+                    .map(|c| terminal_text(&c).into_owned())
                 })
                 .collect();
             let header = ["provider", "billing account", "period", "rows", "BilledCost", "watermark", "bill"];
@@ -165,8 +231,13 @@ fn info(lake: &Lake, format: Format) -> Result<()> {
             for r in &rows {
                 println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]].map(String::as_str)));
             }
-            let totals = amounts_in_cents(&info.billed_cost);
-            println!("total: {} units, {} rows, BilledCost {totals}", info.units.len(), thousands(info.rows));
+            let totals = terminal_text(&amounts_in_cents(&info.billed_cost)).into_owned();
+            let total = if info.scoped { "total in scope" } else { "total" };
+            println!(
+                "{total}: {} units, {} rows, BilledCost {totals}",
+                info.units.len(),
+                thousands(info.rows)
+            );
             Ok(())
         }
     }
@@ -182,8 +253,4 @@ fn cents(text: &str) -> String {
     costpilot_model::money::parse_decimal(text)
         .map(|u| costpilot_model::money::format_units(u, 2))
         .unwrap_or_else(|_| text.to_string())
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }

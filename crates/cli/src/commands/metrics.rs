@@ -8,7 +8,7 @@ use costpilot_lake::semantic::Grain;
 use costpilot_lake::{Lake, Scope};
 use costpilot_model::money::format_units;
 
-use crate::output::{Format, print_json};
+use crate::output::{Format, csv_field, print_json, terminal_text};
 
 /// Subcommands of `costpilot metrics`.
 #[derive(Debug, clap::Subcommand)]
@@ -82,7 +82,12 @@ pub async fn run(data_dir: &Path, scope: &Scope, command: Command) -> Result<()>
                     head.extend(
                         ["currency", "effective_cost", metric.as_str(), "unit_cost"].map(String::from),
                     );
-                    println!("{}", head.join(sep));
+                    // Dimension values come from tags: no formulas in CSV, no escapes on a terminal.
+                    let cell = |c: &String| match format {
+                        Format::Csv => csv_field(c),
+                        _ => terminal_text(c).into_owned(),
+                    };
+                    println!("{}", head.iter().map(cell).collect::<Vec<_>>().join(sep));
                     for r in rows {
                         let mut line = vec![r.bucket.clone()];
                         line.extend(r.dimensions.iter().map(|d| d.clone().unwrap_or_default()));
@@ -90,20 +95,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, command: Command) -> Result<()>
                         line.push(format_units(r.effective_cost, 2));
                         line.push(format_units(r.volume, 0));
                         line.push(r.unit_cost.map(|u| format_units(u, 8)).unwrap_or_default());
-                        let line: Vec<String> = if format == Format::Csv {
-                            line.into_iter()
-                                .map(|c| {
-                                    if c.contains([',', '"']) {
-                                        format!("\"{}\"", c.replace('"', "\"\""))
-                                    } else {
-                                        c
-                                    }
-                                })
-                                .collect()
-                        } else {
-                            line
-                        };
-                        println!("{}", line.join(sep));
+                        println!("{}", line.iter().map(cell).collect::<Vec<_>>().join(sep));
                     }
                     Ok(())
                 }

@@ -10,7 +10,7 @@ use costpilot_lake::quality::{self, QualityReport, ResourceExplanation, Share};
 use costpilot_lake::suggest;
 use costpilot_model::money::format_units;
 
-use crate::output::{Format, print_json};
+use crate::output::{Format, print_json, terminal_text};
 
 /// Arguments of `costpilot quality`.
 #[derive(Debug, clap::Args)]
@@ -72,7 +72,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
                 for s in &found.items {
                     let cost: Vec<String> =
                         s.cost.iter().map(|c| format!("{} {}", c.amount, c.currency)).collect();
-                    println!(
+                    let text = format!(
                         "{:?} {}: {} → {} ({}) {}",
                         s.kind,
                         s.key,
@@ -81,6 +81,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
                         cost.join(", "),
                         s.reason
                     );
+                    println!("{}", terminal_text(&text));
                 }
                 println!(
                     "{} suggestion(s) written to {}; review it, then: costpilot rules apply tags {}",
@@ -129,6 +130,8 @@ fn share_text(s: &Share) -> String {
     )
 }
 
+/// The report for a terminal. Keys, values, resource ids and account names come from tags and
+/// bills, so every line goes through [`terminal_text`].
 fn report_text(r: &QualityReport) -> String {
     if r.rows == 0 {
         return "the lake holds no rows yet: ingest a bill first (costpilot ingest <file-or-folder>)\n"
@@ -136,7 +139,7 @@ fn report_text(r: &QualityReport) -> String {
     }
     let mut out = String::new();
     let mut line = |s: String| {
-        out.push_str(&s);
+        out.push_str(&terminal_text(&s));
         out.push('\n');
     };
     line(format!("data quality over {} rows; owner dimension: {}", r.rows, r.owner_dimension));
@@ -210,16 +213,22 @@ fn report_text(r: &QualityReport) -> String {
     out
 }
 
+/// A resource's provenance for a terminal, each line through [`terminal_text`] (see
+/// [`report_text`]).
 fn explain_text(found: &[ResourceExplanation]) -> String {
     let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&terminal_text(&s));
+        out.push('\n');
+    };
     for (i, r) in found.iter().enumerate() {
         if i > 0 {
-            out.push('\n');
+            line(String::new());
         }
         let cost: Vec<String> =
             r.cost.iter().map(|c| format!("{} {}", money(c.effective_cost), c.currency)).collect();
-        out.push_str(&format!(
-            "{} in account {} ({}), periods {}, {} rows, {}\n",
+        line(format!(
+            "{} in account {} ({}), periods {}, {} rows, {}",
             r.resource_id,
             r.account_id,
             r.account_name,
@@ -228,13 +237,10 @@ fn explain_text(found: &[ResourceExplanation]) -> String {
             cost.join(", ")
         ));
         let tags: Vec<String> = r.raw_tags.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-        out.push_str(&format!(
-            "  raw tags: {}\n",
-            if tags.is_empty() { "(none)".into() } else { tags.join(", ") }
-        ));
+        line(format!("  raw tags: {}", if tags.is_empty() { "(none)".into() } else { tags.join(", ") }));
         if !r.cost_categories.is_empty() {
             let cc: Vec<String> = r.cost_categories.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            out.push_str(&format!("  cost categories: {}\n", cc.join(", ")));
+            line(format!("  cost categories: {}", cc.join(", ")));
         }
         for d in &r.explanation.dimensions {
             let source = match (d.source, &d.origin) {
@@ -242,17 +248,17 @@ fn explain_text(found: &[ResourceExplanation]) -> String {
                 (Some(s), None) => s.label().to_string(),
                 _ => "nothing".to_string(),
             };
-            out.push_str(&format!(
-                "  {}: {} ← {} from {source}\n",
+            line(format!(
+                "  {}: {} ← {} from {source}",
                 d.dimension,
                 d.value.as_deref().map(|v| format!("{v:?}")).unwrap_or_else(|| "(none)".into()),
                 d.raw.as_deref().map(|v| format!("{v:?}")).unwrap_or_else(|| "-".into()),
             ));
             for s in &d.steps {
-                out.push_str(&format!("      {}: {} {:?} → {:?}\n", s.label, s.action, s.from, s.to));
+                line(format!("      {}: {} {:?} → {:?}", s.label, s.action, s.from, s.to));
             }
             for (source, value) in &d.shadowed {
-                out.push_str(&format!("      shadowed: {} {value:?}\n", source.label()));
+                line(format!("      shadowed: {} {value:?}", source.label()));
             }
         }
     }

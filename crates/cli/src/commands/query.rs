@@ -24,5 +24,5 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     let lake = Lake::open(data_dir)?;
     let session = lake.session_scoped(scope).await?;
     let result = session.sql(&args.sql).await?;
-    print_batches(&result.batches, args.format)
+    print_batches(&result.schema, &result.batches, args.format)
 }

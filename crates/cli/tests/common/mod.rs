@@ -221,3 +221,33 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// CSV text parsed by Python's `csv` module, as a spreadsheet or a BI tool would read it: rows of
+/// cells, quotes and doubled quotes resolved (the bytes are decoded as they are, so a carriage
+/// return in a cell stays one).
+pub fn python_csv(text: &str) -> Vec<Vec<String>> {
+    use std::io::Write as _;
+    let script = "import csv, io, json, sys\n\
+                  print(json.dumps(list(csv.reader(io.StringIO(sys.stdin.buffer.read().decode(), newline='')))))";
+    let mut child = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write CSV to python");
+    let out = child.wait_with_output().expect("python output");
+    assert!(out.status.success(), "python csv failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON rows")
+}
+
+/// A CSV cell as a CSV writer writes it: quoted, quotes doubled, when it needs quoting.
+pub fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
