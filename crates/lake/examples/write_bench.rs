@@ -69,7 +69,7 @@ fn batch(rng: &mut Rng, first_row: usize) -> RecordBatch {
         ("x_UsageType", 300, "USE1-BoxUsage:t3.medium"),
         ("x_Operation", 60, "RunInstances:000"),
         ("x_InstanceType", 80, "t3.medium"),
-        ("x_ProductCode", 40, "Amazon"),
+        ("x_ServiceCode", 40, "Amazon"),
         ("x_ProductFamily", 30, "Compute Instance "),
         ("CommitmentDiscountId", 20, "arn:aws:savingsplans::123456789012:savingsplan/sp-"),
     ] {

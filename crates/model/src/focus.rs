@@ -213,7 +213,7 @@ pub mod names {
     pub const X_INSTANCE_TYPE: &str = "x_InstanceType";
     pub const X_LINE_ITEM_TYPE: &str = "x_LineItemType";
     pub const X_PAYER_ACCOUNT_ID: &str = "x_PayerAccountId";
-    pub const X_PRODUCT_CODE: &str = "x_ProductCode";
+    pub const X_SERVICE_CODE: &str = "x_ServiceCode";
     pub const X_PRODUCT_FAMILY: &str = "x_ProductFamily";
     pub const X_COST_CATEGORIES: &str = "x_CostCategories";
     pub const X_RAW_TAGS: &str = "x_RawTags";
@@ -347,7 +347,7 @@ pub const COLUMNS: &[ColumnDef] = &[
     ext("x_InstanceType", K::String, R::Dimension),
     ext("x_LineItemType", K::String, R::Dimension),
     ext("x_PayerAccountId", K::String, R::Dimension),
-    ext("x_ProductCode", K::String, R::Dimension),
+    ext("x_ServiceCode", K::String, R::Dimension),
     ext("x_ProductFamily", K::String, R::Dimension),
     ext("x_CostCategories", K::KeyValue, R::Attributes),
     ext("x_RawTags", K::KeyValue, R::Attributes),

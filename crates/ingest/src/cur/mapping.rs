@@ -430,7 +430,7 @@ pub(crate) fn map_batch(
     pass(lake::BILLING_ACCOUNT_ID, arc(&input.payer));
     pass(lake::X_PAYER_ACCOUNT_ID, arc(&input.payer));
     pass(lake::BILLING_CURRENCY, arc(&input.currency));
-    pass(lake::X_PRODUCT_CODE, arc(&input.product_code));
+    pass(lake::X_SERVICE_CODE, arc(&input.product_code));
     pass(lake::X_USAGE_TYPE, arc(&input.usage_type));
     pass(lake::X_LINE_ITEM_TYPE, arc(&input.line_type));
     let text = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.text(f));
@@ -1112,7 +1112,14 @@ fn product_columns(
     };
     let (tax, no_sku) = (tax.finish(), no_sku.finish());
     if let Some(sku) = attr_column(A_SKU) {
-        columns.push((lake::SKU_ID, sku.without(&tax)));
+        let sku = sku.without(&tax);
+        // AWS's own FOCUS export names the usage type as the SKU's meter; like it, only under a SKU.
+        if let Some(usage_type) = &input.usage_type {
+            let no_sku_id =
+                sku.logical_nulls().map_or_else(|| BooleanBuffer::new_unset(rows), |n| !n.inner());
+            columns.push((lake::SKU_METER, usage_type.without(&no_sku_id)));
+        }
+        columns.push((lake::SKU_ID, sku));
     }
     if let Some(rate_code) = &input.rate_code {
         columns.push((lake::SKU_PRICE_ID, rate_code.without(&no_sku)));

@@ -587,7 +587,7 @@ GOLDEN_COLUMNS = [
     "RegionName", "ResourceId", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName",
     "ServiceSubcategory", "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId", "SubAccountId", "SubAccountName",
     "SubAccountType", "Tags", "ServiceProviderName", "HostProviderName", "x_UsageType", "x_Operation",
-    "x_InstanceType", "x_LineItemType", "x_PayerAccountId", "x_ProductCode", "x_ProductFamily",
+    "x_InstanceType", "x_LineItemType", "x_PayerAccountId", "x_ServiceCode", "x_ProductFamily",
     "x_CostCategories", "x_RawTags", "x_SplitParentResourceId", "x_SplitUsage", "x_SplitUsageRatio",
     "x_SplitActualUsage", "x_SplitReservedUsage", "x_SplitCost", "x_SplitUnusedCost", "x_SplitNetSplitCost",
     "x_SplitNetUnusedCost", "x_SplitPublicOnDemandSplitCost", "x_SplitPublicOnDemandUnusedCost", "x_SourceFormat",
@@ -619,12 +619,15 @@ def golden_row(row, want):
         "PublisherName": r.get("line_item_legal_entity") or "Amazon Web Services, Inc.",
         "SubAccountId": row["acct"], "SubAccountName": ACCOUNTS[row["acct"]],
         "x_UsageType": r.get("line_item_usage_type"), "x_LineItemType": r["line_item_line_item_type"],
-        "x_PayerAccountId": "111111111111", "x_ProductCode": r["line_item_product_code"],
+        "x_PayerAccountId": "111111111111", "x_ServiceCode": r["line_item_product_code"],
         "x_SourceFormat": "cur2", "x_Operation": r.get("line_item_operation") or None,
         "AvailabilityZone": r.get("line_item_availability_zone") or None,
         "x_RawTags": {k: v for k, v in r.get("resource_tags", {}).items() if v} or None,
     }
     g.update(want)
+    # As AWS's FOCUS export does, the usage type is the meter of the row's SKU.
+    if g.get("SkuId"):
+        g["SkuMeter"] = r.get("line_item_usage_type")
     line = {}
     for c in GOLDEN_COLUMNS:
         v = g.get(c)
