@@ -115,3 +115,43 @@ fn a_generated_estate_reads_the_same_with_empty_text_as_with_nulls() {
     assert!(a.as_array().unwrap().len() > 10, "{a}");
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_cur_unit_and_an_aws_focus_export_group_alike_by_service_code_and_meter() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["ingest", testdata("cur/cur2.csv").to_str().unwrap()]);
+    // Two rows of AWS's "FOCUS 1.2 with AWS columns" export of another payer, named as AWS names
+    // them: the product code in x_ServiceCode, the usage type in SkuMeter and x_UsageType.
+    let focus = dir.path().join("aws-focus.csv");
+    std::fs::write(
+        &focus,
+        "BilledCost,EffectiveCost,BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,\
+         ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ProviderName,ServiceName,SkuId,SkuMeter,\
+         x_ServiceCode,x_UsageType,x_Operation\n\
+         2.08,2.08,999999999999,USD,2025-03-01T00:00:00Z,2025-04-01T00:00:00Z,Usage,2025-03-02T00:00:00Z,\
+         2025-03-02T01:00:00Z,AWS,Amazon Elastic Compute Cloud,SKUT3MEDIUM01,USE1-BoxUsage:t3.medium,AmazonEC2,\
+         USE1-BoxUsage:t3.medium,RunInstances\n\
+         1.00,1.00,999999999999,USD,2025-03-01T00:00:00Z,2025-04-01T00:00:00Z,Usage,2025-03-02T00:00:00Z,\
+         2025-03-02T01:00:00Z,AWS,Amazon Simple Storage Service,SKUS3,TimedStorage-ByteHrs,AmazonS3,\
+         TimedStorage-ByteHrs,\n",
+    )
+    .unwrap();
+    ok(dir.path(), &["ingest", focus.to_str().unwrap()]);
+    let got = json(
+        dir.path(),
+        &[
+            "query",
+            "--sql",
+            "SELECT x_ServiceCode AS code, SkuMeter AS meter, x_UsageType AS usage_type, \
+             count(DISTINCT BillingAccountId) AS payers, count(DISTINCT x_SourceFormat) AS formats \
+             FROM focus WHERE SkuMeter = 'USE1-BoxUsage:t3.medium' GROUP BY 1, 2, 3",
+        ],
+    );
+    assert_eq!(
+        got,
+        serde_json::json!([{
+            "code": "AmazonEC2", "meter": "USE1-BoxUsage:t3.medium", "usage_type": "USE1-BoxUsage:t3.medium",
+            "payers": 2, "formats": 2
+        }])
+    );
+}
