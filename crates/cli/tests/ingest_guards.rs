@@ -213,3 +213,30 @@ fn broken_files_say_what_is_broken() {
     );
     assert!(no_data(dir.path()));
 }
+
+#[test]
+fn a_unit_written_by_an_older_reading_is_marked_and_rewritten_by_ingesting_its_sources_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let bill = bill(dir.path(), "in/bill.csv", 20, &[]);
+    ok(dir.path(), &["ingest", bill.to_str().unwrap()]);
+    assert_eq!(json(dir.path(), &["lake", "info"])["units"][0].get("older_reading"), None);
+    assert_eq!(json(dir.path(), &["ingest", bill.to_str().unwrap()])["unchanged"], true);
+
+    // A lake written before units were labelled with the reading's version.
+    let path = dir.path().join("lake/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["units"][0].as_object_mut().unwrap().remove("mapping").expect("a labelled unit");
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    assert_eq!(json(dir.path(), &["lake", "info"])["units"][0]["older_reading"], true);
+    let table = ok(dir.path(), &["lake", "info"]);
+    assert!(table.contains("final *") || table.contains("estimated *"), "{table}");
+    assert!(
+        table.contains("* 1 unit(s) written by an older version of the reading: ingest their sources again"),
+        "{table}"
+    );
+
+    let again = json(dir.path(), &["ingest", bill.to_str().unwrap()]);
+    assert_eq!((again["unchanged"].as_bool(), again["units_replaced"].as_u64()), (Some(false), Some(1)));
+    assert_eq!(json(dir.path(), &["lake", "info"])["units"][0].get("older_reading"), None);
+}

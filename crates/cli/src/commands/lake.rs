@@ -46,6 +46,15 @@ struct UnitInfo {
     /// How many source files the unit came from; not shown under a scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     sources: Option<usize>,
+    /// True when an older version of the reading wrote the unit: ingesting its sources again
+    /// re-derives it (see docs/ingest.md).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    older_reading: bool,
+}
+
+/// Whether a unit of the manifest was written by another version of the reading than this one.
+fn older_reading(unit: &costpilot_lake::UnitEntry) -> bool {
+    unit.mapping.as_deref() != Some(costpilot_ingest::READING_VERSION)
 }
 
 #[derive(Debug, Serialize)]
@@ -115,6 +124,7 @@ fn whole_lake(lake: &Lake) -> Result<Info> {
                 is_final: u.is_final,
                 ingested_at: Some(u.ingested_at.clone()),
                 sources: Some(u.sources.len()),
+                older_reading: older_reading(u),
             })
             .collect(),
         rows: manifest.rows(),
@@ -127,20 +137,30 @@ fn whole_lake(lake: &Lake) -> Result<Info> {
 /// manifest's figures would add other tenants' rows and cost, and its source file names and
 /// commit times describe their deliveries, so none of them is shown.
 async fn in_scope(lake: &Lake, scope: &Scope) -> Result<Info> {
+    let manifest = lake.manifest()?;
     let session = lake.session_scoped(scope).await?;
     let units: Vec<UnitInfo> = units::units(&session)
         .await?
         .into_iter()
-        .map(|u| UnitInfo {
-            provider: u.provider,
-            billing_account: u.billing_account,
-            billing_period: u.billing_period,
-            rows: u.rows,
-            billed_cost: u.billed_cost,
-            watermark: u.watermark,
-            is_final: u.is_final,
-            ingested_at: None,
-            sources: None,
+        .map(|u| {
+            let older = manifest.units().iter().any(|m| {
+                m.key.provider == u.provider
+                    && m.key.billing_account == u.billing_account
+                    && m.key.billing_period == u.billing_period
+                    && older_reading(m)
+            });
+            UnitInfo {
+                provider: u.provider,
+                billing_account: u.billing_account,
+                billing_period: u.billing_period,
+                rows: u.rows,
+                billed_cost: u.billed_cost,
+                watermark: u.watermark,
+                is_final: u.is_final,
+                ingested_at: None,
+                sources: None,
+                older_reading: older,
+            }
         })
         .collect();
     let mut totals: BTreeMap<String, i128> = BTreeMap::new();
@@ -203,7 +223,13 @@ fn print_info(info: &Info, format: Format) -> Result<()> {
                         thousands(u.rows),
                         cost,
                         u.watermark.clone().unwrap_or_else(|| "-".into()),
-                        if u.is_final { "final" } else { "estimated" }.to_string(),
+                        match (u.is_final, u.older_reading) {
+                            (true, false) => "final",
+                            (false, false) => "estimated",
+                            (true, true) => "final *",
+                            (false, true) => "estimated *",
+                        }
+                        .to_string(),
                     ]
                     .map(|c| terminal_text(&c).into_owned())
                 })
@@ -230,6 +256,13 @@ fn print_info(info: &Info, format: Format) -> Result<()> {
             println!("{}", line(header));
             for r in &rows {
                 println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]].map(String::as_str)));
+            }
+            let older = info.units.iter().filter(|u| u.older_reading).count();
+            if older > 0 {
+                println!(
+                    "* {older} unit(s) written by an older version of the reading: ingest their sources \
+                     again to re-derive them"
+                );
             }
             let totals = terminal_text(&amounts_in_cents(&info.billed_cost)).into_owned();
             let total = if info.scoped { "total in scope" } else { "total" };
