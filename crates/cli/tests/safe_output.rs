@@ -104,7 +104,8 @@ fn query_csv_quotes_formulas_and_keeps_numbers() {
 
     // Tag values: each formula quoted, the plain number and the amounts (decimals, negative ones
     // included, and a decimal cast to text) as they are. Σ BilledCost per team by hand from the
-    // sample: web 4.16 + 59.52 − 59.52 + 4.50 + 6.66668 + 0, data 22.50 + 0, ml 7.50.
+    // sample: web 4.16 + 0 (Savings Plan covered usage, its negation folded in) + 4.50 + 6.66668 +
+    // 0, data 22.50 + 0, ml 7.50.
     let teams = run(&[
         "query",
         "--format",
@@ -117,11 +118,11 @@ fn query_csv_quotes_formulas_and_keeps_numbers() {
     let want = [
         vec!["team", "billed", "low", "empty"].into_iter().map(String::from).collect::<Vec<_>>(),
         vec![quoted(TAB), "7.500000000000000".into(), "7.500000000000000".into(), String::new()],
-        vec![quoted(PLUS), "15.326680000000000".into(), "-59.520000000000000".into(), NUMBER.into()],
+        vec![quoted(PLUS), "15.326680000000000".into(), "0.000000000000000".into(), NUMBER.into()],
         vec![quoted(MINUS), "22.500000000000000".into(), "0.000000000000000".into(), String::new()],
     ];
     assert_eq!(python_csv(&teams), want, "{teams}");
-    assert!(teams.contains("\n'+SUM(1+1),15.326680000000000,-59.520000000000000,-12.5\n"), "{teams}");
+    assert!(teams.contains("\n'+SUM(1+1),15.326680000000000,0.000000000000000,-12.5\n"), "{teams}");
 
     // A carriage return first is a formula lead too; the cell stays one cell.
     let cr = run(&[
@@ -187,13 +188,14 @@ fn export_csv_quotes_formulas_and_keeps_numbers() {
     // Every amount is a number as written (15 places), negative ones unquoted; the sum is DuckDB's.
     let want = duck(
         "SELECT sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR, \
-           count(*) FILTER (WHERE CAST(line_item_unblended_cost AS DOUBLE) < 0) FROM cur",
+           count(*) FILTER (WHERE CAST(line_item_unblended_cost AS DOUBLE) < 0 \
+             AND line_item_line_item_type <> 'SavingsPlanNegation') FROM cur",
     );
     let amounts: Vec<&str> = data.iter().map(|r| r[billed].as_str()).collect();
     assert!(amounts.iter().all(|a| a.split_once('.').is_some_and(|(_, f)| f.len() == 15)), "{amounts:?}");
     assert_eq!(amounts.iter().map(|a| units(a)).sum::<i128>(), units(&text(&want[0][0])));
     assert_eq!(amounts.iter().filter(|a| a.starts_with('-')).count() as u64, want[0][1].as_u64().unwrap());
-    assert!(amounts.contains(&"-59.520000000000000"), "{amounts:?}");
+    assert!(amounts.contains(&"-10.000000000000000"), "{amounts:?}");
 
     // Tags are JSON objects (a cell starting with `{` runs nothing): the values inside are exact.
     let teams: Vec<Value> = data

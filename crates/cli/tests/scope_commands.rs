@@ -91,11 +91,12 @@ fn duck_units(accounts: &[&str]) -> Vec<Value> {
     let list: Vec<String> = accounts.iter().map(|a| format!("'{a}'")).collect();
     duckdb(&format!(
         "SELECT 'AWS', bill_payer_account_id, left(bill_billing_period_start_date, 7), line_item_currency_code, \
-           count(*), sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR, \
+           {}, sum(CAST(line_item_unblended_cost AS DECIMAL(38, 15)))::VARCHAR, \
            strftime(max(CAST(line_item_usage_end_date AS TIMESTAMP)), '%Y-%m-%dT%H:%M:%SZ'), \
            count(*) = count(nullif(bill_invoice_id, '')) \
          FROM read_csv([{}], all_varchar = true) WHERE line_item_usage_account_id IN ({}) \
          GROUP BY ALL ORDER BY 2, 3, 4",
+        lake_rows(),
         files.join(", "),
         list.join(", ")
     ))

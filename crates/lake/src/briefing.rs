@@ -13,10 +13,8 @@
 //! - the unallocated share: EffectiveCost the rules give no owner, over all EffectiveCost.
 //!
 //! A period is complete when the lake holds usage up to its end: the latest ChargePeriodEnd of the
-//! usage-based rows (ChargeFrequency `Usage-Based`) of its currency reaches its BillingPeriodEnd.
-//! Usage-based rows are used because recurring fees and taxes may be dated to a period's end
-//! before its usage is in; so are the `Unused` rows of a commitment, which carry the period of the
-//! recurring fee they come from, and are left out too.
+//! rows that date usage ([`crate::semantic::USAGE_REACH`]) of its currency reaches its
+//! BillingPeriodEnd.
 //!
 //! Every figure comes from SQL through [`LakeSession::sql`], so the currency guard checks every
 //! query; Rust only picks the periods to compare and orders the movers into up and down lists.
@@ -27,6 +25,7 @@ use serde::Serialize;
 use crate::columns::{amount, amounts, counts, literal, next_month, opt_amount, strings, times};
 use crate::dimensions;
 use crate::error::LakeError;
+use crate::semantic::USAGE_REACH;
 use crate::session::{FOCUS_TABLE, LakeSession};
 
 /// Movers listed per direction and dimension unless told otherwise.
@@ -287,9 +286,7 @@ async fn period_rows(session: &LakeSession, owner: &str) -> Result<Vec<PeriodRow
            sum(EffectiveCost), \
            sum(CASE WHEN {owner} IS NULL THEN EffectiveCost ELSE 0 END), \
            count(*), count(InvoiceId), \
-           max(CASE WHEN ChargeFrequency = 'Usage-Based' \
-             AND (CommitmentDiscountStatus IS NULL OR CommitmentDiscountStatus <> 'Unused') \
-             THEN ChargePeriodEnd END) \
+           max(CASE WHEN {USAGE_REACH} THEN ChargePeriodEnd END) \
          FROM {FOCUS_TABLE} \
          WHERE BillingCurrency IS NOT NULL AND BillingPeriodStart IS NOT NULL \
          GROUP BY BillingCurrency, BillingPeriodStart \

@@ -1116,13 +1116,17 @@ fn rows_are_groups(request: &Request, catalog: &Catalog, route: &Route) -> bool 
     rollup.grouped_columns().all(|c| grouped.contains(c))
 }
 
-/// The latest ChargePeriodEnd of usage-based charges (of any charge when there are none) among
-/// the session's rows: what relative time ranges count back from. Recurring fees may be dated to
-/// the end of a month that has no usage yet, so they do not move it.
+/// The rows whose ChargePeriodEnd says how far usage has reached: usage-based charges, but not a
+/// commitment's `Unused` rows, which carry the period of the recurring fee they come from (dated
+/// to the end of a month whose usage may not be in yet), as recurring fees and taxes do.
+pub(crate) const USAGE_REACH: &str = "ChargeFrequency = 'Usage-Based' \
+     AND (CommitmentDiscountStatus IS NULL OR CommitmentDiscountStatus <> 'Unused')";
+
+/// The latest ChargePeriodEnd of the rows [`USAGE_REACH`] selects (of any charge when there are
+/// none) among the session's rows: what relative time ranges count back from.
 pub async fn anchor(session: &LakeSession) -> Result<Option<i64>, LakeError> {
     let sql = format!(
-        "SELECT coalesce(max(CASE WHEN {} = 'Usage-Based' THEN {end} END), max({end})) FROM {FOCUS_TABLE}",
-        names::CHARGE_FREQUENCY,
+        "SELECT coalesce(max(CASE WHEN {USAGE_REACH} THEN {end} END), max({end})) FROM {FOCUS_TABLE}",
         end = names::CHARGE_PERIOD_END
     );
     let result = session.sql(&sql).await?;
