@@ -128,7 +128,7 @@ pub fn assert_amount(what: &str, got: &serde_json::Value, want: &str) {
 
 /// A CUR amount column as an exact decimal (doubles in the file carry ten decimals).
 pub fn d(column: &str) -> String {
-    format!("CAST(coalesce({column}, 0) AS DECIMAL(38, 10))")
+    format!("coalesce(CAST({column} AS DECIMAL(38, 10)), 0)")
 }
 
 /// EffectiveCost of a CUR 2.0 row, as docs/mapping.md defines it.
