@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::generate::GenerateBar;
 use super::ingest;
-use crate::output::{print_json, thousands};
+use crate::output::{print_json, terminal_text, thousands};
 
 /// Where the demo keeps its estate and lake unless `--data-dir` or `COSTPILOT_DATA_DIR` is given.
 pub const DEFAULT_DATA_DIR: &str = "./.costpilot-demo";
@@ -398,20 +398,22 @@ fn movers_rows(rows: &mut Vec<[String; 6]>, title: &str, lists: &MoverLists, lab
     }
 }
 
+// Names and keys come from the bill: a hostile one must not rewrite the terminal.
 fn label_service(m: &Mover) -> String {
-    m.key.clone().unwrap_or_else(|| "(no service)".into())
+    terminal_text(m.key.as_deref().unwrap_or("(no service)")).into_owned()
 }
 
 fn label_account(m: &Mover) -> String {
-    match (&m.name, &m.key) {
+    let label = match (&m.name, &m.key) {
         (Some(name), Some(id)) => format!("{name} ({id})"),
         (None, Some(id)) => id.clone(),
         _ => "(no account)".into(),
-    }
+    };
+    terminal_text(&label).into_owned()
 }
 
 fn label_owner(m: &Mover) -> String {
-    m.key.clone().unwrap_or_else(|| "(no owner)".into())
+    terminal_text(m.key.as_deref().unwrap_or("(no owner)")).into_owned()
 }
 
 /// " (+12.3 %)", or "" without a percentage.
