@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ingest, row, scalar, value_text};
+use common::{ingest, row, rows, scalar, value_text};
 use costpilot_lake::{Lake, LakeError, LakeSession};
 
 /// USD: 10.00 + 5.50 (payer 111) + 3.00 (payer 222) = 18.50. EUR: 20.00 + 1.25 = 21.25.
@@ -26,17 +26,6 @@ fn mixed_lake(dir: &std::path::Path) -> Lake {
         ],
     );
     lake
-}
-
-async fn rows(session: &LakeSession, sql: &str) -> Vec<Vec<String>> {
-    let result = session.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let mut out = Vec::new();
-    for b in &result.batches {
-        for r in 0..b.num_rows() {
-            out.push(b.columns().iter().map(|c| value_text(c, r)).collect());
-        }
-    }
-    out
 }
 
 async fn refusal(session: &LakeSession, sql: &str) -> String {

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{ingest, row, run_python, value_text};
+use common::{ingest, row, rows, run_python};
 use costpilot_lake::{Lake, LakeSession, Scope};
 use costpilot_model::FocusVersion;
 
@@ -37,17 +37,6 @@ fn lake(dir: &std::path::Path) -> Lake {
         ],
     );
     lake
-}
-
-async fn rows(session: &LakeSession, sql: &str) -> Vec<Vec<String>> {
-    let result = session.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let mut out = Vec::new();
-    for b in &result.batches {
-        for r in 0..b.num_rows() {
-            out.push(b.columns().iter().map(|c| value_text(c, r)).collect());
-        }
-    }
-    out
 }
 
 async fn columns(session: &LakeSession, sql: &str) -> Vec<String> {

@@ -236,3 +236,15 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The rows `sql` gives in `session`, each value as [`value_text`] shows it.
+pub async fn rows(session: &LakeSession, sql: &str) -> Vec<Vec<String>> {
+    let result = session.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut out = Vec::new();
+    for b in &result.batches {
+        for r in 0..b.num_rows() {
+            out.push(b.columns().iter().map(|c| value_text(c, r)).collect());
+        }
+    }
+    out
+}
