@@ -8,6 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
+use costpilot_lake::manifest::decimal_text;
 
 const ROWS: u64 = 1564;
 
@@ -154,4 +155,78 @@ fn a_cur_unit_and_an_aws_focus_export_group_alike_by_service_code_and_meter() {
             "payers": 2, "formats": 2
         }])
     );
+}
+
+/// One estate written with its enterprise discount as lines of its own and inside the rows: the
+/// lake bills the same in both, counts the discount once, and in the rows form shows it as the
+/// negotiated saving ListCost − ContractedCost.
+#[test]
+fn a_discount_as_lines_or_inside_the_rows_bills_the_same_and_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let knobs = dir.path().join("rows.json");
+    std::fs::write(&knobs, r#"{"discount_form": "rows"}"#).unwrap();
+    let options = ["--accounts", "12", "--days", "40", "--start", "2025-01-01", "--seed", "11"];
+    let (lines, rows) = (dir.path().join("lines"), dir.path().join("rows"));
+    generate_and_ingest(&lines.join("estate"), &lines.join("lake"), &options);
+    let mut with_knobs = options.to_vec();
+    with_knobs.extend(["--knobs", knobs.to_str().unwrap()]);
+    generate_and_ingest(&rows.join("estate"), &rows.join("lake"), &with_knobs);
+
+    // The rows form has no discount lines and carries the discount in the rows.
+    let raw = |estate: &std::path::Path, sql: &str| {
+        let files = format!("read_parquet('{}/cur/**/*.parquet', union_by_name = true)", estate.display());
+        duckdb(&sql.replace("FILES", &files))
+    };
+    let edp_lines = "SELECT count(*) FILTER (WHERE line_item_line_item_type = 'EdpDiscount') FROM FILES";
+    assert!(raw(&lines.join("estate"), edp_lines)[0][0].as_u64().unwrap() > 0);
+    assert_eq!(raw(&rows.join("estate"), edp_lines)[0][0], 0);
+    let discount = raw(
+        &rows.join("estate"),
+        &format!(
+            "SELECT line_item_currency_code, sum({discount})::VARCHAR, sum({unblended} + {discount})::VARCHAR \
+             FROM FILES GROUP BY 1 ORDER BY 1",
+            discount = d("discount_total_discount"),
+            unblended = d("line_item_unblended_cost"),
+        ),
+    );
+    // The USD payer has the enterprise discount; the EUR payer has none.
+    assert!(discount.iter().all(|r| units(&text(&r[1])) <= 0), "{discount:?}");
+    assert!(discount.iter().any(|r| units(&text(&r[1])) < 0), "{discount:?}");
+
+    let sql = "SELECT BillingCurrency AS c, CAST(BillingPeriodStart AS DATE) AS p, sum(BilledCost) AS b, \
+               sum(EffectiveCost) AS e, sum(CASE WHEN ChargeCategory = 'Usage' AND x_LineItemType = 'Usage' \
+               THEN ListCost - ContractedCost ELSE 0 END) AS negotiated FROM focus GROUP BY 1, 2 ORDER BY 1, 2";
+    let (a, b) = (
+        json(&lines.join("lake"), &["query", "--sql", sql]),
+        json(&rows.join("lake"), &["query", "--sql", sql]),
+    );
+    let (a, b) = (a.as_array().unwrap(), b.as_array().unwrap());
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() >= 4, "two currencies, two periods: {a:?}");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!((&x["c"], &x["p"]), (&y["c"], &y["p"]));
+        // Per-line rounding of the discount against per-day rounding: far below a cent.
+        assert_amount("BilledCost", &x["b"], &text(&y["b"]));
+        assert_amount("EffectiveCost", &x["e"], &text(&y["e"]));
+        assert_eq!(units(&text(&x["negotiated"])), 0, "no negotiated saving inside lines form rows");
+    }
+    // Σ BilledCost of the rows form is the invoice: unblended plus the discounts inside the rows.
+    let billed: std::collections::BTreeMap<String, i128> = b.iter().fold(Default::default(), |mut m, r| {
+        *m.entry(text(&r["c"])).or_default() += units(&text(&r["b"]));
+        m
+    });
+    for r in &discount {
+        assert_amount(
+            "invoice",
+            &serde_json::Value::String(decimal_text(billed[&text(&r[0])])),
+            &text(&r[2]),
+        );
+        let negotiated: i128 =
+            b.iter().filter(|x| x["c"] == r[0]).map(|x| units(&text(&x["negotiated"]))).sum();
+        assert_amount(
+            "negotiated saving",
+            &serde_json::Value::String(decimal_text(negotiated)),
+            &text(&r[1]).replace('-', ""),
+        );
+    }
 }

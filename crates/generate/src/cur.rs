@@ -27,6 +27,7 @@ use crate::error::GenerateError;
 use crate::estate::{CommitmentKind, Estate, HOUR_MS, ResourceKind};
 use crate::files::PartFiles;
 use crate::lines::{Line, LineKind, Period, Product, SCALE};
+use crate::options::DiscountForm;
 use crate::{Sink, WrittenFile};
 
 /// The kinds of CUR column.
@@ -203,10 +204,11 @@ fn map_type(value: DataType) -> DataType {
 }
 
 /// The Arrow schema of the files.
-pub fn schema() -> SchemaRef {
+pub fn schema(form: DiscountForm) -> SchemaRef {
     Arc::new(Schema::new(
         COLUMNS
             .iter()
+            .filter(|(name, _)| in_export(name, form))
             .map(|(name, col)| {
                 let t = match col {
                     Col::S => DataType::Utf8,
@@ -219,6 +221,15 @@ pub fn schema() -> SchemaRef {
             })
             .collect::<Vec<_>>(),
     ))
+}
+
+/// The columns AWS leaves out of an export that writes discounts as lines of their own ("manual
+/// discount compatibility").
+const DISCOUNT_IN_ROWS: [&str; 2] = ["discount", "discount_total_discount"];
+
+/// Whether an export whose discounts take `form` has the column `name`.
+pub fn in_export(name: &str, form: DiscountForm) -> bool {
+    form == DiscountForm::Rows || !DISCOUNT_IN_ROWS.contains(&name)
 }
 
 /// Writes the estate as CUR 2.0 Parquet.
@@ -234,8 +245,14 @@ pub struct CurSink {
 
 impl CurSink {
     /// A writer into `root` (the estate's output folder) for the export named `export`.
-    pub fn new(root: &Path, export: &str, rows_per_file: usize, row_group_rows: usize) -> Self {
-        let schema = schema();
+    pub fn new(
+        root: &Path,
+        export: &str,
+        form: DiscountForm,
+        rows_per_file: usize,
+        row_group_rows: usize,
+    ) -> Self {
+        let schema = schema(form);
         Self {
             root: root.to_path_buf(),
             export: export.to_string(),
@@ -303,8 +320,10 @@ impl Sink for CurSink {
         };
         // As AWS Data Exports write it: the columns with their types, the period as instants, the
         // data files as S3 URIs; no row counts.
+        let form = e.options.knobs.discount_form;
         let columns: Vec<serde_json::Value> = COLUMNS
             .iter()
+            .filter(|(name, _)| in_export(name, form))
             .map(|(name, col)| serde_json::json!({"name": name, "type": col.manifest_type()}))
             .collect();
         let manifest = serde_json::json!({
@@ -549,10 +568,12 @@ fn batch(
                 | LineKind::SavingsPlanCoveredUsage
                 | LineKind::SavingsPlanNegation
         );
-        // The enterprise discount is billed as EdpDiscount lines, as AWS writes it with manual
-        // discount compatibility: the discount map stays empty and the net cost of a line is its
-        // unblended cost, so that neither Σ net nor Σ unblended counts the discount twice.
-        set("line_item_net_unblended_cost", row, unblended, &mut d);
+        // The enterprise discount is either a line of its own (EdpDiscount) or inside the line
+        // (`discount_total_discount`, the `discount` map, the net cost), never both.
+        set("line_item_net_unblended_cost", row, money(line.unblended + line.discount), &mut d);
+        if line.discount != 0 {
+            set("discount_total_discount", row, money(line.discount), &mut d);
+        }
         set("line_item_usage_amount", row, line.usage, &mut d);
         let public = if matches!(line.kind, LineKind::SavingsPlanNegation | LineKind::EdpDiscount) {
             0.0
@@ -667,10 +688,11 @@ fn batch(
     cols.insert("resource_tags", resource_tags(e, &tag_rows)?);
     cols.insert("cost_category", cost_categories(e, &category_rows)?);
     cols.insert("product", product_maps(products, lines)?);
-    cols.insert("discount", empty_discount_maps(n));
+    cols.insert("discount", discount_maps(lines));
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(COLUMNS.len());
     let constant = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
-    for (i, (name, col)) in COLUMNS.iter().enumerate() {
+    let form = e.options.knobs.discount_form;
+    for (i, (name, col)) in COLUMNS.iter().enumerate().filter(|(_, (name, _))| in_export(name, form)) {
         let array = match (cols.remove(name), col) {
             (Some(a), _) => a,
             (None, Col::D) if d[i].is_empty() => Arc::new(Float64Array::new_null(n)),
@@ -1057,11 +1079,15 @@ fn product_maps(products: &[Product], lines: &[Line]) -> Result<ArrayRef, String
     take(&table, &UInt32Array::from(idx), None).map_err(|e| e.to_string())
 }
 
-/// The `discount` column of `n` lines, each an empty map (discounts are lines of their own).
-fn empty_discount_maps(n: usize) -> ArrayRef {
+/// The `discount` column of `lines`: the enterprise discount of each line that has one inside it.
+fn discount_maps(lines: &[Line]) -> ArrayRef {
     use datafusion::arrow::array::Float64Builder;
     let mut b = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
-    for _ in 0..n {
+    for line in lines.iter() {
+        if line.discount != 0 {
+            b.keys().append_value("edp_discount");
+            b.values().append_value(money(line.discount));
+        }
         b.append(true).expect("keys and values are balanced");
     }
     let m = b.finish();

@@ -206,7 +206,13 @@ fn write_estate(options: &Options, dir: &Path, progress: &dyn Progress) -> Resul
     let mut estate = estate::build(options);
     estate::remediate(&mut estate)?;
     let mut sink: Box<dyn Sink> = match options.format {
-        Format::Cur2 => Box::new(cur::CurSink::new(dir, EXPORT_NAME, ROWS_PER_FILE, ROW_GROUP_ROWS)),
+        Format::Cur2 => Box::new(cur::CurSink::new(
+            dir,
+            EXPORT_NAME,
+            options.knobs.discount_form,
+            ROWS_PER_FILE,
+            ROW_GROUP_ROWS,
+        )),
         Format::FocusAzure | Format::FocusGcp => Box::new(focus::FocusSink::new(dir, options.format)),
     };
     let (truth, event_cost) = bill(&estate, sink.as_mut(), progress)?;

@@ -16,6 +16,7 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::catalog::{self, Meter, REGIONS, Shape};
 use crate::estate::{CommitmentKind, Estate, EventKind, Finding, HOUR_MS, Pattern, ResourceKind, round_rate};
+use crate::options::DiscountForm;
 use crate::rng::{hash4, unit_of};
 
 /// Amount units per currency unit.
@@ -196,6 +197,10 @@ pub struct Line {
     pub commitment: Option<usize>,
     /// Commitment amounts.
     pub c: CommitAmounts,
+    /// The enterprise discount billed inside the line (a negative amount in amount units) when
+    /// the export writes discounts in the rows ([`crate::options::DiscountForm::Rows`]); 0
+    /// otherwise.
+    pub discount: i64,
 }
 
 impl Line {
@@ -221,6 +226,7 @@ impl Line {
             public: amount,
             commitment: None,
             c: CommitAmounts::default(),
+            discount: 0,
         }
     }
 
@@ -231,7 +237,7 @@ impl Line {
             LineKind::SavingsPlanNegation | LineKind::SavingsPlanUpfrontFee => 0,
             LineKind::SavingsPlanRecurringFee => self.c.total - self.c.used,
             LineKind::RIFee => self.c.unused_amortized + self.c.unused_recurring,
-            _ => self.unblended,
+            _ => self.unblended + self.discount,
         }
     }
 }
@@ -616,13 +622,19 @@ impl<'e> Generator<'e> {
                     public: cost,
                     commitment: None,
                     c: CommitAmounts::default(),
+                    discount: 0,
                 });
             }
         }
         self.apply_commitments(h, first, out);
-        for line in &out[first..] {
+        let in_rows = self.e.options.knobs.discount_form == DiscountForm::Rows;
+        for line in &mut out[first..] {
             let code = self.products[line.product].product_code;
             *self.day_usage.entry((line.account, code)).or_default() += line.unblended;
+            let edp = self.e.payers[self.e.accounts[line.account].payer].edp;
+            if in_rows && line.kind == LineKind::Usage && edp > 0.0 && code != "ComputeSavingsPlans" {
+                line.discount = -(line.unblended as f64 * edp).round() as i64;
+            }
         }
     }
 
@@ -797,6 +809,10 @@ impl<'e> Generator<'e> {
             let product = self.charge(payer, code, service, "Discount");
             let discount = -(billed as f64 * edp).round() as i64;
             *self.period_charges.entry((account, code)).or_default() += discount;
+            // Discounts written inside the rows have no line of their own; taxes still see them.
+            if e.options.knobs.discount_form == DiscountForm::Rows {
+                continue;
+            }
             let day = (start_ms, start_ms + 24 * HOUR_MS);
             out.push(Line {
                 public: 0,

@@ -137,6 +137,21 @@ pub struct Knobs {
     /// Write `''` rather than a null in every CUR 2.0 text column a line item has no value for,
     /// as AWS Data Exports do (the rate and reservation-unit columns, typed as text, included).
     pub empty_text: bool,
+    /// How the enterprise discount is billed, as the two kinds of AWS Data Export write it.
+    pub discount_form: DiscountForm,
+}
+
+/// The two ways AWS writes a negotiated discount in CUR 2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountForm {
+    /// As lines of their own (`EdpDiscount`), with "manual discount compatibility": the export
+    /// has no `discount` map and no `discount_total_discount` column.
+    #[default]
+    Lines,
+    /// Inside the rows it discounts: `discount_total_discount`, the `discount` map and the
+    /// `net_*` columns, and no discount lines.
+    Rows,
 }
 
 /// Shares of resources that carry a known waste finding.
@@ -189,6 +204,7 @@ impl Default for Knobs {
             events_per_200_accounts: 1,
             waste: Waste::default(),
             empty_text: false,
+            discount_form: DiscountForm::Lines,
         }
     }
 }

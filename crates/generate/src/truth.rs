@@ -35,7 +35,7 @@ impl Sums {
 
     fn add(&mut self, line: &Line, row: bool) {
         self.rows += u64::from(row);
-        self.billed += i128::from(line.unblended);
+        self.billed += i128::from(line.unblended + line.discount);
         self.effective += i128::from(line.effective());
         self.list += i128::from(list_cost(line));
     }

@@ -557,7 +557,7 @@ impl Input {
         let time = |c: &mut Columns, name: &str| plan.file_name(name).and_then(|f| c.timestamp(f));
         let lenient =
             |c: &Columns, name: &str| plan.file_name(name).and_then(|f| c.get(f)).map(lenient_decimal);
-        Self {
+        let mut input = Self {
             line_type: text(c, n::LINE_ITEM_TYPE),
             unblended: money(c, n::UNBLENDED_COST),
             usage_start: time(c, n::USAGE_START),
@@ -594,8 +594,38 @@ impl Input {
             ri_unused_quantity: money(c, n::RI_UNUSED_QUANTITY),
             ri_total_units: money(c, n::RI_TOTAL_RESERVED_UNITS),
             attrs: PRODUCT_ATTRS.iter().map(|(col, _)| text(c, col)).collect(),
+        };
+        // AWS writes a negotiated discount either as lines of its own (`EdpDiscount`, ...: legacy
+        // CUR, and Data Exports with "manual discount compatibility") or inside the rows it
+        // discounts, in `discount_total_discount` and the `net_*` columns (Data Exports without
+        // it, which then have no discount lines and no such column otherwise). The column tells
+        // which, so a discount is counted exactly once: inside the rows, every cost derived from
+        // the unblended cost is net of it, and the net effective and unused amounts stand in for
+        // the gross ones where the file has them.
+        if plan.flavour == super::Flavour::Cur2
+            && let Some(discount) = money(c, n::TOTAL_DISCOUNT)
+        {
+            input.unblended = input.unblended.map(|u| with_discount(&u, &discount));
+            let net = |c: &mut Columns, name: &str, gross: Option<Decimal128Array>| money(c, name).or(gross);
+            input.ri_effective = net(c, n::RI_NET_EFFECTIVE_COST, input.ri_effective.take());
+            input.sp_effective = net(c, n::SP_NET_EFFECTIVE_COST, input.sp_effective.take());
+            input.ri_unused_upfront = net(c, n::RI_NET_UNUSED_UPFRONT, input.ri_unused_upfront.take());
+            input.ri_unused_recurring = net(c, n::RI_NET_UNUSED_RECURRING, input.ri_unused_recurring.take());
+            input.unblended_rate = lenient(c, n::NET_UNBLENDED_RATE).or(input.unblended_rate.take());
         }
+        input
     }
+}
+
+/// Unblended costs with each row's discount (a negative amount; none is 0) added.
+fn with_discount(unblended: &Decimal128Array, discount: &Decimal128Array) -> Decimal128Array {
+    let values: Vec<i128> = unblended
+        .values()
+        .iter()
+        .zip(discount.iter())
+        .map(|(u, d)| u.saturating_add(d.unwrap_or(0)))
+        .collect();
+    Decimal128Array::new(values.into(), unblended.nulls().cloned()).with_data_type(money_type())
 }
 
 /// What every row of a batch is.

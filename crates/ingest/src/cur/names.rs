@@ -99,6 +99,19 @@ pub const RI_UNUSED_RECURRING: &str = "reservation_unused_recurring_fee";
 pub const RI_UNUSED_QUANTITY: &str = "reservation_unused_quantity";
 /// `reservation_total_reserved_units`.
 pub const RI_TOTAL_RESERVED_UNITS: &str = "reservation_total_reserved_units";
+/// `discount_total_discount`: the row's discounts, when AWS writes them inside the rows (Data
+/// Exports without "manual discount compatibility"; the column is absent with it).
+pub const TOTAL_DISCOUNT: &str = "discount_total_discount";
+/// `line_item_net_unblended_rate`: the rate after the row's discounts.
+pub const NET_UNBLENDED_RATE: &str = "line_item_net_unblended_rate";
+/// `reservation_net_effective_cost`.
+pub const RI_NET_EFFECTIVE_COST: &str = "reservation_net_effective_cost";
+/// `reservation_net_unused_amortized_upfront_fee_for_billing_period`.
+pub const RI_NET_UNUSED_UPFRONT: &str = "reservation_net_unused_amortized_upfront_fee_for_billing_period";
+/// `reservation_net_unused_recurring_fee`.
+pub const RI_NET_UNUSED_RECURRING: &str = "reservation_net_unused_recurring_fee";
+/// `savings_plan_net_savings_plan_effective_cost`.
+pub const SP_NET_EFFECTIVE_COST: &str = "savings_plan_net_savings_plan_effective_cost";
 /// The `product` map column.
 pub const PRODUCT_MAP: &str = "product";
 /// The `resource_tags` map column.
@@ -190,6 +203,12 @@ pub const USED: &[(&str, &str)] = &[
     (RI_UNUSED_RECURRING, "reservation/UnusedRecurringFee"),
     (RI_UNUSED_QUANTITY, "reservation/UnusedQuantity"),
     (RI_TOTAL_RESERVED_UNITS, "reservation/TotalReservedUnits"),
+    (TOTAL_DISCOUNT, "discount/TotalDiscount"),
+    (NET_UNBLENDED_RATE, "lineItem/NetUnblendedRate"),
+    (RI_NET_EFFECTIVE_COST, "reservation/NetEffectiveCost"),
+    (RI_NET_UNUSED_UPFRONT, "reservation/NetUnusedAmortizedUpfrontFeeForBillingPeriod"),
+    (RI_NET_UNUSED_RECURRING, "reservation/NetUnusedRecurringFee"),
+    (SP_NET_EFFECTIVE_COST, "savingsPlan/NetSavingsPlanEffectiveCost"),
 ];
 
 /// The legacy CUR spelling of a CUR 2.0 column the reader uses (for messages).
