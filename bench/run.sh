@@ -138,7 +138,9 @@ bench_ingest() {
   rss=$(peak_rss_mb "$work/time-$name.txt" "$bin" --data-dir "$work/$name-rss" ingest "$src")
   rm -rf "$work/$name-rss"
   rows=$("$bin" --data-dir "$work/$name" query --sql "SELECT count(*) AS n FROM focus" --format csv | tail -n 1)
-  [[ $rows == "$n" ]] || echo "bench/run.sh: warning: the lake holds $rows rows, the export $n" >&2
+  # The lake holds fewer rows than the export has line items (negations fold into their covered
+  # rows) and a few more (unused commitments split off): both counts go in the table.
+  [[ $rows -gt 0 ]] || die "the lake holds no rows after ingesting $src"
   ingest_rows+=("$(printf '| %s | %s | %s | %d | %.1f | %s | %s | %s | %s |' "$label" \
     "$(group "$n")" "$(group "$rows")" "$files" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$median" \
     "$(group "$(awk -v n="$n" -v s="$median" 'BEGIN { printf "%.0f", n / s }')")" \
@@ -275,7 +277,7 @@ git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with 
   echo
   echo "## Ingest"
   echo
-  echo "| input | rows in | rows in lake | files | input MB | median s | rows/s | MB/s | peak RSS MB |"
+  echo "| input | rows in | rows in lake | files | input MB | median s | rows in/s | MB/s | peak RSS MB |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ingest_rows[@]}"
   echo
