@@ -260,7 +260,8 @@ git -C "$root" diff --quiet HEAD -- crates 2>/dev/null || commit="$commit (with 
   echo
   echo "- Input: \`costpilot generate --rows-target N --seed 42\` (docs/generator.md): the default estate of"
   echo "  120 accounts over 90 days (three billing periods, a USD and a EUR payer) as AWS CUR 2.0 Data Exports"
-  echo "  Parquet with $columns columns (124 flat + the product, resource_tags, cost_category and discount maps),"
+  echo "  Parquet with $columns columns (the flat ones and the product, resource_tags and cost_category maps; the EDP"
+  echo "  discount as EdpDiscount lines, so no discount map, as AWS writes it with manual discount compatibility),"
   echo "  every line item type the generator writes, snappy files of at most 1,000,000 rows under"
   echo "  \`BILLING_PERIOD=YYYY-MM/\`, with their Data Exports manifests. CSV.gz: the same rows written by DuckDB"
   echo "  (\`bench/cur2_csv.py\`). \"'' for none\": the same estate generated with the knob \`empty_text\`, so every"
