@@ -240,3 +240,38 @@ fn a_unit_written_by_an_older_reading_is_marked_and_rewritten_by_ingesting_its_s
     assert_eq!((again["unchanged"].as_bool(), again["units_replaced"].as_u64()), (Some(false), Some(1)));
     assert_eq!(json(dir.path(), &["lake", "info"])["units"][0].get("older_reading"), None);
 }
+
+#[test]
+fn a_bad_value_in_a_column_no_cost_depends_on_is_a_warning_and_its_row_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bill.csv");
+    let mut csv = format!("{HEADER},reservation_total_reserved_units,split_line_item_split_cost\n");
+    for (units, split) in [("8760", "1.5"), ("N/A", ""), ("", "abc"), ("744", "0.25")] {
+        writeln!(
+            csv,
+            "111122223333,2025-01-01T00:00:00Z,Usage,2025-01-02T00:00:00Z,2025-01-02T01:00:00Z,USD,AmazonEC2,1.25,{units},{split}"
+        )
+        .unwrap();
+    }
+    std::fs::write(&path, csv).unwrap();
+    let summary = json(dir.path(), &["ingest", "--strict", path.to_str().unwrap()]);
+    assert_eq!((summary["rows_kept"].as_u64(), summary["rows_skipped"].as_u64()), (Some(4), Some(0)));
+    assert_eq!(
+        summary["nulled_by_reason"],
+        serde_json::json!({
+            "reservation_total_reserved_units: not a number": 1,
+            "split_line_item_split_cost: not a number": 1,
+        })
+    );
+    let splits = json(
+        dir.path(),
+        &[
+            "query",
+            "--sql",
+            "SELECT count(x_SplitCost) AS n, sum(x_SplitCost) AS s, sum(BilledCost) AS b FROM focus",
+        ],
+    );
+    assert_eq!(splits[0]["n"], 2);
+    assert_eq!(units(&text(&splits[0]["s"])), units("1.75"));
+    assert_eq!(units(&text(&splits[0]["b"])), units("5.00"));
+}

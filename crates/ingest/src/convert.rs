@@ -30,6 +30,19 @@ pub struct Columns<'a> {
     raw: &'a RawBatch,
     index: HashMap<String, usize>,
     faults: BTreeMap<usize, BadRow>,
+    nulled: Vec<BadRow>,
+}
+
+/// A finished batch of lake rows ([`Columns::finish`]).
+#[derive(Debug)]
+pub struct Finished {
+    /// The rows kept.
+    pub batch: RecordBatch,
+    /// The rows dropped, with what was wrong.
+    pub bad: Vec<BadRow>,
+    /// Values that could not be read in columns no cost, key or date depends on: kept as nulls,
+    /// their rows kept too, and counted as warnings.
+    pub nulled: Vec<BadRow>,
 }
 
 impl<'a> Columns<'a> {
@@ -43,7 +56,7 @@ impl<'a> Columns<'a> {
             .enumerate()
             .map(|(i, f)| (f.name().to_ascii_lowercase(), i))
             .collect();
-        Self { raw, index, faults: BTreeMap::new() }
+        Self { raw, index, faults: BTreeMap::new(), nulled: Vec::new() }
     }
 
     /// Rows in the batch.
@@ -242,6 +255,27 @@ impl<'a> Columns<'a> {
         Decimal128Array::new(ScalarBuffer::from(values), nulls).with_data_type(money_type())
     }
 
+    /// The named column as an exact decimal like [`Columns::decimal`], for a column that no cost,
+    /// key or date depends on (a quantity of reserved units, split-cost detail): a value that is
+    /// not a number is a null and a warning, never a bad row.
+    pub fn decimal_or_null(&mut self, name: &str) -> Option<Decimal128Array> {
+        let before: std::collections::BTreeSet<usize> = self.faults.keys().copied().collect();
+        let out = self.decimal(name)?;
+        let spelled = self.spelled(name);
+        let new: Vec<usize> = self
+            .faults
+            .iter()
+            .filter(|(i, f)| !before.contains(i) && f.column.as_deref() == Some(spelled.as_str()))
+            .map(|(i, _)| *i)
+            .collect();
+        for i in new {
+            if let Some(fault) = self.faults.remove(&i) {
+                self.nulled.push(fault);
+            }
+        }
+        Some(out)
+    }
+
     /// The named column as UTC microseconds, or `None` if absent. Text that is not a date/time is a
     /// fault on its row; time without a zone is taken as UTC.
     pub fn timestamp(&mut self, name: &str) -> Option<TimestampMicrosecondArray> {
@@ -291,7 +325,7 @@ impl<'a> Columns<'a> {
         path: &Path,
         columns: Vec<(&'static str, ArrayRef)>,
         strict: bool,
-    ) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
+    ) -> Result<Finished, IngestError> {
         let len = self.len();
         crate::dates::check(&columns, crate::dates::FolderPeriod::of(path).as_ref(), |i, column, reason| {
             self.fault(i, column, reason)
@@ -304,8 +338,10 @@ impl<'a> Columns<'a> {
         if strict && let Some(first) = bad.first() {
             return Err(first.clone().into_error(path));
         }
+        // A nulled value on a row dropped for another fault is no warning: the row is gone.
+        let nulled = self.nulled.into_iter().filter(|n| !bad.iter().any(|b| b.row == n.row)).collect();
         if faulty.is_empty() {
-            return Ok((batch, bad));
+            return Ok(Finished { batch, bad, nulled });
         }
         let mut keep = vec![true; len];
         for i in faulty {
@@ -313,7 +349,7 @@ impl<'a> Columns<'a> {
         }
         let kept = filter_record_batch(&batch, &BooleanArray::from(keep))
             .map_err(|e| IngestError::Internal { path: path.into(), message: e.to_string() })?;
-        Ok((kept, bad))
+        Ok(Finished { batch: kept, bad, nulled })
     }
 }
 
@@ -562,19 +598,49 @@ mod tests {
         let when = c.timestamp("WHEN").unwrap();
         assert_eq!(cost.value(0), 1_500_000_000_000_000);
         let path = Path::new("bill.csv");
-        let (batch, bad) = c
+        let Finished { batch, bad, nulled } = c
             .finish(
                 path,
                 vec![("BilledCost", Arc::new(cost) as ArrayRef), ("ChargePeriodStart", Arc::new(when))],
                 false,
             )
             .unwrap();
+        assert!(nulled.is_empty());
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(bad.len(), 2);
         assert_eq!(bad[0].row, 11);
         assert_eq!(bad[0].column.as_deref(), Some("Cost"));
         assert_eq!(bad[1].row, 12);
         assert!(batch.column(index_of("BillingCurrency")).is_null(0));
+    }
+
+    #[test]
+    fn a_bad_value_in_a_column_nothing_depends_on_is_a_warning_and_its_row_stays() {
+        let r = raw(vec![
+            ("Cost", Arc::new(StringArray::from(vec![Some("1.5"), Some("2"), Some("x")])) as ArrayRef),
+            ("Units", Arc::new(StringArray::from(vec![Some("N/A"), Some("744"), Some("n/a")]))),
+        ]);
+        let mut c = Columns::new(&r);
+        let units = c.decimal_or_null("units").unwrap();
+        let cost = c.decimal("Cost").unwrap();
+        assert_eq!(units.iter().collect::<Vec<_>>(), vec![None, Some(744 * 1_000_000_000_000_000), None]);
+        let done = c
+            .finish(Path::new("bill.csv"), vec![("BilledCost", Arc::new(cost) as ArrayRef)], true)
+            .unwrap_err();
+        // --strict still fails on the bad cost of row 12, never on a nulled value.
+        assert_eq!(done.to_string(), "bill.csv: row 12, column 'Cost': not a number: 'x' is not a number");
+
+        let mut c = Columns::new(&r);
+        c.decimal_or_null("Units").unwrap();
+        let cost = c.decimal("Cost").unwrap();
+        let Finished { batch, bad, nulled } =
+            c.finish(Path::new("bill.csv"), vec![("BilledCost", Arc::new(cost) as ArrayRef)], false).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(bad.len(), 1);
+        // Row 12's nulled units go with the row; row 10's stay a warning.
+        assert_eq!(nulled.len(), 1);
+        assert_eq!((nulled[0].row, nulled[0].column.as_deref()), (10, Some("Units")));
+        assert_eq!(nulled[0].kind(), "Units: not a number");
     }
 
     #[test]

@@ -80,6 +80,8 @@ struct Mapped {
     rows_read: u64,
     /// Rows skipped, with reasons.
     bad: Vec<BadRow>,
+    /// Values read as nulls in kept rows, with reasons.
+    nulled: Vec<BadRow>,
 }
 
 /// Raw batches decoded ahead of the mapping, and mapped batches ahead of the caller: two each,
@@ -148,12 +150,14 @@ impl CurReader {
                     let mapped = match raw_rx.recv() {
                         Ok(None) => break,
                         Err(_) => Mapped::lost(&stopped, "decoding"),
-                        Ok(Some(Err(e))) => Mapped { result: Err(e), rows_read: 0, bad: Vec::new() },
+                        Ok(Some(Err(e))) => Mapped::failed(e, 0),
                         Ok(Some(Ok(raw))) => {
                             let rows_read = (raw.batch.num_rows() + raw.malformed.len()) as u64;
                             match mapping::map_batch(&plan, &raw, strict, &mut ledger) {
-                                Ok((batch, bad)) => Mapped { result: Ok(batch), rows_read, bad },
-                                Err(e) => Mapped { result: Err(e), rows_read, bad: Vec::new() },
+                                Ok(f) => {
+                                    Mapped { result: Ok(f.batch), rows_read, bad: f.bad, nulled: f.nulled }
+                                }
+                                Err(e) => Mapped::failed(e, rows_read),
                             }
                         }
                     };
@@ -168,8 +172,14 @@ impl CurReader {
                     Ok(Some(batch)) => Some(Ok(batch)),
                     Err(message) => Some(Err(IngestError::Internal { path: stopped.clone(), message })),
                 };
-                if let Some(result) = residual
-                    && mapped_tx.send(Some(Mapped { result, rows_read: 0, bad: Vec::new() })).is_err()
+                let residual = residual.map(|result| Mapped {
+                    result,
+                    rows_read: 0,
+                    bad: Vec::new(),
+                    nulled: Vec::new(),
+                });
+                if let Some(mapped) = residual
+                    && mapped_tx.send(Some(mapped)).is_err()
                 {
                     return;
                 }
@@ -189,11 +199,12 @@ impl Mapped {
     /// The error of a stream whose thread died (a bug, not bad input).
     fn lost(path: &Path, stage: &str) -> Self {
         let message = format!("the CUR {stage} thread stopped before the end of the file");
-        Self {
-            result: Err(IngestError::Internal { path: path.into(), message }),
-            rows_read: 0,
-            bad: Vec::new(),
-        }
+        Self::failed(IngestError::Internal { path: path.into(), message }, 0)
+    }
+
+    /// The error that ends the file, after `rows_read` rows.
+    fn failed(e: IngestError, rows_read: u64) -> Self {
+        Self { result: Err(e), rows_read, bad: Vec::new(), nulled: Vec::new() }
     }
 }
 
@@ -219,6 +230,7 @@ impl Iterator for CurReader {
             };
             self.report.rows_read += mapped.rows_read;
             self.report.skip(mapped.bad);
+            self.report.null(mapped.nulled);
             match mapped.result {
                 Ok(batch) => {
                     self.report.rows_kept += batch.num_rows() as u64;

@@ -53,9 +53,8 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
-use crate::convert::{Columns, KeyValueBuilder, constant_string};
+use crate::convert::{Columns, Finished, KeyValueBuilder, constant_string};
 use crate::raw::{Container, RawBatch, RawReader};
-use crate::report::BadRow;
 use crate::{BatchReader, FileReport, IngestError, ReadOptions, SourceFile, SourceKind};
 
 /// The format name in messages and reports.
@@ -135,8 +134,9 @@ impl Iterator for FocusReader {
                     self.done = true;
                     return Some(Err(e));
                 }
-                Ok((batch, bad)) => {
+                Ok(Finished { batch, bad, nulled }) => {
                     self.report.skip(bad);
+                    self.report.null(nulled);
                     self.report.rows_kept += batch.num_rows() as u64;
                     if batch.num_rows() > 0 {
                         return Some(Ok(batch));
@@ -200,12 +200,7 @@ impl Plan {
         self.columns.iter().find(|(d, _)| d.name == canonical).map(|(_, s)| s.as_str())
     }
 
-    fn convert(
-        &self,
-        raw: &RawBatch,
-        path: &Path,
-        strict: bool,
-    ) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
+    fn convert(&self, raw: &RawBatch, path: &Path, strict: bool) -> Result<Finished, IngestError> {
         let mut c = Columns::new(raw);
         let len = c.len();
         let mut out: HashMap<&'static str, ArrayRef> = HashMap::new();

@@ -57,6 +57,9 @@ pub struct FileReport {
     pub skipped_by_reason: BTreeMap<String, u64>,
     /// The first skipped rows, with their values, for the user to look at.
     pub examples: Vec<BadRow>,
+    /// Values read as nulls because they could not be read, in columns no cost, key or date
+    /// depends on (the rows were kept), counted by "column: reason".
+    pub nulled_by_reason: BTreeMap<String, u64>,
 }
 
 impl FileReport {
@@ -68,6 +71,13 @@ impl FileReport {
     /// Rows skipped in all.
     pub fn rows_skipped(&self) -> u64 {
         self.skipped_by_reason.values().sum()
+    }
+
+    /// Records values read as nulls (their rows were kept).
+    pub fn null(&mut self, values: impl IntoIterator<Item = BadRow>) {
+        for value in values {
+            *self.nulled_by_reason.entry(value.kind()).or_default() += 1;
+        }
     }
 
     /// Records skipped rows.

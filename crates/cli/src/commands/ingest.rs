@@ -102,6 +102,9 @@ pub struct Summary {
     pub rows_skipped: u64,
     /// Bad rows skipped, by `column: reason`.
     pub skipped_by_reason: BTreeMap<String, u64>,
+    /// Values read as nulls in kept rows (columns no cost, key or date depends on), by
+    /// `column: reason`.
+    pub nulled_by_reason: BTreeMap<String, u64>,
     /// Files not read because an earlier file had the same checksum.
     pub duplicates: Vec<Duplicate>,
     /// Units the commit touched.
@@ -251,6 +254,10 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], options: &Options) -> Result<S
             *skipped_by_reason.entry(reason.clone()).or_insert(0) += n;
         }
     }
+    let mut nulled_by_reason = BTreeMap::new();
+    for (reason, n) in reports.iter().flat_map(|r| &r.nulled_by_reason) {
+        *nulled_by_reason.entry(reason.clone()).or_insert(0) += n;
+    }
     let rows_read: u64 = reports.iter().map(|r| r.rows_read).sum();
     let rows_kept: u64 = reports.iter().map(|r| r.rows_kept).sum();
     let summary = Summary {
@@ -258,6 +265,7 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], options: &Options) -> Result<S
         rows_kept,
         rows_skipped: reports.iter().map(|r| r.rows_skipped()).sum(),
         skipped_by_reason,
+        nulled_by_reason,
         duplicates,
         units: commit.units.len(),
         units_added: count(Outcome::Added),
@@ -457,6 +465,7 @@ fn unchanged_summary(elapsed: Duration) -> Summary {
         rows_kept: 0,
         rows_skipped: 0,
         skipped_by_reason: BTreeMap::new(),
+        nulled_by_reason: BTreeMap::new(),
         duplicates: Vec::new(),
         units: 0,
         units_added: 0,
@@ -507,6 +516,12 @@ fn report(summary: &Summary, format: Format) -> Result<()> {
         for (file, bad) in examples.take(EXAMPLES_PRINTED) {
             let column = bad.column.as_deref().unwrap_or("(whole row)");
             println!("  e.g. {}: row {}, column '{}': {}", file.path.display(), bad.row, column, bad.reason);
+        }
+    }
+    if !summary.nulled_by_reason.is_empty() {
+        println!("warning: values that are not numbers, kept as nulls in rows that were kept:");
+        for (reason, n) in &summary.nulled_by_reason {
+            println!("  {n} × {reason}");
         }
     }
     for duplicate in &summary.duplicates {

@@ -13,7 +13,7 @@ use costpilot_model::money::{parse_decimal, to_f64};
 use costpilot_model::{money_type, names as lake, tags_type};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, DictionaryArray, Int32Array, MapArray,
-    RecordBatch, StringArray, StringBuilder, StructArray, TimestampMicrosecondArray,
+    StringArray, StringBuilder, StructArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::{cast, take};
@@ -25,9 +25,8 @@ use super::keyvalue::{KeyValues, Pairs, PlainMap};
 use super::names as n;
 use super::services::{FastMap, category_for_name, focus_unit, name_for_code, region_name, resource_type};
 use crate::IngestError;
-use crate::convert::{Columns, KeyValueBuilder, Text, constant_string, empty_as_null};
+use crate::convert::{Columns, Finished, KeyValueBuilder, Text, constant_string, empty_as_null};
 use crate::raw::RawBatch;
-use crate::report::BadRow;
 use crate::tags::{normalize_cost_category_key, normalize_tag_key};
 
 /// Units of 10^-15 in one.
@@ -395,7 +394,7 @@ pub(crate) fn map_batch(
     raw: &RawBatch,
     strict: bool,
     ledger: &mut Ledger,
-) -> Result<(RecordBatch, Vec<BadRow>), IngestError> {
+) -> Result<Finished, IngestError> {
     let mut c = Columns::new(raw);
     let rows = c.len();
     let internal = |message: String| IngestError::Internal { path: plan.path.clone(), message };
@@ -448,7 +447,8 @@ pub(crate) fn map_batch(
         let array = if *lake_name == lake::X_SPLIT_PARENT_RESOURCE_ID {
             arc(&text(&mut c, cur2))
         } else {
-            plan.file_name(cur2).and_then(|f| c.decimal(f)).map(|a| Arc::new(a) as ArrayRef)
+            // Split-cost detail is never added to a cost: a value that is no number is a null.
+            plan.file_name(cur2).and_then(|f| c.decimal_or_null(f)).map(|a| Arc::new(a) as ArrayRef)
         };
         pass(lake_name, array);
     }
@@ -457,8 +457,9 @@ pub(crate) fn map_batch(
     }
     columns.push((lake::X_SOURCE_FORMAT, constant_string(plan.flavour.format(), rows)));
     let changes = book(&input, &class, &c, unused, ledger);
-    let (batch, bad) = c.finish(&plan.path, columns, strict)?;
-    Ok((ledger.reshape(batch, &changes).map_err(internal)?, bad))
+    let mut finished = c.finish(&plan.path, columns, strict)?;
+    finished.batch = ledger.reshape(finished.batch, &changes).map_err(internal)?;
+    Ok(finished)
 }
 
 /// The changes a batch needs once its faulty rows are gone, with its covered and negation rows
@@ -591,8 +592,9 @@ impl Input {
             ri_effective: money(c, n::RI_EFFECTIVE_COST),
             ri_unused_upfront: money(c, n::RI_UNUSED_UPFRONT),
             ri_unused_recurring: money(c, n::RI_UNUSED_RECURRING),
-            ri_unused_quantity: money(c, n::RI_UNUSED_QUANTITY),
-            ri_total_units: money(c, n::RI_TOTAL_RESERVED_UNITS),
+            // Only CommitmentDiscountQuantity needs these: a value that is no number is a null.
+            ri_unused_quantity: plan.file_name(n::RI_UNUSED_QUANTITY).and_then(|f| c.decimal_or_null(f)),
+            ri_total_units: plan.file_name(n::RI_TOTAL_RESERVED_UNITS).and_then(|f| c.decimal_or_null(f)),
             attrs: PRODUCT_ATTRS.iter().map(|(col, _)| text(c, col)).collect(),
         };
         // AWS writes a negotiated discount either as lines of its own (`EdpDiscount`, ...: legacy
