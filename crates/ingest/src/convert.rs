@@ -339,7 +339,8 @@ impl<'a> Columns<'a> {
             return Err(first.clone().into_error(path));
         }
         // A nulled value on a row dropped for another fault is no warning: the row is gone.
-        let nulled = self.nulled.into_iter().filter(|n| !bad.iter().any(|b| b.row == n.row)).collect();
+        let dropped: std::collections::HashSet<u64> = bad.iter().map(|b| b.row).collect();
+        let nulled = self.nulled.into_iter().filter(|n| !dropped.contains(&n.row)).collect();
         if faulty.is_empty() {
             return Ok(Finished { batch, bad, nulled });
         }
