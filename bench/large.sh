@@ -46,8 +46,11 @@ python3 - "$dir/ingest.json" "$dir/time.txt" <<'PY'
 import json, re, sys
 ingest = json.load(open(sys.argv[1]))
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(sys.argv[2]).read()).group(1))
-print(f"ingest: {ingest['rows_read']:,} rows in {ingest['seconds']:.1f} s = "
-      f"{ingest['rows_per_second']:,.0f} rows/s, {ingest['megabytes_per_second']:.0f} MB/s, "
+# Line items read per second is the figure the target and bench/run.sh use; the lake holds fewer
+# rows (Savings Plan negations fold into their covered rows), counted per second too.
+print(f"ingest: {ingest['rows_read']:,} line items in {ingest['seconds']:.1f} s = "
+      f"{ingest['rows_read'] / ingest['seconds']:,.0f} line items/s ({ingest['rows_kept']:,} lake rows, "
+      f"{ingest['rows_per_second']:,.0f}/s), {ingest['megabytes_per_second']:.0f} MB/s, "
       f"peak RSS {rss / 1e6:.2f} GB")
 PY
 "$bin" --data-dir "$lake" rollups status
