@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use costpilot_lake::Scope;
+use costpilot_query::Scope;
 
 /// costpilot: cloud cost data in one clean FOCUS model, queried with SQL.
 #[derive(Debug, Parser)]

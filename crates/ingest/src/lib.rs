@@ -13,11 +13,8 @@
 //! keeps a [`FileReport`] of rows read, kept and skipped (with reasons). Readers never write: the
 //! lake crate stores what they produce, so a failed read leaves stored data untouched.
 //!
-//! [`rules`] reads and checks tag-rules files and compiles them, with a [`cmdb`] (the ownership
-//! import), into the resolver that gives every row its allocation dimensions with provenance.
 
 pub mod business;
-pub mod cmdb;
 pub mod convert;
 pub mod cur;
 pub mod dates;
@@ -26,7 +23,6 @@ pub mod focus;
 pub mod metrics;
 pub mod raw;
 pub mod report;
-pub mod rules;
 pub mod source;
 pub mod tags;
 

@@ -1,18 +1,18 @@
-//! The lake handle: opening, reading the manifest, starting transactions, sessions and vacuum.
+//! The lake handle: opening, reading the manifest, starting transactions, replacing derived parts
+//! and vacuum.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
 use crate::error::LakeError;
 use crate::layout;
-use crate::limits::QueryLimits;
-use crate::manifest::{Manifest, now_text};
-use crate::scope::Scope;
-use crate::session::LakeSession;
+use crate::manifest::{FileEntry, Manifest, PartEntry, now_text};
+use crate::observe::{Observers, StagedPart};
 use crate::transaction::{Transaction, WriteOptions, delete_files, take_expired};
 
 /// How long files of replaced units are kept for readers of older snapshots before vacuum (or a
@@ -25,12 +25,23 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
 pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// A handle on the lake under `<data-dir>/lake/`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Lake {
     data_dir: PathBuf,
     root: PathBuf,
     retention: Duration,
     write: WriteOptions,
+    observers: Option<Arc<dyn Observers>>,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("root", &self.root)
+            .field("retention", &self.retention)
+            .field("observed", &self.observers.is_some())
+            .finish()
+    }
 }
 
 /// What vacuum deleted.
@@ -64,6 +75,7 @@ impl Lake {
             root,
             retention: DEFAULT_RETENTION,
             write: WriteOptions::default(),
+            observers: None,
         })
     }
 
@@ -95,7 +107,7 @@ impl Lake {
     }
 
     /// Takes the writer lock, waiting up to [`LOCK_WAIT`] for a holder that is about to let go.
-    pub(crate) fn lock(&self) -> Result<File, LakeError> {
+    pub fn lock(&self) -> Result<File, LakeError> {
         let path = self.root.join(layout::LOCK);
         let file =
             OpenOptions::new().create(true).append(true).open(&path).map_err(|e| LakeError::io(&path, e))?;
@@ -115,36 +127,69 @@ impl Lake {
     /// Starts the one write transaction the lake allows at a time. If another transaction or
     /// vacuum holds the writer lock, waits up to [`LOCK_WAIT`] and then fails with
     /// [`LakeError::Busy`].
+    /// Its transactions get the [`Lake::with_observers`] observers, if any.
     pub fn begin(&self) -> Result<Transaction, LakeError> {
         let lock = self.lock()?;
-        let rollups = crate::rollup::for_transaction(&self.data_dir);
-        Transaction::start(&self.root, self.retention, &self.write, rollups, lock)
+        let observers = match &self.observers {
+            Some(o) => o.for_transaction(&self.data_dir),
+            None => Ok(Vec::new()),
+        };
+        Transaction::start(&self.root, self.retention, &self.write, observers, lock)
     }
 
-    /// How long files of replaced units (and replaced rollup parts) are kept for older readers.
+    /// This handle, whose transactions derive parts with `observers` (see [`crate::observe`]).
+    pub fn with_observers(mut self, observers: Arc<dyn Observers>) -> Lake {
+        self.observers = Some(observers);
+        self
+    }
+
+    /// Puts parts computed after their units were written (a refresh of stale rollups) in force
+    /// in one manifest swap: `parts` pairs a unit's number in `manifest` with parts written in
+    /// place in the unit's folder. A part replaces the unit's part of the same name, which is
+    /// retired like a data file. The caller holds `lock` ([`Lake::lock`]) and loaded `manifest`
+    /// under it; `stem` names the swap's temporary file. Returns the manifest in force after.
+    pub fn replace_parts(
+        &self,
+        _lock: &File,
+        mut manifest: Manifest,
+        parts: Vec<(usize, Vec<StagedPart>)>,
+        stem: &str,
+    ) -> Result<Manifest, LakeError> {
+        let now = Utc::now();
+        let now_s = now_text(now);
+        let expired = take_expired(&mut manifest, now, self.retention);
+        let mut dirs = BTreeSet::new();
+        let mut retired = Vec::new();
+        for (i, staged) in parts {
+            let unit = &mut manifest.units[i];
+            for p in staged {
+                let path = format!("{}/{}", layout::unit_dir(&unit.key), p.file_name);
+                dirs.insert(p.path.parent().map(Path::to_path_buf).unwrap_or_default());
+                if let Some(at) = unit.parts.iter().position(|r| r.name == p.name) {
+                    retired.push(unit.parts.remove(at).file);
+                }
+                unit.parts.push(PartEntry {
+                    name: p.name,
+                    fingerprint: p.fingerprint,
+                    file: FileEntry { path, rows: p.rows, bytes: p.bytes },
+                });
+            }
+            unit.parts.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        manifest.retire(retired, &now_s);
+        for dir in dirs {
+            layout::sync_dir(&dir)?;
+        }
+        manifest.version += 1;
+        manifest.updated_at = Some(now_s);
+        manifest.store(&self.root, stem)?;
+        delete_files(&self.root, &expired);
+        Ok(manifest)
+    }
+
+    /// How long files of replaced units (and replaced derived parts) are kept for older readers.
     pub fn retention(&self) -> Duration {
         self.retention
-    }
-
-    /// A query session over a snapshot of the current manifest (see [`LakeSession`]) that sees
-    /// every row.
-    pub async fn session(&self) -> Result<LakeSession, LakeError> {
-        self.session_scoped(&Scope::all()).await
-    }
-
-    /// A query session that sees only the rows in `scope`, whatever it asks.
-    pub async fn session_scoped(&self, scope: &Scope) -> Result<LakeSession, LakeError> {
-        self.session_with_limits(scope, QueryLimits::from_env()?).await
-    }
-
-    /// A query session over `scope` whose queries stay within `limits` (the other constructors
-    /// read them from the environment: see [`crate::limits`]).
-    pub async fn session_with_limits(
-        &self,
-        scope: &Scope,
-        limits: QueryLimits,
-    ) -> Result<LakeSession, LakeError> {
-        LakeSession::open(self, self.manifest()?, scope, limits).await
     }
 
     /// Deletes what no reader needs any more: retired files older than `retention`, data files no

@@ -11,8 +11,7 @@
 //! Folder names escape every byte outside `[A-Za-z0-9.-]` as `_HH` (hex), so any provider or
 //! account id gives a single, portable path segment that needs no URL escaping.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use costpilot_model::UnitKey;
@@ -67,55 +66,7 @@ pub fn resolve(root: &Path, relative: &str) -> PathBuf {
     p
 }
 
-/// Flushes a folder's entries (new, renamed or removed files) to disk.
-pub fn sync_dir(dir: &Path) -> Result<(), LakeError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LakeError::io(dir, e))
-}
-
-/// Creates `dir` and its missing parents, flushing each parent whose entries changed, so a
-/// renamed file inside survives a crash.
-pub fn create_dir_durable(dir: &Path) -> Result<(), LakeError> {
-    // A bare relative name (`lakedir`) has the empty path as its parent: that is the current
-    // folder, which exists.
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        create_dir_durable(parent)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(LakeError::io(dir, e)),
-    }
-    match dir.parent() {
-        Some(parent) if parent.as_os_str().is_empty() => sync_dir(Path::new("."))?,
-        Some(parent) => sync_dir(parent)?,
-        None => {}
-    }
-    Ok(())
-}
-
-/// Replaces `target` with `bytes` atomically: a temporary file beside it is written and flushed,
-/// renamed over the target, and the folder flushed. Readers see the old or the new content.
-pub fn write_atomic(target: &Path, bytes: &[u8], tag: &str) -> Result<(), LakeError> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{tag}"));
-    let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(LakeError::io(&tmp, e));
-    }
-    if let Err(e) = fs::rename(&tmp, target) {
-        let _ = fs::remove_file(&tmp);
-        return Err(LakeError::io(target, e));
-    }
-    sync_dir(dir)
-}
+pub use costpilot_model::durable::{create_dir as create_dir_durable, sync_dir, write_atomic};
 
 /// Removes a file, treating "already gone" as done.
 pub fn remove_file_if_present(path: &Path) -> Result<(), LakeError> {

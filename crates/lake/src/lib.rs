@@ -1,7 +1,9 @@
 //! # costpilot-lake
 //!
-//! The FOCUS lake: Parquet files of [`costpilot_model::lake_schema`] under `<data-dir>/lake/`, a
-//! manifest that is the single source of truth, and SQL over it through DataFusion.
+//! The storage of the FOCUS lake: Parquet files of [`costpilot_model::lake_schema`] under
+//! `<data-dir>/lake/`, a manifest that is the single source of truth, transactions that replace
+//! units atomically, the column-chunk encoder, and vacuum. It may depend only on
+//! `costpilot-model`: it runs no query (that is `costpilot-query`) and knows no rules.
 //!
 //! ## Units and atomic replacement
 //! Rows belong to units: (ProviderName, BillingAccountId, month of BillingPeriodStart). A unit is
@@ -43,80 +45,33 @@
 //! pages, RLE_DICTIONARY or PLAIN data pages, v1 page headers written by the parquet crate) with no
 //! page index: without page statistics nothing prunes by page.
 //!
-//! Measured on 2 cores, rewriting rows ingested from the CUR 2.0 benchmark data: the encoding
-//! (dictionaries, levels of the tag maps, statistics) dominates, not the codec. Zstd level 1 makes
-//! files 24 % smaller than Snappy but costs about 10 % more CPU; Snappy is the default because
-//! ingest speed is the goal and it decompresses faster for queries. Statistics are kept per column
-//! chunk, never per page (page statistics of the many string columns cost more than the rest of
-//! encoding), and only where they can prune: min/max of every string column was another fifth of
-//! encoding. The columns of a batch are encoded on all cores, the costliest first.
+//! The encoding (dictionaries, levels of the tag maps, statistics) costs more than the codec.
+//! Snappy is the default because ingest speed is the goal and it decompresses faster for queries;
+//! Zstd makes smaller files for more CPU (figures in `bench/README.md`). Statistics are kept per
+//! column chunk, never per page (page statistics of the many string columns cost more than the
+//! rest of encoding), and only where they can prune. The columns of a batch are encoded on all
+//! cores, the costliest first.
 //!
-//! ## SQL and the currency guard
-//! See [`LakeSession`] (table `focus`, names in any case unless quoted), [`compat`] (DuckDB's
-//! `strftime`, Trino's `date_format`, `date_diff` and `element_at`, `Tags->>'team'`; internal
-//! functions refused), [`limits`] (memory and time per query), [`guard`] (no sum
-//! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
-//! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic) and [`nested`]
-//! (`map_extract(Tags, 'team')[1]` without per-row array slices); [`optimize`] adds rules
-//! that evaluate `CASE WHEN c THEN column ELSE constant END` without filtering the batch
-//! ([`casezip`]) and shift timestamps by an interval once per run of equal values ([`timeshift`]).
-//!
-//! ## Rollups
-//! [`rollup`] keeps pre-aggregated Parquet parts beside each unit's data files (daily and hourly
-//! sums by account, service, resource and allocation dimension), computed by the transaction
-//! that writes the unit and named in the manifest with it; the semantic layer answers a request
-//! from the smallest fresh rollup that answers it exactly, and from the lake otherwise.
-//!
-//! ## Allocation and data quality
-//! [`dimensions`] keeps the tag rules, CMDB and allocation rules in force under `<data-dir>/rules/`
-//! and makes each allocation dimension a column of the `focus` view. [`quality`] computes the
-//! data-quality report and a resource's provenance, [`allocation`] splits shared costs to the cent,
-//! and [`suggest`] proposes tag rules from the data.
+//! ## Derived parts
+//! A transaction can derive small files from the rows it writes (the semantic layer's rollups),
+//! committed beside each unit's data files and named in the manifest with it: see [`observe`].
+//! Storage itself knows nothing of what they hold.
 //!
 //! ## Test hook
 //! `COSTPILOT_FAILPOINT=before-manifest-swap` makes [`Transaction::commit`] abort the process
 //! right before the manifest swap, to test crash safety.
 
-pub mod allocation;
-pub mod briefing;
-pub mod business;
-pub mod casezip;
 mod chunk;
-mod columns;
-pub mod compat;
-pub mod datetrunc;
-pub mod dimensions;
 pub mod error;
-pub mod export;
-pub mod fastpath;
-pub mod fx;
-pub mod guard;
-mod identifiers;
-mod intern;
-pub mod invoice;
 mod lake;
 pub mod layout;
-pub mod limits;
 pub mod manifest;
-pub mod nested;
-pub mod optimize;
-pub mod quality;
-pub mod rollup;
-pub mod scope;
-pub mod semantic;
-pub mod session;
+pub mod observe;
 mod split;
-pub mod suggest;
-pub mod timeshift;
 pub mod transaction;
-pub mod units;
 
-pub use briefing::{Briefing, BriefingOptions, briefing};
 pub use error::LakeError;
-pub use export::{ExportFormat, ExportReport, export_columns};
 pub use lake::{DEFAULT_RETENTION, LOCK_WAIT, Lake, VacuumReport};
-pub use limits::QueryLimits;
-pub use manifest::{FileEntry, Manifest, RetiredFile, SourceRef, UnitEntry};
-pub use scope::Scope;
-pub use session::{FOCUS_LAKE_TABLE, FOCUS_TABLE, LakeSession, QueryResult};
+pub use manifest::{FileEntry, Manifest, PartEntry, RetiredFile, SourceRef, UnitEntry};
+pub use observe::{ObserveError, Observers, StagedPart, StagedParts, UnitObserver};
 pub use transaction::{CommitReport, Outcome, PendingUnit, Transaction, UnitChange, WriteOptions};

@@ -53,15 +53,15 @@ pub struct RetiredFile {
     pub retired_at: String,
 }
 
-/// One rollup's rows for one unit: a small Parquet file beside the unit's data files, written by
-/// the transaction that wrote the unit or by a refresh (see [`crate::rollup`]).
+/// A file derived from one unit's rows (a rollup's rows for the unit): a small Parquet file
+/// beside the unit's data files, written by the transaction that wrote the unit (see
+/// [`crate::observe`]) or by a later refresh ([`crate::Lake::replace_parts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RollupPart {
-    /// The rollup's name ([`crate::rollup::Definition::name`]).
+pub struct PartEntry {
+    /// What it holds (a rollup's name).
     pub name: String,
-    /// What it was computed with: the definition and, for rollups of allocation dimensions, the
-    /// rules in force ([`crate::rollup::Definition::fingerprint`]). A part whose fingerprint is
-    /// not the current one is stale.
+    /// What it was computed with (for a rollup, its definition and the rules in force). A part
+    /// whose fingerprint is not the current one is stale.
     pub fingerprint: String,
     /// The file.
     #[serde(flatten)]
@@ -96,9 +96,11 @@ pub struct UnitEntry {
     /// whose label is not the current one is re-derived by ingesting its sources again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<String>,
-    /// Its rows in each rollup, if computed (lakes written before rollups have none).
+    /// Its derived parts (rollups), if computed. The key stays `rollups`, as lakes already written
+    /// name it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rollups: Vec<RollupPart>,
+    #[serde(rename = "rollups")]
+    pub parts: Vec<PartEntry>,
 }
 
 impl UnitEntry {
@@ -196,7 +198,7 @@ impl Manifest {
     /// Every file a reader of this snapshot may open: data files, rollup parts and retired files.
     pub fn referenced_paths(&self) -> impl Iterator<Item = &str> {
         self.live_files()
-            .chain(self.units.iter().flat_map(|u| u.rollups.iter().map(|p| &p.file)))
+            .chain(self.units.iter().flat_map(|u| u.parts.iter().map(|p| &p.file)))
             .map(|f| f.path.as_str())
             .chain(self.retired.iter().map(|f| f.path.as_str()))
     }
@@ -233,7 +235,7 @@ impl Manifest {
         let mut text = serde_json::to_vec_pretty(self)
             .map_err(|e| LakeError::Manifest { path: path.clone(), message: e.to_string() })?;
         text.push(b'\n');
-        layout::write_atomic(&path, &text, tag)
+        Ok(layout::write_atomic(&path, &text, tag)?)
     }
 
     /// Puts `unit` in place of the unit with the same key (or adds it) and returns the one replaced.

@@ -38,9 +38,9 @@ use crate::chunk::{ChunkEncoder, ChunkKind};
 use crate::error::LakeError;
 use crate::layout;
 use crate::manifest::{
-    FileEntry, Manifest, RetiredFile, RollupPart, SourceRef, UnitEntry, decimal_text, now_text, parse_time,
+    FileEntry, Manifest, PartEntry, RetiredFile, SourceRef, UnitEntry, decimal_text, now_text, parse_time,
 };
-use crate::rollup::{self, Aggregator, Planned, WrittenPart};
+use crate::observe::{ObserveError, StagedPart, StagedParts, UnitObserver};
 use crate::split::SharedFilter;
 
 /// At most this many staging files are open at once; the least recently written is closed (and a
@@ -58,9 +58,9 @@ const CHANNEL_BATCHES: usize = 3;
 /// rather than gathered by unit.
 const MAX_RUNS: usize = 16;
 
-/// Messages waiting for the rollup thread, which is quicker per batch than the writer (the same
-/// pieces as the writer's: they share its buffers).
-const ROLLUP_BATCHES: usize = 4;
+/// Messages waiting for each observer's thread, which is quicker per batch than the writer (the
+/// same pieces as the writer's: they share its buffers).
+const OBSERVER_BATCHES: usize = 4;
 
 /// The environment variable naming a failpoint (a test hook, see [`Transaction::commit`]).
 pub const FAILPOINT_ENV: &str = "COSTPILOT_FAILPOINT";
@@ -184,9 +184,8 @@ pub struct CommitReport {
     pub units: Vec<UnitChange>,
     /// Retired files past the retention that the commit deleted.
     pub retired_deleted: usize,
-    /// Why the units it wrote got no rollup parts, if they did not (their rollups are then
-    /// stale until [`crate::rollup::build`]).
-    pub rollups_skipped: Option<String>,
+    /// Why the units it wrote got no derived parts, if they did not (see [`crate::observe`]).
+    pub parts_skipped: Option<String>,
 }
 
 /// Running totals of one unit's rows in a transaction.
@@ -225,36 +224,27 @@ struct Writer {
     thread: JoinHandle<Result<Vec<StagedFile>, LakeError>>,
 }
 
-/// Rollup parts of each unit, staged.
-type StagedParts = Vec<(usize, Vec<WrittenPart>)>;
-
-/// The thread computing the rollup parts of the units written (see [`crate::rollup`]).
-struct RollupWorker {
-    /// Its input; `None` once closed, which starts the writing of its parts.
+/// The thread of one observer of the units written (see [`crate::observe`]).
+struct ObserverWorker {
+    /// Its input; `None` once closed, which starts the staging of its parts.
     tx: Option<SyncSender<Pieces>>,
-    thread: JoinHandle<Result<StagedParts, LakeError>>,
+    thread: JoinHandle<Result<StagedParts, ObserveError>>,
 }
 
-/// Aggregates every piece it receives; when the channel closes, writes each unit's parts to
-/// `dir` (named `<stem>-<unit>-<rollup>.rollup.parquet`).
-fn rollup_loop(
+/// Shows the observer every piece it receives; when the channel closes, has it stage its parts
+/// in `dir`.
+fn observe_loop(
     rx: Receiver<Pieces>,
-    mut aggregator: Aggregator,
-    fingerprints: Vec<String>,
-    names: Vec<&'static str>,
+    mut observer: Box<dyn UnitObserver>,
     dir: PathBuf,
     stem: String,
-) -> Result<StagedParts, LakeError> {
+) -> Result<StagedParts, ObserveError> {
     for (unit, pieces) in rx {
         for piece in &pieces {
-            aggregator.add(unit, piece)?;
+            observer.observe(unit, piece)?;
         }
     }
-    // The data files are written by now: both cores are free for the parts.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    aggregator.finish(threads, |unit, r, batch| {
-        rollup::write_part(&dir, &format!("{stem}-{unit}"), names[r], &fingerprints[r], &batch)
-    })
+    observer.finish(&dir, &stem)
 }
 
 /// A write to the lake: batches are filed by unit into staging files; nothing is visible to
@@ -272,8 +262,8 @@ pub struct Transaction {
     units: Vec<UnitState>,
     index: HashMap<UnitKey, usize>,
     writer: Option<Writer>,
-    rollups: Vec<RollupWorker>,
-    rollups_skipped: Option<String>,
+    observers: Vec<ObserverWorker>,
+    parts_skipped: Option<String>,
     mapping: Option<String>,
     finished: bool,
     // Declared last so it is released after the staging folder is cleaned up in `drop`.
@@ -291,7 +281,7 @@ impl Transaction {
         root: &Path,
         retention: Duration,
         options: &WriteOptions,
-        rollups: Result<Vec<Planned>, LakeError>,
+        observers: Result<Vec<Box<dyn UnitObserver>>, ObserveError>,
         lock: File,
     ) -> Result<Transaction, LakeError> {
         let now = Utc::now();
@@ -317,19 +307,19 @@ impl Transaction {
             .name("costpilot-lake-writer".into())
             .spawn(move || write_loop(rx, &thread_dir, encoding))
             .map_err(|e| LakeError::io(&staging, e))?;
-        let (planned, rollups_skipped) = match rollups {
+        let (planned, parts_skipped) = match observers {
             Ok(planned) => (planned, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
-        let mut rollups = Vec::with_capacity(planned.len());
-        for Planned { aggregator, fingerprints, names } in planned {
-            let (tx, rx) = sync_channel(ROLLUP_BATCHES);
+        let mut observers = Vec::with_capacity(planned.len());
+        for observer in planned {
+            let (tx, rx) = sync_channel(OBSERVER_BATCHES);
             let (dir, stem) = (staging.clone(), id.clone());
             let thread = std::thread::Builder::new()
-                .name("costpilot-lake-rollups".into())
-                .spawn(move || rollup_loop(rx, aggregator, fingerprints, names, dir, stem))
+                .name("costpilot-lake-observer".into())
+                .spawn(move || observe_loop(rx, observer, dir, stem))
                 .map_err(|e| LakeError::io(&staging, e))?;
-            rollups.push(RollupWorker { tx: Some(tx), thread });
+            observers.push(ObserverWorker { tx: Some(tx), thread });
         }
         Ok(Transaction {
             root: root.to_path_buf(),
@@ -339,8 +329,8 @@ impl Transaction {
             units: Vec::new(),
             index: HashMap::new(),
             writer: Some(Writer { tx, thread }),
-            rollups,
-            rollups_skipped,
+            observers,
+            parts_skipped,
             mapping: None,
             finished: false,
             _lock: lock,
@@ -431,42 +421,42 @@ impl Transaction {
             }
         }
         for (unit, pieces) in routed {
-            self.send_rollups(unit, &pieces);
+            self.send_observers(unit, &pieces);
             self.send(unit, pieces)?;
         }
         Ok(())
     }
 
-    /// Hands a unit's pieces of a batch to the rollup threads; if one stopped, its error becomes
-    /// the reason the commit has no rollup parts.
-    fn send_rollups(&mut self, unit: usize, pieces: &[RecordBatch]) {
+    /// Hands a unit's pieces of a batch to the observers' threads; if one stopped, its error
+    /// becomes the reason the commit has no parts.
+    fn send_observers(&mut self, unit: usize, pieces: &[RecordBatch]) {
         if self
-            .rollups
+            .observers
             .iter()
             .all(|w| w.tx.as_ref().is_some_and(|tx| tx.send((unit, pieces.to_vec())).is_ok()))
         {
             return;
         }
-        self.rollups_skipped = Some(match self.finish_rollups() {
+        self.parts_skipped = Some(match self.finish_observers() {
             Err(e) => e.to_string(),
-            Ok(_) => "a rollup thread stopped unexpectedly".to_string(),
+            Ok(_) => "an observer thread stopped unexpectedly".to_string(),
         });
     }
 
-    /// Closes every rollup thread's input: each writes its parts from then on, all at once.
-    fn close_rollups(&mut self) {
-        for worker in &mut self.rollups {
+    /// Closes every observer thread's input: each stages its parts from then on, all at once.
+    fn close_observers(&mut self) {
+        for worker in &mut self.observers {
             worker.tx = None;
         }
     }
 
-    /// Waits for the rollup threads; every unit's parts from all of them, or the first error.
-    fn finish_rollups(&mut self) -> Result<StagedParts, LakeError> {
-        self.close_rollups();
-        let mut parts: BTreeMap<usize, Vec<WrittenPart>> = BTreeMap::new();
+    /// Waits for the observer threads; every unit's parts from all of them, or the first error.
+    fn finish_observers(&mut self) -> Result<StagedParts, ObserveError> {
+        self.close_observers();
+        let mut parts: BTreeMap<usize, Vec<StagedPart>> = BTreeMap::new();
         let mut failure = None;
-        for RollupWorker { thread, .. } in std::mem::take(&mut self.rollups) {
-            match thread.join().unwrap_or_else(|_| Err(LakeError::Query("a rollup thread panicked".into()))) {
+        for ObserverWorker { thread, .. } in std::mem::take(&mut self.observers) {
+            match thread.join().unwrap_or_else(|_| Err("an observer thread panicked".into())) {
                 Ok(staged) => {
                     for (unit, p) in staged {
                         parts.entry(unit).or_default().extend(p);
@@ -534,13 +524,13 @@ impl Transaction {
                 message: "a write of this transaction failed, so it cannot be committed".into(),
             });
         }
-        // The rollup threads write their parts while the writer closes its files.
-        self.close_rollups();
+        // The observers stage their parts while the writer closes its files.
+        self.close_observers();
         let staged = self.finish_writer()?;
-        let mut parts: HashMap<usize, Vec<WrittenPart>> = match self.finish_rollups() {
+        let mut parts: HashMap<usize, Vec<StagedPart>> = match self.finish_observers() {
             Ok(parts) => parts.into_iter().collect(),
             Err(e) => {
-                self.rollups_skipped = Some(e.to_string());
+                self.parts_skipped = Some(e.to_string());
                 HashMap::new()
             }
         };
@@ -576,7 +566,7 @@ impl Transaction {
                 match manifest.upsert(entry) {
                     Some(old) => {
                         manifest.retire(
-                            old.files.into_iter().chain(old.rollups.into_iter().map(|p| p.file)),
+                            old.files.into_iter().chain(old.parts.into_iter().map(|p| p.file)),
                             &now_s,
                         );
                         Outcome::Replaced
@@ -606,7 +596,7 @@ impl Transaction {
             version: manifest.version,
             units: changes,
             retired_deleted,
-            rollups_skipped: self.rollups_skipped.take(),
+            parts_skipped: self.parts_skipped.take(),
         })
     }
 
@@ -615,7 +605,7 @@ impl Transaction {
         &self,
         state: &UnitState,
         files: &[StagedFile],
-        parts: Vec<WrittenPart>,
+        parts: Vec<StagedPart>,
         billed_cost: BTreeMap<String, String>,
         now: &str,
     ) -> Result<UnitEntry, LakeError> {
@@ -635,18 +625,17 @@ impl Transaction {
             fs::rename(&f.path, &target).map_err(|e| LakeError::io(&target, e))?;
             entries.push(FileEntry { path: format!("{dir_rel}/{name}"), rows: f.rows, bytes: f.bytes });
         }
-        let mut rollups = Vec::with_capacity(parts.len());
+        let mut derived = Vec::with_capacity(parts.len());
         for p in parts {
-            let name = rollup::part_file_name(&self.id, &p.name);
-            let target = dir.join(&name);
+            let target = dir.join(&p.file_name);
             fs::rename(&p.path, &target).map_err(|e| LakeError::io(&target, e))?;
-            rollups.push(RollupPart {
+            derived.push(PartEntry {
                 name: p.name,
                 fingerprint: p.fingerprint,
-                file: FileEntry { path: format!("{dir_rel}/{name}"), rows: p.rows, bytes: p.bytes },
+                file: FileEntry { path: format!("{dir_rel}/{}", p.file_name), rows: p.rows, bytes: p.bytes },
             });
         }
-        rollups.sort_by(|a, b| a.name.cmp(&b.name));
+        derived.sort_by(|a, b| a.name.cmp(&b.name));
         layout::sync_dir(&dir)?;
         let stats = &state.stats;
         Ok(UnitEntry {
@@ -660,7 +649,7 @@ impl Transaction {
             ingested_at: now.to_string(),
             transaction: self.id.clone(),
             mapping: self.mapping.clone(),
-            rollups,
+            parts: derived,
         })
     }
 
@@ -669,7 +658,7 @@ impl Transaction {
 
     fn cleanup(&mut self) {
         let _ = self.finish_writer();
-        let _ = self.finish_rollups();
+        let _ = self.finish_observers();
         let _ = fs::remove_dir_all(&self.staging);
         let staging_root = self.root.join(layout::STAGING);
         let _ = fs::remove_dir(&staging_root);

@@ -4,9 +4,11 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use costpilot_lake::Scope;
-use costpilot_lake::allocation::Allocation;
-use costpilot_lake::{Lake, dimensions, quality};
+use costpilot_analysis::quality;
+use costpilot_query::Scope;
+use costpilot_query::{Sessions, open_lake};
+use costpilot_rules::allocation::Allocation;
+use costpilot_rules::store;
 
 use crate::output::{Format, csv_field, print_json, terminal_text};
 
@@ -20,13 +22,13 @@ pub struct Args {
 
 /// Runs `costpilot allocate`.
 pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
-    let Some(rules) = dimensions::allocation_rules(data_dir)? else {
+    let Some(rules) = store::allocation_rules(data_dir)? else {
         bail!(
             "no allocation rules in force in {}; apply some with: costpilot rules apply allocation FILE",
-            dimensions::rules_dir(data_dir).display()
+            store::rules_dir(data_dir).display()
         );
     };
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let session = lake.session_scoped(scope).await?;
     let observations = quality::observations(&session, None).await?;
     let allocation = quality::allocation(&observations, session.resolver(), &rules)?;

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use costpilot_lake::Lake;
-use costpilot_lake::semantic::{self, Dimension, Grain, MAX_PAGE_SIZE, Metric, Page, Request, TimeRange};
+use costpilot_query::semantic::{self, Dimension, Grain, MAX_PAGE_SIZE, Metric, Page, Request, TimeRange};
+use costpilot_query::{Sessions, open_lake};
 use serde::Serialize;
 
 use crate::output::{Format, print_json};
@@ -148,7 +148,7 @@ pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let session = lake.session().await?;
     let lake_rows = session.manifest().rows();
     if lake_rows == 0 {

@@ -1,18 +1,18 @@
 //! `costpilot cost`: cost by any dimensions, grain and time range, through the semantic layer
-//! ([`costpilot_lake::semantic`]), per billing currency, with exact amounts.
+//! ([`costpilot_query::semantic`]), per billing currency, with exact amounts.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use chrono::DateTime;
-use costpilot_lake::LakeSession;
-use costpilot_lake::semantic::{
-    self, CostResult, DEFAULT_PAGE_SIZE, Dimension, Grain, Page, Request, TimeRange,
-};
-use costpilot_lake::{Lake, Scope};
 use costpilot_model::money_type;
 use costpilot_model::time::{format_micros, parse_timestamp_micros};
+use costpilot_query::LakeSession;
+use costpilot_query::semantic::{
+    self, CostResult, DEFAULT_PAGE_SIZE, Dimension, Grain, Page, Request, TimeRange,
+};
+use costpilot_query::{Scope, Sessions, open_lake};
 use datafusion::arrow::array::{ArrayRef, Decimal128Array, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
@@ -82,7 +82,7 @@ pub async fn time_range(
 
 /// Runs `costpilot cost`.
 pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let session = lake.session_scoped(scope).await?;
     let range = time_range(&session, args.since.as_deref(), args.until.as_deref()).await?;
     let request = Request {

@@ -18,11 +18,11 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use costpilot_analysis::briefing::{Briefing, BriefingOptions, CurrencyBriefing, Mover, MoverLists};
 use costpilot_generate::Options;
-use costpilot_lake::briefing::{Briefing, BriefingOptions, CurrencyBriefing, Mover, MoverLists};
-use costpilot_lake::dimensions::{self, RulesKind};
-use costpilot_lake::{Lake, LakeSession};
 use costpilot_model::money::format_units;
+use costpilot_query::{LakeSession, Sessions, open_lake};
+use costpilot_rules::store::{self, RulesKind};
 use serde_json::{Value, json};
 
 use super::generate::GenerateBar;
@@ -139,14 +139,14 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
     // CMDB and virtual tags as they would in a real set-up (unchanged files make no new version).
     // In force before the ingest, so the rollups it computes group by these rules' dimensions.
     let rules = [
-        dimensions::apply_text(
+        store::apply_text(
             &data_dir,
             RulesKind::Tags,
             EXAMPLE_TAG_RULES,
             Path::new("examples/rules/tags.yaml"),
         )?,
-        dimensions::apply(&data_dir, RulesKind::Cmdb, &estate_dir.join("cmdb.csv"))?,
-        dimensions::apply_text(
+        store::apply(&data_dir, RulesKind::Cmdb, &estate_dir.join("cmdb.csv"))?,
+        store::apply_text(
             &data_dir,
             RulesKind::Allocation,
             EXAMPLE_ALLOCATION_RULES,
@@ -179,7 +179,7 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
     super::rollups::rebuild_after_change(&data_dir, true).await?;
 
     // 4. The analyses.
-    let lake = Lake::open(&data_dir)?;
+    let lake = open_lake(&data_dir)?;
     let session = lake.session().await?;
     let mut sections = Vec::with_capacity(ANALYSES.len());
     for analysis in ANALYSES {
@@ -268,7 +268,7 @@ fn empty_lake(data_dir: &Path, estate: &Path) -> Result<()> {
     if !root.exists() {
         return Ok(());
     }
-    let manifest = Lake::open(data_dir)?.manifest()?;
+    let manifest = open_lake(data_dir)?.manifest()?;
     let foreign = manifest
         .units()
         .iter()
@@ -286,7 +286,7 @@ fn empty_lake(data_dir: &Path, estate: &Path) -> Result<()> {
 
 /// The Monday briefing ([`costpilot_lake::briefing`]) as a section.
 async fn briefing_section(session: &LakeSession, args: &Args) -> Result<Section> {
-    let briefing = costpilot_lake::briefing(session, BriefingOptions { top: args.top }).await?;
+    let briefing = costpilot_analysis::briefing(session, BriefingOptions { top: args.top }).await?;
     Ok(Section { json: serde_json::to_value(&briefing)?, text: briefing_text(&briefing) })
 }
 

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
-use costpilot_lake::Lake;
-use costpilot_lake::Scope;
 use costpilot_model::FocusVersion;
+use costpilot_query::Scope;
+use costpilot_query::{Sessions, open_lake};
 
 use crate::output::{Format, print_json, thousands};
 
@@ -27,7 +27,7 @@ pub struct Args {
 pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     let version = FocusVersion::parse(&args.focus_version)
         .ok_or_else(|| anyhow!("unknown FOCUS version '{}': use 1.0, 1.1, 1.2 or 1.3", args.focus_version))?;
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let session = lake.session_scoped(scope).await?;
     let report = session.export(version, &args.out).await?;
     match args.format {

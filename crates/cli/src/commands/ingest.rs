@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use costpilot_ingest::{Checksums, FileReport, IngestError, ReadOptions, SourceFile, SourceKind};
-use costpilot_lake::{Lake, Manifest, Outcome, PendingUnit, SourceRef};
+use costpilot_lake::{Manifest, Outcome, PendingUnit, SourceRef};
 use costpilot_model::money::{format_units, parse_decimal};
+use costpilot_query::open_lake;
 use datafusion::arrow::array::RecordBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -162,7 +163,7 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], options: &Options) -> Result<S
     if files.is_empty() {
         bail!("no billing files found in {}", list(paths));
     }
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let mut checksums = Checksums::start(files.iter().map(|f| f.path.clone()).collect());
     // The files are new unless every one was ingested before: the first unknown checksum (in a
     // lake without sources, the first file) decides, and the others follow while the files are
@@ -236,7 +237,7 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], options: &Options) -> Result<S
         return Err(refusal);
     }
     let commit = tx.commit()?;
-    if let Some(why) = &commit.rollups_skipped {
+    if let Some(why) = &commit.parts_skipped {
         eprintln!("warning: the ingest computed no rollup parts ({why}); computing them from the lake");
     }
     let count = |o: Outcome| commit.units.iter().filter(|u| u.outcome == o).count();

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use costpilot_lake::invoice::{self, InvoiceLine};
+use costpilot_analysis::invoice::{self, InvoiceLine};
 use costpilot_lake::manifest::decimal_text;
-use costpilot_lake::{Lake, Scope};
 use costpilot_model::money::format_units;
+use costpilot_query::{Scope, Sessions, open_lake};
 
 use crate::output::{Format, csv_field, print_json, terminal_text};
 
@@ -29,7 +29,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     {
         bail!("--period '{p}': expected a month as YYYY-MM, e.g. 2025-01");
     }
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let session = lake.session_scoped(scope).await?;
     let mut lines = invoice::invoices(&session).await?;
     if let Some(p) = &args.period {

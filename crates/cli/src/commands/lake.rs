@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use costpilot_lake::{Lake, Scope, units};
+use costpilot_analysis::units;
+use costpilot_query::{Scope, Sessions, open_lake};
 use serde::Serialize;
 
 use crate::output::{Format, csv_field, print_json, terminal_text, thousands};
@@ -73,7 +74,7 @@ struct Info {
 /// Runs a `lake` subcommand. `main` refuses `vacuum` under a scope (it deletes every tenant's
 /// files); `info` under a scope shows the scope's rows only.
 pub async fn run(data_dir: &Path, scope: &Scope, command: Command) -> Result<()> {
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     match command {
         Command::Info { format } => {
             let info = match scope.is_all() {
@@ -106,7 +107,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, command: Command) -> Result<()>
 }
 
 /// What the manifest says of every unit: the operator's view of the whole lake.
-fn whole_lake(lake: &Lake) -> Result<Info> {
+fn whole_lake(lake: &costpilot_lake::Lake) -> Result<Info> {
     let manifest = lake.manifest()?;
     Ok(Info {
         manifest_version: Some(manifest.version),
@@ -136,7 +137,7 @@ fn whole_lake(lake: &Lake) -> Result<Info> {
 /// `focus` table. A tenant may ask what of its cost the lake holds and how current it is; the
 /// manifest's figures would add other tenants' rows and cost, and its source file names and
 /// commit times describe their deliveries, so none of them is shown.
-async fn in_scope(lake: &Lake, scope: &Scope) -> Result<Info> {
+async fn in_scope(lake: &costpilot_lake::Lake, scope: &Scope) -> Result<Info> {
     let manifest = lake.manifest()?;
     let session = lake.session_scoped(scope).await?;
     let units: Vec<UnitInfo> = units::units(&session)

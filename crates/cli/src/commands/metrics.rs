@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use costpilot_lake::business;
-use costpilot_lake::semantic::Grain;
-use costpilot_lake::{Lake, Scope};
 use costpilot_model::money::format_units;
+use costpilot_query::business;
+use costpilot_query::semantic::Grain;
+use costpilot_query::{Scope, Sessions, open_lake};
 
 use crate::output::{Format, csv_field, print_json, terminal_text};
 
@@ -69,10 +69,10 @@ pub async fn run(data_dir: &Path, scope: &Scope, command: Command) -> Result<()>
         }
         Command::UnitCost { metric, by, grain, since, until, format } => {
             let grain: Grain = grain.parse()?;
-            let lake = Lake::open(data_dir)?;
+            let lake = open_lake(data_dir)?;
             let session = lake.session_scoped(scope).await?;
             let range = super::cost::time_range(&session, since.as_deref(), until.as_deref()).await?;
-            let rows = business::unit_cost(&session, &metric, &by, grain, range).await?;
+            let rows = costpilot_analysis::unit_cost::unit_cost(&session, &metric, &by, grain, range).await?;
             match format {
                 Format::Json => print_json(&serde_json::to_value(&rows)?),
                 Format::Csv | Format::Table => {

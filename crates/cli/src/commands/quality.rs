@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use costpilot_lake::Lake;
-use costpilot_lake::Scope;
-use costpilot_lake::quality::{self, QualityReport, ResourceExplanation, Share};
-use costpilot_lake::suggest;
+use costpilot_analysis::quality::{self, QualityReport, ResourceExplanation, Share};
 use costpilot_model::money::format_units;
+use costpilot_query::Scope;
+use costpilot_query::{Sessions, open_lake};
+use costpilot_rules::suggest;
 
 use crate::output::{Format, print_json, terminal_text};
 
@@ -39,7 +39,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     if args.format == Format::Csv {
         bail!("--format csv is not available for quality; use table or json");
     }
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let session = lake.session_scoped(scope).await?;
     if let Some(id) = &args.explain {
         let found = quality::explain_resource(&session, id).await?;
@@ -55,7 +55,7 @@ pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
     let observations = quality::observations(&session, None).await?;
     let resolver = session.resolver();
     if args.suggest {
-        let rules = costpilot_lake::dimensions::tag_rules(data_dir)?;
+        let rules = costpilot_rules::store::tag_rules(data_dir)?;
         let tagged = quality::tag_observations(&observations, resolver);
         let found = suggest::suggest(&rules, resolver, &tagged);
         let yaml = found.to_yaml();

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use costpilot_lake::Lake;
-use costpilot_lake::Scope;
+use costpilot_query::Scope;
+use costpilot_query::{Sessions, open_lake};
 
 use crate::output::{Format, print_batches};
 
@@ -21,7 +21,7 @@ pub struct Args {
 
 /// Runs the query against a snapshot of the lake and prints the result.
 pub async fn run(data_dir: &Path, scope: &Scope, args: Args) -> Result<()> {
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     let session = lake.session_scoped(scope).await?;
     let result = session.sql(&args.sql).await?;
     print_batches(&result.schema, &result.batches, args.format)

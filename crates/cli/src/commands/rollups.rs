@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use costpilot_lake::Lake;
-use costpilot_lake::rollup::{self, RollupStatus};
+use costpilot_query::open_lake;
+use costpilot_query::rollup::{self, RollupStatus};
 
 use crate::output::{Format, print_json, thousands};
 
@@ -29,7 +29,7 @@ pub enum Command {
 
 /// Runs a `rollups` subcommand.
 pub async fn run(data_dir: &Path, command: Command) -> Result<()> {
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     match command {
         Command::Build { format } => {
             let report = rollup::build(&lake).await?;
@@ -83,7 +83,7 @@ fn print_rollups(rollups: &[RollupStatus]) {
 /// they are all current); prints one line unless `quiet` or nothing was computed. A failed build
 /// leaves those rollups stale (the lake answers), so it is reported, not fatal.
 pub async fn rebuild_after_change(data_dir: &Path, quiet: bool) -> Result<()> {
-    let lake = Lake::open(data_dir)?;
+    let lake = open_lake(data_dir)?;
     if lake.manifest()?.rows() == 0 {
         return Ok(());
     }

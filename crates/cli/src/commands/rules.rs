@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use costpilot_lake::dimensions::{self, RulesKind};
+use costpilot_rules::store::{self, RulesKind};
 use serde_json::json;
 
 use crate::output::{Format, print_json};
@@ -56,7 +56,7 @@ impl From<Kind> for RulesKind {
 pub async fn run(data_dir: &Path, command: Command) -> Result<()> {
     match command {
         Command::Apply { kind, file, format } => {
-            let applied = dimensions::apply(data_dir, kind.into(), &file)?;
+            let applied = store::apply(data_dir, kind.into(), &file)?;
             let rebuild = !applied.unchanged && matches!(kind, Kind::Tags | Kind::Cmdb);
             if format == Format::Json {
                 print_json(&serde_json::to_value(&applied)?)?;
@@ -86,9 +86,9 @@ pub async fn run(data_dir: &Path, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Show { format } => {
-            let rules = dimensions::tag_rules(data_dir)?;
-            let cmdb = dimensions::cmdb(data_dir)?;
-            let allocation = dimensions::allocation_rules(data_dir)?;
+            let rules = store::tag_rules(data_dir)?;
+            let cmdb = store::cmdb(data_dir)?;
+            let allocation = store::allocation_rules(data_dir)?;
             if format == Format::Json {
                 return print_json(&json!({
                     "tags": rules,
@@ -96,11 +96,11 @@ pub async fn run(data_dir: &Path, command: Command) -> Result<()> {
                     "allocation": allocation,
                 }));
             }
-            let dir = dimensions::rules_dir(data_dir);
+            let dir = store::rules_dir(data_dir);
             println!("# rules in force under {}", dir.display());
             println!(
                 "# tags.yaml{}",
-                if dir.join(costpilot_ingest::rules::TAGS_FILE).is_file() {
+                if dir.join(costpilot_rules::TAGS_FILE).is_file() {
                     ""
                 } else {
                     " (none applied: built-in defaults)"
