@@ -20,6 +20,7 @@ pub mod cur;
 pub mod dates;
 pub mod error;
 pub mod focus;
+pub mod job;
 pub mod metrics;
 pub mod raw;
 pub mod report;

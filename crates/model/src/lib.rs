@@ -10,7 +10,9 @@
 
 pub mod durable;
 pub mod focus;
+pub mod format;
 pub mod money;
+pub mod progress;
 pub mod time;
 
 pub use focus::{

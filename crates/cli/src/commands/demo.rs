@@ -163,7 +163,8 @@ pub async fn run(data_dir: Option<&Path>, args: Args) -> Result<()> {
     // the rollups of the units it writes; parts that other rules or releases left stale are
     // computed after it.
     let cur = estate_dir.join("cur");
-    let ingested = ingest::ingest(&data_dir, std::slice::from_ref(&cur), &ingest::Options::default())?;
+    let ingested =
+        ingest::ingest(&data_dir, std::slice::from_ref(&cur), &costpilot_ingest::job::Options::default())?;
     if ingested.unchanged {
         say(format!("lake: already holds the estate's files; ingest skipped ({:.2} s)", ingested.seconds))?;
     } else {
