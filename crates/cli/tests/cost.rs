@@ -5,47 +5,26 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use common::*;
 use serde_json::Value;
 
-/// The data directory of one generated and ingested estate, shared by every test of this file.
-fn estate() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cost-estate");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("estate");
-        let out_text = out.to_str().unwrap();
-        ok(
-            &dir,
-            &[
-                "generate",
-                "--out",
-                out_text,
-                "--accounts",
-                "30",
-                "--days",
-                "40",
-                "--rows-target",
-                "150000",
-                "--seed",
-                "31",
-            ],
-        );
-        ok(&dir, &["ingest", out.join("cur").to_str().unwrap()]);
-        dir
-    })
+/// The one generated and ingested estate every test of this file reads.
+fn fixture() -> &'static Estate {
+    estate(&["--accounts", "30", "--days", "40", "--rows-target", "150000", "--seed", "31"], Rules::Bare)
+}
+
+/// The data directory of the estate's lake.
+fn lake() -> &'static Path {
+    &fixture().lake
 }
 
 /// The raw bill as a DuckDB relation.
 fn cur() -> String {
     format!(
-        "read_parquet('{}/estate/cur/costpilot-demo/data/*/*.parquet', hive_partitioning = false)",
-        estate().display()
+        "read_parquet('{}/cur/costpilot-demo/data/*/*.parquet', hive_partitioning = false)",
+        fixture().estate.display()
     )
 }
 
@@ -84,7 +63,7 @@ fn assert_same(
 
 #[test]
 fn cost_by_service_and_month_matches_duckdb_over_the_raw_bill() {
-    let result = json(estate(), &["cost", "--by", "service", "--grain", "month"]);
+    let result = json(lake(), &["cost", "--by", "service", "--grain", "month"]);
     let want = by_key(duckdb(&format!(
         "SELECT product['servicename'], strftime(line_item_usage_start_date AT TIME ZONE 'UTC', '%Y-%m'), \
            line_item_currency_code, sum({}) FROM {} GROUP BY ALL",
@@ -101,7 +80,7 @@ fn cost_by_service_and_month_matches_duckdb_over_the_raw_bill() {
 
 #[test]
 fn cost_by_account_over_the_last_week_counts_back_from_the_latest_usage() {
-    let result = json(estate(), &["cost", "--by", "account", "--grain", "day", "--since", "7d"]);
+    let result = json(lake(), &["cost", "--by", "account", "--grain", "day", "--since", "7d"]);
     // The latest usage ends at midnight; seven whole days before it.
     let range = duckdb(&format!(
         "SELECT strftime(max(line_item_usage_end_date) AT TIME ZONE 'UTC' - INTERVAL 7 DAY, '%Y-%m-%dT%H:%M:%SZ'), \
@@ -127,8 +106,8 @@ fn cost_by_account_over_the_last_week_counts_back_from_the_latest_usage() {
 
 #[test]
 fn top_three_services_keep_their_rows_and_the_rest_is_other() {
-    let all = json(estate(), &["cost", "--by", "service", "--grain", "month"]);
-    let top = json(estate(), &["cost", "--by", "service", "--grain", "month", "--top", "3"]);
+    let all = json(lake(), &["cost", "--by", "service", "--grain", "month"]);
+    let top = json(lake(), &["cost", "--by", "service", "--grain", "month", "--top", "3"]);
     let leaders = duckdb(&format!(
         "SELECT line_item_currency_code, product['servicename'] FROM {} GROUP BY 1, 2 \
          QUALIFY row_number() OVER (PARTITION BY line_item_currency_code ORDER BY abs(sum({})) DESC) <= 3",
@@ -161,14 +140,14 @@ fn top_three_services_keep_their_rows_and_the_rest_is_other() {
     let others = top["rows"].as_array().unwrap().iter().filter(|r| r["other"] == true).count();
     assert!(others >= 2, "USD has more than three services in each month");
 
-    let table = ok(estate(), &["cost", "--by", "service", "--grain", "month", "--top", "3"]);
+    let table = ok(lake(), &["cost", "--by", "service", "--grain", "month", "--top", "3"]);
     assert!(table.contains("| (other) "), "{table}");
     assert!(table.contains("| 2025-01 "), "{table}");
 }
 
 #[test]
 fn a_misspelt_dimension_is_refused_with_the_closest_name() {
-    let out = costpilot(estate(), &["cost", "--by", "servce"]);
+    let out = costpilot(lake(), &["cost", "--by", "servce"]);
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -189,7 +168,7 @@ fn a_scoped_caller_sees_only_its_account() {
         .unwrap()
         .to_string();
     let scope = format!("account={account}");
-    let result = json(estate(), &["--scope", &scope, "cost", "--by", "service", "--grain", "month"]);
+    let result = json(lake(), &["--scope", &scope, "cost", "--by", "service", "--grain", "month"]);
     let want = by_key(duckdb(&format!(
         "SELECT product['servicename'], strftime(line_item_usage_start_date AT TIME ZONE 'UTC', '%Y-%m'), \
            line_item_currency_code, sum({}) FROM {} WHERE line_item_usage_account_id = '{account}' GROUP BY ALL",
@@ -197,24 +176,24 @@ fn a_scoped_caller_sees_only_its_account() {
         cur()
     )));
     assert_same(&result_by_key(&result, 7), &want);
-    let accounts = json(estate(), &["--scope", &scope, "cost", "--by", "account"]);
+    let accounts = json(lake(), &["--scope", &scope, "cost", "--by", "account"]);
     let ids: Vec<&Value> = accounts["rows"].as_array().unwrap().iter().map(|r| &r["groups"][0]).collect();
     assert!(!ids.is_empty() && ids.iter().all(|id| id.as_str() == Some(account.as_str())), "{ids:?}");
 }
 
 #[test]
 fn pages_and_filters_on_the_command_line() {
-    let first = json(estate(), &["cost", "--by", "service,account", "--page-size", "5"]);
+    let first = json(lake(), &["cost", "--by", "service,account", "--page-size", "5"]);
     let total = first["total_rows"].as_u64().unwrap();
     assert!(total > 5);
     assert_eq!(first["rows"].as_array().unwrap().len(), 5);
     assert_eq!(first["next_offset"], 5);
-    let second = json(estate(), &["cost", "--by", "service,account", "--page-size", "5", "--offset", "5"]);
+    let second = json(lake(), &["cost", "--by", "service,account", "--page-size", "5", "--offset", "5"]);
     assert_ne!(first["rows"][0], second["rows"][0]);
     assert_eq!(second["total_rows"].as_u64(), Some(total));
 
     let ec2 = json(
-        estate(),
+        lake(),
         &["cost", "--filter", "service=Amazon Elastic Compute Cloud", "--filter", "currency=USD"],
     );
     let want = duckdb(&format!(
@@ -229,7 +208,7 @@ fn pages_and_filters_on_the_command_line() {
 
 #[test]
 fn the_bench_suite_runs_every_query_and_counts_what_the_cost_command_returns() {
-    let dir = estate();
+    let dir = lake();
     let report = json(dir, &["bench", "--runs", "2"]);
     let queries = report["queries"].as_array().unwrap();
     assert_eq!(queries.len(), 8);

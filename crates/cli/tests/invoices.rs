@@ -6,30 +6,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
 use common::*;
 use costpilot_lake::manifest::decimal_text;
 use serde_json::Value;
 
 const CATEGORIES: [&str; 5] = ["Usage", "Purchase", "Tax", "Credit", "Adjustment"];
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    estate: PathBuf,
-    lake: PathBuf,
-}
-
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let estate = dir.path().join("estate");
-        let lake = dir.path().join("lake");
-        generate_and_ingest(&estate, &lake, &two_periods("37"));
-        Fixture { _dir: dir, estate, lake }
-    })
+fn fixture() -> &'static Estate {
+    estate(&two_periods("37"), Rules::Bare)
 }
 
 /// DuckDB over the raw CUR: one row per period, payer, payer name, currency and invoice id (null

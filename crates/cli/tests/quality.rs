@@ -8,13 +8,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use common::*;
 use serde_json::Value;
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     /// The generated estate.
     estate: PathBuf,
     /// A lake of the estate with the shipped rules and the estate's CMDB in force.
@@ -23,20 +21,13 @@ struct Fixture {
     bare: PathBuf,
 }
 
-/// One estate for every test here, generated and ingested twice (with and without rules).
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let estate = dir.path().join("estate");
-        let (ruled, bare) = (dir.path().join("ruled"), dir.path().join("bare"));
-        // Shared accounts and a CMDB resource entry exist at 120 accounts; seed 23 was not used to
-        // tune the generator.
-        generate_and_ingest(&estate, &ruled, &two_periods("23"));
-        ok(&bare, &["ingest", estate.join("cur").to_str().unwrap()]);
-        apply_shipped_rules(&estate, &ruled);
-        Fixture { _dir: dir, estate, ruled, bare }
-    })
+/// One estate for every test here, ingested twice (with and without rules).
+fn fixture() -> Fixture {
+    // Shared accounts and a CMDB resource entry exist at 120 accounts; seed 23 was not used to
+    // tune the generator.
+    let ruled = estate(&two_periods("23"), Rules::Shipped);
+    let bare = estate(&two_periods("23"), Rules::Bare);
+    Fixture { estate: ruled.estate.clone(), ruled: ruled.lake.clone(), bare: bare.lake.clone() }
 }
 
 /// The raw CUR rows as a DuckDB subquery: currency, period, account, resource, service,

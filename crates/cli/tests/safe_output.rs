@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use common::*;
 use serde_json::{Value, json};
@@ -31,7 +30,7 @@ fn quoted(text: &str) -> String {
 }
 
 struct Fixture {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     /// The hostile CUR 2.0 CSV.
     cur: PathBuf,
     lake: PathBuf,
@@ -56,9 +55,7 @@ fn replace_tag(text: &str, key: &str, from: &str, to: &str) -> String {
 }
 
 fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+    shared("hostile", |dir| {
         let mut text = std::fs::read_to_string(testdata("cur/cur2.csv")).unwrap();
         text = replace_cell(&text, "web-prod", CMD);
         text = replace_cell(&text, "data-prod", LINK);
@@ -69,11 +66,11 @@ fn fixture() -> &'static Fixture {
         text = replace_tag(&text, "user_env", "prod", ESC);
         text = replace_tag(&text, "user_empty", "", NUMBER);
         text = replace_tag(&text, "aws_custom_thing", "x", CR);
-        let cur = dir.path().join("hostile.csv");
+        let cur = dir.join("hostile.csv");
         std::fs::write(&cur, text).unwrap();
-        let lake = dir.path().join("lake");
+        let lake = dir.join("lake");
         ok(&lake, &["ingest", cur.to_str().unwrap()]);
-        Fixture { dir, cur, lake }
+        Fixture { dir: dir.to_path_buf(), cur, lake }
     })
 }
 
@@ -171,7 +168,7 @@ fn cost_and_invoices_csv_quote_formulas_and_keep_amounts() {
 #[test]
 fn export_csv_quotes_formulas_and_keeps_numbers() {
     let f = fixture();
-    let out = f.dir.path().join("focus.csv");
+    let out = f.dir.join("focus.csv");
     run(&["export", "--out", out.to_str().unwrap()]);
     let rows = python_csv(&std::fs::read_to_string(&out).unwrap());
     let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap_or_else(|| panic!("no {name}"));
@@ -299,7 +296,7 @@ fn empty_results_print_an_empty_array_or_the_header() {
 fn unit_cost_csv_quotes_formula_dimension_values() {
     let f = fixture();
     // Business metrics keyed by the same hostile team values as the bill's tags.
-    let metrics = f.dir.path().join("requests.csv");
+    let metrics = f.dir.join("requests.csv");
     std::fs::write(
         &metrics,
         format!(

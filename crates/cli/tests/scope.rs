@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Output;
 use std::sync::OnceLock;
 
@@ -20,26 +19,17 @@ use serde_json::Value;
 /// The business unit scoped to.
 const BU: &str = "Retail";
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    /// The generated estate.
-    estate: PathBuf,
-    /// A lake of the estate with the shipped rules, the estate's CMDB and allocation rules in force.
-    lake: PathBuf,
-    /// The account scoped to: the one with the most rows outside the business unit.
-    account: String,
+/// The estate, with the shipped rules, the estate's CMDB and allocation rules in force in its lake.
+fn fixture() -> &'static Estate {
+    estate(&two_periods("37"), Rules::Shipped)
 }
 
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let estate = dir.path().join("estate");
-        let lake = dir.path().join("lake");
-        generate_and_ingest(&estate, &lake, &two_periods("37"));
-        apply_shipped_rules(&estate, &lake);
+/// The account scoped to: the one with the most rows outside the business unit.
+fn account() -> &'static str {
+    static ACCOUNT: OnceLock<String> = OnceLock::new();
+    ACCOUNT.get_or_init(|| {
         let top = json(
-            &lake,
+            &fixture().lake,
             &[
                 "query",
                 "--sql",
@@ -49,14 +39,13 @@ fn fixture() -> &'static Fixture {
                 ),
             ],
         );
-        let account = text(&top[0]["a"]);
-        Fixture { dir, estate, lake, account }
+        text(&top[0]["a"])
     })
 }
 
 /// `--scope account=<the fixture's account>`.
-fn by_account(f: &Fixture) -> String {
-    format!("account={}", f.account)
+fn by_account() -> String {
+    format!("account={}", account())
 }
 
 fn by_bu() -> String {
@@ -109,14 +98,14 @@ fn assert_totals(what: &str, got: &Totals, want: &Totals) {
 }
 
 /// DuckDB over the raw CUR rows of the account: per currency, rows and Σ EffectiveCost.
-fn duck_account(f: &Fixture) -> Totals {
+fn duck_account(f: &Estate) -> Totals {
     duckdb(&format!(
         "SELECT line_item_currency_code, count(*), sum({})::VARCHAR \
          FROM read_parquet('{}/cur/*/data/*/*.parquet') WHERE line_item_usage_account_id = '{}' \
          GROUP BY 1 ORDER BY 1",
         effective_cost(),
         f.estate.display(),
-        f.account
+        account()
     ))
     .iter()
     .map(|r| (text(&r[0]), (r[1].as_u64().unwrap(), text(&r[2]))))
@@ -125,7 +114,7 @@ fn duck_account(f: &Fixture) -> Totals {
 
 /// What the scope sees: the business unit's rows of the unscoped view, and the account's rows of
 /// the raw CUR.
-fn expected(f: &Fixture, scope: &str) -> Totals {
+fn expected(f: &Estate, scope: &str) -> Totals {
     if scope == by_bu() {
         totals(&query(None, &probe(&format!("(SELECT * FROM focus WHERE x_business_unit = '{BU}')"))))
     } else {
@@ -136,7 +125,7 @@ fn expected(f: &Fixture, scope: &str) -> Totals {
 #[test]
 fn a_scoped_focus_is_the_unscoped_focus_filtered() {
     let f = fixture();
-    for scope in [by_bu(), by_account(f)] {
+    for scope in [by_bu(), by_account()] {
         let want = expected(f, &scope);
         assert!(want.values().all(|(rows, _)| *rows > 0), "{scope}: {want:?}");
         let got = totals(&query(Some(&scope), &probe("focus")));
@@ -146,14 +135,14 @@ fn a_scoped_focus_is_the_unscoped_focus_filtered() {
     }
     let values = query(Some(&by_bu()), "SELECT DISTINCT x_business_unit AS v FROM focus");
     assert_eq!(values, vec![serde_json::json!({ "v": BU })]);
-    let accounts = query(Some(&by_account(f)), "SELECT DISTINCT SubAccountId AS a FROM focus");
-    assert_eq!(accounts, vec![serde_json::json!({ "a": f.account })]);
+    let accounts = query(Some(&by_account()), "SELECT DISTINCT SubAccountId AS a FROM focus");
+    assert_eq!(accounts, vec![serde_json::json!({ "a": account() })]);
 }
 
 #[test]
 fn queries_around_the_view_see_only_the_scope() {
     let f = fixture();
-    for scope in [by_bu(), by_account(f)] {
+    for scope in [by_bu(), by_account()] {
         let want = expected(f, &scope);
         for from in [
             "focus_lake",
@@ -207,8 +196,8 @@ fn files_ddl_dml_and_settings_are_refused() {
     let data = f.lake.join("lake/data");
     let file = parquet_files(&data).swap_remove(0);
     let file = file.to_str().unwrap();
-    let out = f.dir.path().join("out.csv");
-    for scope in [by_bu(), by_account(f)] {
+    let out = f.dir.join("out.csv");
+    for scope in [by_bu(), by_account()] {
         let refused = [
             (format!("SELECT * FROM '{file}'"), format!("table 'datafusion.public.{file}' not found")),
             (
@@ -252,9 +241,9 @@ fn files_ddl_dml_and_settings_are_refused() {
 #[test]
 fn export_quality_and_allocate_see_only_the_scope() {
     let f = fixture();
-    for (name, scope) in [("bu", by_bu()), ("account", by_account(f))] {
+    for (name, scope) in [("bu", by_bu()), ("account", by_account())] {
         let want = expected(f, &scope);
-        let file = f.dir.path().join(format!("export-{name}.parquet"));
+        let file = f.dir.join(format!("export-{name}.parquet"));
         let out = scoped(&scope, &["export", "--out", file.to_str().unwrap()]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let got: Totals = duckdb(&format!(
@@ -268,11 +257,11 @@ fn export_quality_and_allocate_see_only_the_scope() {
     }
     let accounts = duckdb(&format!(
         "SELECT DISTINCT SubAccountId FROM read_parquet('{}')",
-        f.dir.path().join("export-account.parquet").display()
+        f.dir.join("export-account.parquet").display()
     ));
-    assert_eq!(accounts, vec![vec![Value::String(f.account.clone())]]);
+    assert_eq!(accounts, vec![vec![Value::String(account().to_string())]]);
 
-    let scope = by_account(f);
+    let scope = by_account();
     let want = duck_account(f);
     let report = scoped_json(&scope, &["quality"]);
     assert_eq!(report["rows"].as_u64().unwrap(), want.values().map(|(n, _)| n).sum::<u64>());
@@ -283,7 +272,7 @@ fn export_quality_and_allocate_see_only_the_scope() {
         assert_amount(&format!("quality {currency}"), &s["total_effective_cost"], &want[&currency].1);
     }
     for o in report["unallocated_by_account"].as_array().unwrap() {
-        assert_eq!(text(&o["key"]), f.account, "{o}");
+        assert_eq!(text(&o["key"]), account(), "{o}");
     }
 
     let allocation = scoped_json(&scope, &["allocate"]);
@@ -294,7 +283,7 @@ fn export_quality_and_allocate_see_only_the_scope() {
          GROUP BY 1, 2 ORDER BY 1, 2",
         effective_cost(),
         f.estate.display(),
-        f.account
+        account()
     ));
     let got: Vec<(String, String, i64)> = allocation["periods"]
         .as_array()
@@ -324,7 +313,7 @@ fn scoped_json(scope: &str, args: &[&str]) -> Value {
 fn a_failing_filter_never_sees_a_row_outside_the_scope() {
     let f = fixture();
     for (scope, outside) in [
-        (by_account(f), format!("SubAccountId <> '{}'", f.account)),
+        (by_account(), format!("SubAccountId <> '{}'", account())),
         (by_bu(), format!("x_business_unit <> '{BU}'")),
     ] {
         let sql = format!(
@@ -345,7 +334,7 @@ fn a_failing_filter_never_sees_a_row_outside_the_scope() {
 /// a scan read before the scope's filter: neither is available within a scope.
 #[test]
 fn explain_is_refused_within_a_scope() {
-    for scope in [by_bu(), by_account(fixture())] {
+    for scope in [by_bu(), by_account()] {
         for sql in ["EXPLAIN ANALYZE SELECT count(*) FROM focus_lake", "EXPLAIN SELECT count(*) FROM focus"] {
             fails(
                 scoped(&scope, &["query", "--sql", sql]),

@@ -12,7 +12,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use common::*;
 use serde_json::{Value, json};
@@ -21,7 +20,7 @@ use serde_json::{Value, json};
 const ACCOUNT: &str = "222222222222";
 
 struct Fixture {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     /// The three CUR 2.0 files.
     files: Vec<PathBuf>,
     lake: PathBuf,
@@ -38,9 +37,7 @@ fn edited(text: &str, replacements: &[(&str, &str)]) -> String {
 }
 
 fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+    shared("three-units", |dir| {
         let sample = std::fs::read_to_string(testdata("cur/cur2.csv")).unwrap();
         // March of payer 111111111111, as shipped (invoiced).
         let march = sample.clone();
@@ -61,14 +58,14 @@ fn fixture() -> &'static Fixture {
         );
         let mut files = Vec::new();
         for (name, text) in [("march.csv", march), ("april.csv", april), ("other-tenant-secret.csv", other)] {
-            let path = dir.path().join("bills").join(name);
+            let path = dir.join("bills").join(name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, text).unwrap();
             files.push(path);
         }
-        let lake = dir.path().join("lake");
-        ok(&lake, &["ingest", dir.path().join("bills").to_str().unwrap()]);
-        Fixture { dir, files, lake }
+        let lake = dir.join("lake");
+        ok(&lake, &["ingest", dir.join("bills").to_str().unwrap()]);
+        Fixture { dir: dir.to_path_buf(), files, lake }
     })
 }
 
@@ -215,9 +212,9 @@ fn refused(data_dir: &Path, args: &[&str], message: &str) {
 #[test]
 fn writes_and_operator_commands_are_refused_in_a_scope() {
     let f = fixture();
-    let bills = f.dir.path().join("bills");
+    let bills = f.dir.join("bills");
     let tags = repo_root().join("examples/rules/tags.yaml");
-    let metrics = f.dir.path().join("metrics.csv");
+    let metrics = f.dir.join("metrics.csv");
     std::fs::write(&metrics, "name,timestamp,value\nrequests,2025-03-01T00:00:00Z,10\n").unwrap();
     let suffix = "; it is not available under --scope";
     for (args, why) in [
@@ -249,7 +246,7 @@ fn writes_and_operator_commands_are_refused_in_a_scope() {
         refused(&f.lake, &args, &format!("{why}{suffix}"));
     }
     // A refused ingest into a new folder creates nothing at all.
-    let fresh = f.dir.path().join("fresh");
+    let fresh = f.dir.join("fresh");
     let out = costpilot(&fresh, &["--scope", "account=1", "ingest", bills.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(!fresh.exists(), "a refused ingest created {}", fresh.display());

@@ -17,7 +17,7 @@ use chrono::{Datelike, NaiveDate};
 use crate::catalog::{self, Meter, REGIONS, Shape};
 use crate::estate::{CommitmentKind, Estate, EventKind, Finding, HOUR_MS, Pattern, ResourceKind, round_rate};
 use crate::options::DiscountForm;
-use crate::rng::{hash4, unit_of};
+use crate::rng::{fnv, hash4, unit_of};
 
 /// Amount units per currency unit.
 pub const SCALE: f64 = 1e10;
@@ -1010,10 +1010,6 @@ fn support_fee(usd: f64) -> f64 {
         low = high;
     }
     ((fee.max(100.0)) * 100.0).round() / 100.0
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]

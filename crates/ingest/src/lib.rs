@@ -9,9 +9,11 @@
 //! - FOCUS 1.0–1.3 CSV(.gz) and Parquet from any provider — [`focus`].
 //!
 //! [`source::discover`] finds the files under the paths a user names, honours delivery manifests,
-//! and tells formats apart by their columns. [`open`] reads one file as a stream of lake batches and
-//! keeps a [`FileReport`] of rows read, kept and skipped (with reasons). Readers never write: the
-//! lake crate stores what they produce, so a failed read leaves stored data untouched.
+//! and tells formats apart by their columns; [`source::discover_all`] also lists the files it
+//! passes over (a CMDB, metrics, manifests, ...) with the reason for each. [`open`] reads one file
+//! as a stream of lake batches and keeps a [`FileReport`] of rows read, kept and skipped (with
+//! reasons). Readers never write: the lake crate stores what they produce, so a failed read leaves
+//! stored data untouched.
 //!
 
 pub mod business;
@@ -34,7 +36,7 @@ use datafusion::arrow::array::RecordBatch;
 
 pub use error::IngestError;
 pub use report::{BadRow, FileReport};
-pub use source::{Checksums, SourceFile, SourceKind, discover};
+pub use source::{Checksums, Discovery, SkipReason, Skipped, SourceFile, SourceKind, discover, discover_all};
 
 /// The version of the reading — format detection and the mapping of every format to FOCUS — that
 /// the lake records on the units an ingest writes. Change it whenever a reader's output for the

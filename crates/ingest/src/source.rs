@@ -16,6 +16,15 @@
 //! with an explicit format, a file whose columns clearly belong to another one is refused with
 //! [`IngestError::FormatMismatch`].
 //!
+//! Found in a folder, a file that is clearly not a bill is passed over instead: the side files a
+//! bill comes with (a CMDB export, CloudWatch or business metrics, as `costpilot generate` writes
+//! them beside its bill) told by their own columns, and any table whose header names none of the
+//! marker columns of any format. [`discover_all`] lists every file passed over with a
+//! [`SkipReason`], the JSON, manifests and other files it never read as data too. A file that may
+//! be a bill is still refused: a file named as an argument, a file a delivery manifest lists, an
+//! empty file, one whose first row is not a header of names (a CSV without its header), or one
+//! with a single marker column.
+//!
 //! # Delivery manifests
 //! AWS delivers a billing period many times a month, and both of its layouts carry a manifest
 //! naming the files of the current delivery:
@@ -51,8 +60,8 @@ use std::sync::mpsc::Receiver;
 use costpilot_model::{column, names};
 use sha2::{Digest, Sha256};
 
-use crate::IngestError;
 use crate::raw::{Container, RawOptions, RawReader};
+use crate::{IngestError, business, metrics};
 
 /// The format of a billing source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,11 +206,96 @@ const NOT_DATA: &[&str] = &[
     "crc",
 ];
 
-/// Finds the files under `paths` (files or folders) and resolves their formats.
+/// What discovery found under the paths it was given.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    /// The bill files to read, as [`discover`] returns them.
+    pub files: Vec<SourceFile>,
+    /// Every other file met (hidden entries aside), in path order, with why it is not read.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file discovery met and does not read as a bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The file, as found (under the folder walked, or as named).
+    pub path: PathBuf,
+    /// Why it is not read.
+    pub reason: SkipReason,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+/// Why discovery does not read a file as a bill. `Display` gives a sentence for the user, saying
+/// which command loads the file where one does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A CMDB export (columns `kind` and `id`), read by `costpilot rules apply cmdb`.
+    Cmdb,
+    /// Business metrics (columns `name`, `timestamp` and `value`), read by `costpilot metrics
+    /// import`.
+    BusinessMetrics,
+    /// CloudWatch utilisation metrics in the long CSV ([`metrics::CSV_COLUMNS`]).
+    UtilisationMetrics,
+    /// A table whose header names no marker column of CUR 2.0, legacy CUR or FOCUS.
+    NotABill,
+    /// Legacy CUR's refresh-status table for Athena (a `status` column alone).
+    StatusTable,
+    /// A delivery manifest: it is read to choose the files of the current delivery.
+    Manifest,
+    /// A data file of an earlier delivery: the governing manifest does not list it.
+    NotInDelivery {
+        /// The manifest of the current delivery.
+        manifest: PathBuf,
+    },
+    /// JSON that is not a delivery manifest (inventory, `truth.json`, a Redshift manifest, ...).
+    Json,
+    /// A file whose extension says it is not data (`.yaml`, `.md`, `.sql`, ...).
+    NotData,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cmdb => {
+                f.write_str("a CMDB export: put it in force with `costpilot rules apply cmdb <file>`")
+            }
+            Self::BusinessMetrics => {
+                f.write_str("business metrics: import them with `costpilot metrics import <file>`")
+            }
+            Self::UtilisationMetrics => f.write_str(
+                "CloudWatch utilisation metrics, not a bill (no costpilot command loads them yet)",
+            ),
+            Self::NotABill => f.write_str("not a bill: none of the columns of CUR 2.0, legacy CUR or FOCUS"),
+            Self::StatusTable => f.write_str("legacy CUR's refresh-status table, not billing data"),
+            Self::Manifest => f.write_str(
+                "a delivery manifest: the files of the delivery it names are read, not the manifest",
+            ),
+            Self::NotInDelivery { manifest } => {
+                write!(f, "not in the current delivery: {} does not list it", manifest.display())
+            }
+            Self::Json => f.write_str("JSON that is not a delivery manifest, not a bill"),
+            Self::NotData => f.write_str("not billing data, by its extension"),
+        }
+    }
+}
+
+/// Finds the files under `paths` (files or folders) and resolves their formats: the files of
+/// [`discover_all`], without the list of those passed over.
+pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, IngestError> {
+    discover_all(paths, kind).map(|d| d.files)
+}
+
+/// Finds the files under `paths` (files or folders), resolves their formats, and lists the files
+/// it passes over with the reason for each.
 ///
 /// Files come in the order of `paths`, folders walked in name order; the listed files of a
 /// manifest that no walked file reached come after. Each file appears once.
-pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, IngestError> {
+pub fn discover_all(paths: &[PathBuf], kind: SourceKind) -> Result<Discovery, IngestError> {
     let mut found = Found::default();
     for p in paths {
         let meta = fs::metadata(p).map_err(|e| IngestError::io(p, e))?;
@@ -211,12 +305,23 @@ pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, 
             match classify(p)? {
                 Class::Data => found.data.push((p.clone(), true)),
                 Class::Manifest => found.manifests.push(p.clone()),
-                Class::Other => {}
+                Class::Other => found.skip(p.clone(), SkipReason::Json),
             }
         }
     }
 
     let deliveries = Deliveries::load(&found)?;
+    let mut skipped = std::mem::take(&mut found.skipped);
+    for manifest in &found.manifests {
+        let reason = if deliveries.manifests.contains(&normalise(manifest)) {
+            SkipReason::Manifest
+        } else {
+            SkipReason::Json
+        };
+        skipped.push(Skipped { path: manifest.clone(), reason });
+    }
+    let explicit: HashSet<PathBuf> =
+        found.data.iter().filter(|(_, explicit)| *explicit).map(|(file, _)| normalise(file)).collect();
 
     let mut chosen: Vec<(PathBuf, Option<Arc<Delivery>>)> = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
@@ -244,7 +349,10 @@ pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, 
                     ),
                 });
             }
-            Some(_) => {}
+            Some(g) => skipped.push(Skipped {
+                path: file.clone(),
+                reason: SkipReason::NotInDelivery { manifest: g.delivery.manifest.clone() },
+            }),
         }
     }
     for g in &deliveries.active {
@@ -255,17 +363,55 @@ pub fn discover(paths: &[PathBuf], kind: SourceKind) -> Result<Vec<SourceFile>, 
         }
     }
 
-    let mut found = Vec::with_capacity(chosen.len());
+    let mut files = Vec::with_capacity(chosen.len());
     for (path, delivery) in chosen {
         let container = Container::sniff(&path)?;
         let columns = column_names(&path, container)?;
-        let Some(kind) = resolve_kind(kind, detect(&columns), &path, &columns)? else {
+        let detected = detect(&columns);
+        // Only a file found in a folder may be passed over: one named, or listed by a manifest,
+        // is meant to be a bill, and a broken bill must fail loudly.
+        let may_pass_over = delivery.is_none() && !explicit.contains(&normalise(&path));
+        if detected == Detected::Unknown
+            && may_pass_over
+            && let Some(reason) = not_a_bill(&columns)
+        {
+            skipped.push(Skipped { path, reason });
+            continue;
+        }
+        let Some(kind) = resolve_kind(kind, detected, &path, &columns)? else {
+            skipped.push(Skipped { path, reason: SkipReason::StatusTable });
             continue;
         };
         let bytes = fs::metadata(&path).map_err(|e| IngestError::io(&path, e))?.len();
-        found.push(SourceFile { path, kind, container, bytes, delivery });
+        files.push(SourceFile { path, kind, container, bytes, delivery });
     }
-    Ok(found)
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    skipped.dedup_by(|a, b| normalise(&a.path) == normalise(&b.path));
+    Ok(Discovery { files, skipped })
+}
+
+/// Why a table no format claims (fewer than [`MIN_MARKERS`] marker columns) is clearly not a bill,
+/// or `None` when it may be one: a side file told by its own columns, or a header of names none
+/// of which is a marker column. A first row with a name that does not start with a letter (a
+/// date, an amount, an account id) is data, so the file may be a bill without its header.
+fn not_a_bill(columns: &[String]) -> Option<SkipReason> {
+    let names: Vec<String> =
+        columns.iter().map(|c| c.trim_start_matches('\u{feff}').trim().to_lowercase()).collect();
+    let has = |column: &str| names.iter().any(|n| n == column);
+    if metrics::CSV_COLUMNS.iter().all(|c| has(c)) {
+        Some(SkipReason::UtilisationMetrics)
+    } else if business::REQUIRED.iter().all(|c| has(c)) {
+        Some(SkipReason::BusinessMetrics)
+    } else if has("kind") && has("id") {
+        Some(SkipReason::Cmdb)
+    } else if !names.is_empty()
+        && names.iter().all(|n| n.starts_with(char::is_alphabetic))
+        && markers(columns).iter().all(|(_, m)| m.is_empty())
+    {
+        Some(SkipReason::NotABill)
+    } else {
+        None
+    }
 }
 
 /// The SHA-256 of each of a list of files, hex, in the list's order, streamed on one thread per
@@ -344,8 +490,16 @@ struct Found {
     data: Vec<(PathBuf, bool)>,
     /// Manifest files met while walking.
     manifests: Vec<PathBuf>,
+    /// Files that are neither, with the reason.
+    skipped: Vec<Skipped>,
     /// Folders already walked (canonical), so that a symlink loop or a repeated argument is walked once.
     walked: HashSet<PathBuf>,
+}
+
+impl Found {
+    fn skip(&mut self, path: PathBuf, reason: SkipReason) {
+        self.skipped.push(Skipped { path, reason });
+    }
 }
 
 enum Class {
@@ -374,8 +528,9 @@ fn walk(dir: &Path, found: &mut Found) -> Result<(), IngestError> {
         } else if meta.is_file() {
             match classify(&path)? {
                 Class::Data if !has_extension(&path, NOT_DATA) => found.data.push((path, false)),
+                Class::Data => found.skip(path, SkipReason::NotData),
                 Class::Manifest => found.manifests.push(path),
-                Class::Data | Class::Other => {}
+                Class::Other => found.skip(path, SkipReason::Json),
             }
         }
     }
@@ -456,6 +611,8 @@ struct Governed {
 /// The manifests that govern the files found: only the outermost manifest of a folder counts.
 struct Deliveries {
     active: Vec<Governed>,
+    /// Every delivery manifest read (normalised), governing or not.
+    manifests: HashSet<PathBuf>,
 }
 
 impl Deliveries {
@@ -471,13 +628,16 @@ impl Deliveries {
         }
         let mut seen = HashSet::new();
         let mut all: Vec<Governed> = Vec::new();
+        let mut manifests = HashSet::new();
         for path in candidates {
-            if !seen.insert(normalise(&path)) {
+            let key = normalise(&path);
+            if !seen.insert(key.clone()) {
                 continue;
             }
             if let Some((delivery, scope)) = read_manifest(&path)? {
                 let listed = delivery.files.iter().map(|f| normalise(f)).collect();
                 all.push(Governed { delivery: Arc::new(delivery), scope: normalise(&scope), listed });
+                manifests.insert(key);
             }
         }
         for (i, a) in all.iter().enumerate() {
@@ -518,7 +678,7 @@ impl Deliveries {
                 });
             }
         }
-        Ok(Self { active })
+        Ok(Self { active, manifests })
     }
 
     /// The manifest governing a (normalised) file: the one with the outermost folder holding it.
@@ -669,19 +829,7 @@ pub fn detect(columns: &[String]) -> Detected {
     if columns.len() == 1 && columns[0].eq_ignore_ascii_case("status") {
         return Detected::Status;
     }
-    let marked = |markers: &[&str]| -> Vec<String> {
-        columns.iter().filter(|c| markers.iter().any(|m| m.eq_ignore_ascii_case(c))).cloned().collect()
-    };
-    let focus: Vec<String> = columns
-        .iter()
-        .filter(|c| column(c).is_some_and(|d| FOCUS_MARKERS.contains(&d.name)))
-        .cloned()
-        .collect();
-    let mut scores = [
-        (SourceKind::Cur2, marked(CUR2_MARKERS)),
-        (SourceKind::CurLegacy, marked(LEGACY_MARKERS)),
-        (SourceKind::Focus, focus),
-    ];
+    let mut scores = markers(columns);
     scores.sort_by_key(|(_, m)| std::cmp::Reverse(m.len()));
     let [(best, best_markers), (second, second_markers), _] = scores;
     if best_markers.len() < MIN_MARKERS {
@@ -691,6 +839,23 @@ pub fn detect(columns: &[String]) -> Detected {
     } else {
         Detected::Format(best, best_markers)
     }
+}
+
+/// The marker columns of each format among `columns`, as the file spells them.
+fn markers(columns: &[String]) -> [(SourceKind, Vec<String>); 3] {
+    let marked = |markers: &[&str]| -> Vec<String> {
+        columns.iter().filter(|c| markers.iter().any(|m| m.eq_ignore_ascii_case(c))).cloned().collect()
+    };
+    let focus: Vec<String> = columns
+        .iter()
+        .filter(|c| column(c).is_some_and(|d| FOCUS_MARKERS.contains(&d.name)))
+        .cloned()
+        .collect();
+    [
+        (SourceKind::Cur2, marked(CUR2_MARKERS)),
+        (SourceKind::CurLegacy, marked(LEGACY_MARKERS)),
+        (SourceKind::Focus, focus),
+    ]
 }
 
 /// The format to read a file as, `None` to skip it, or why it cannot be read.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use costpilot_ingest::raw::Container;
 use costpilot_ingest::source::ManifestLayout;
-use costpilot_ingest::{Checksums, IngestError, SourceFile, SourceKind, discover};
+use costpilot_ingest::{Checksums, IngestError, SkipReason, SourceFile, SourceKind, discover, discover_all};
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use datafusion::parquet::arrow::ArrowWriter;
 
@@ -333,4 +333,180 @@ fn a_manifest_that_is_not_json_is_refused() {
         err.to_string().starts_with(&format!("{}: not valid JSON: EOF while parsing", manifest.display())),
         "{err}"
     );
+}
+
+/// The side files `costpilot generate` writes beside its bill, with the headers it writes.
+const CMDB: &str = "kind,id,owner,team,business_unit,cost_centre,application,environment,criticality\n\
+                    account,540455323275,genai-lead@example.com,genai,Data & AI,CC-1200,support-assistant,prod,medium\n";
+const BUSINESS: &str =
+    "name,timestamp,application,value\nrequests,2025-01-01T00:00:00Z,storefront-web,4705733\n";
+const CLOUDWATCH: &str = "resource_id,timestamp,metric_name,statistic,value,unit\n\
+                          i-0c215498489129554,2025-01-22T00:00:00Z,CPUUtilization,Average,21.39,Percent\n";
+
+/// A Data Exports export (one current delivery, one older) with a generated estate's side files
+/// around it.
+fn estate_folder(root: &Path) -> PathBuf {
+    let export = root.join("cur/cur-create-new");
+    copy_tree(&manifests().join("data-exports/cur-create-new"), &export);
+    write(&root.join("cmdb.csv"), CMDB.as_bytes());
+    write(&root.join("business-metrics.csv"), BUSINESS.as_bytes());
+    write(&root.join("metrics/cloudwatch-daily.csv.gz"), &gzip(CLOUDWATCH));
+    write(&root.join("metrics/cloudwatch-hourly.csv.gz"), &gzip(CLOUDWATCH));
+    write(&root.join("inventory/describe-instances.json"), b"{\"Reservations\": []}\n");
+    write(&root.join("budgets.yaml"), b"# budgets\nbudgets: []\n");
+    write(&root.join("truth.json"), b"{\"seed\": 42}\n");
+    export
+}
+
+#[test]
+fn a_generated_estate_reads_its_bill_and_lists_the_side_files_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let export = estate_folder(root);
+    let current = "cur/cur-create-new/data/BILLING_PERIOD=2024-09/20240920T040506Z-9b2f4e61-exec-0920";
+    let found = discover_all(&[root.to_path_buf()], SourceKind::Auto).unwrap();
+    assert_eq!(
+        relative(&found.files, root),
+        [format!("{current}/cur-create-new-00001.csv.gz"), format!("{current}/cur-create-new-00002.csv.gz")]
+    );
+    assert!(found.files.iter().all(|f| f.kind == SourceKind::Cur2));
+    let manifest = export.join("metadata/BILLING_PERIOD=2024-09/cur-create-new-Manifest.json");
+    let skipped: Vec<(String, SkipReason)> = found
+        .skipped
+        .iter()
+        .map(|s| (s.path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"), s.reason.clone()))
+        .collect();
+    let want: Vec<(String, SkipReason)> = vec![
+        ("budgets.yaml".into(), SkipReason::NotData),
+        ("business-metrics.csv".into(), SkipReason::BusinessMetrics),
+        ("cmdb.csv".into(), SkipReason::Cmdb),
+        (
+            "cur/cur-create-new/data/BILLING_PERIOD=2024-09/20240915T010203Z-5d1e0c7a-exec-0915/\
+             cur-create-new-00001.csv.gz"
+                .into(),
+            SkipReason::NotInDelivery { manifest: manifest.clone() },
+        ),
+        (
+            "cur/cur-create-new/metadata/BILLING_PERIOD=2024-09/cur-create-new-Manifest.json".into(),
+            SkipReason::Manifest,
+        ),
+        ("inventory/describe-instances.json".into(), SkipReason::Json),
+        ("metrics/cloudwatch-daily.csv.gz".into(), SkipReason::UtilisationMetrics),
+        ("metrics/cloudwatch-hourly.csv.gz".into(), SkipReason::UtilisationMetrics),
+        ("truth.json".into(), SkipReason::Json),
+    ];
+    assert_eq!(skipped, want);
+    // `discover` reads the same files; a format given explicitly passes over the same side files.
+    assert_eq!(
+        relative(&discover(&[root.to_path_buf()], SourceKind::Auto).unwrap(), root),
+        relative(&found.files, root)
+    );
+    let given = discover_all(&[root.to_path_buf()], SourceKind::Cur2).unwrap();
+    assert_eq!(relative(&given.files, root), relative(&found.files, root));
+    assert_eq!(given.skipped, found.skipped);
+}
+
+#[test]
+fn skip_reasons_say_what_the_file_is_and_what_loads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    estate_folder(root);
+    let found = discover_all(&[root.to_path_buf()], SourceKind::Auto).unwrap();
+    let line = |name: &str| {
+        found.skipped.iter().find(|s| s.path.ends_with(name)).unwrap_or_else(|| panic!("{name}")).to_string()
+    };
+    let shown = |name: &str, reason: &str| format!("{}: {reason}", root.join(name).display());
+    assert_eq!(
+        line("cmdb.csv"),
+        shown("cmdb.csv", "a CMDB export: put it in force with `costpilot rules apply cmdb <file>`")
+    );
+    assert_eq!(
+        line("business-metrics.csv"),
+        shown("business-metrics.csv", "business metrics: import them with `costpilot metrics import <file>`")
+    );
+    assert_eq!(
+        line("cloudwatch-daily.csv.gz"),
+        shown(
+            "metrics/cloudwatch-daily.csv.gz",
+            "CloudWatch utilisation metrics, not a bill (no costpilot command loads them yet)"
+        )
+    );
+    assert_eq!(
+        SkipReason::NotABill.to_string(),
+        "not a bill: none of the columns of CUR 2.0, legacy CUR or FOCUS"
+    );
+    assert_eq!(
+        SkipReason::NotInDelivery { manifest: PathBuf::from("m-Manifest.json") }.to_string(),
+        "not in the current delivery: m-Manifest.json does not list it"
+    );
+}
+
+#[test]
+fn a_table_with_none_of_the_bill_columns_is_passed_over_in_a_folder_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("a.csv"), CUR2.as_bytes());
+    let costs = write(&d.join("costs.csv"), b"date,amount,team\n2024-09-01,3.5,web\n");
+    let owners = write(
+        &d.join("owners.parquet"),
+        &parquet(vec![
+            ("kind", Arc::new(StringArray::from(vec!["account"])) as ArrayRef),
+            ("id", Arc::new(StringArray::from(vec!["111122223333"]))),
+            ("team", Arc::new(StringArray::from(vec!["web"]))),
+        ]),
+    );
+    write(
+        &d.join("status.parquet"),
+        &parquet(vec![("status", Arc::new(StringArray::from(vec!["READY"])) as ArrayRef)]),
+    );
+    let found = discover_all(&[d.to_path_buf()], SourceKind::Auto).unwrap();
+    assert_eq!(relative(&found.files, d), ["a.csv"]);
+    let reasons: Vec<(&Path, &SkipReason)> =
+        found.skipped.iter().map(|s| (s.path.as_path(), &s.reason)).collect();
+    let status = d.join("status.parquet");
+    assert_eq!(
+        reasons,
+        [
+            (costs.as_path(), &SkipReason::NotABill),
+            (owners.as_path(), &SkipReason::Cmdb),
+            (status.as_path(), &SkipReason::StatusTable)
+        ]
+    );
+    // Named as an argument, the same file is meant to be a bill, and is refused as before.
+    let err = discover_all(&[d.to_path_buf(), costs.clone()], SourceKind::Auto).unwrap_err();
+    assert!(matches!(err, IngestError::UnknownFormat { ref path, .. } if *path == costs), "{err}");
+    let err = discover_all(std::slice::from_ref(&owners), SourceKind::Auto).unwrap_err();
+    assert!(matches!(err, IngestError::UnknownFormat { .. }), "{err}");
+}
+
+#[test]
+fn a_file_in_a_folder_that_may_be_a_broken_bill_still_fails() {
+    // Each fails naming the file, beside a bill that is fine.
+    let fails = |name: &str, content: &[u8]| {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("a.csv"), CUR2.as_bytes());
+        let path = write(&dir.path().join(name), content);
+        let err = discover_all(&[dir.path().to_path_buf()], SourceKind::Auto).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: ", path.display())), "{name}: {err}");
+        err
+    };
+    // A CUR 2.0 CSV without its header row: its first row is data, not names.
+    let headless =
+        b"111122223333,Usage,1.5,2024-09-01T00:00:00Z\n222233334444,Usage,2,2024-09-01T00:00:00Z\n";
+    assert!(fails("headless.csv", headless).contains("cannot tell the format"));
+    // One marker column is not enough to read it, nor to call it no bill.
+    assert!(fails("one-marker.csv", b"BilledCost,team\n1.5,web\n").contains("cannot tell the format"));
+    // An empty file, as a cut-short download leaves it, and a gzip file cut short.
+    assert!(fails("empty.csv", b"").ends_with("the file is empty"));
+    fails("cut.csv.gz", &gzip(CUR2)[..12]);
+
+    // A file with a CMDB's columns that a delivery manifest lists is a damaged bill.
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("cur-create-new");
+    copy_tree(&manifests().join("data-exports/cur-create-new"), &export);
+    let listed = export
+        .join("data/BILLING_PERIOD=2024-09/20240920T040506Z-9b2f4e61-exec-0920/cur-create-new-00002.csv.gz");
+    std::fs::write(&listed, gzip(CMDB)).unwrap();
+    let err = discover_all(std::slice::from_ref(&export), SourceKind::Auto).unwrap_err();
+    assert!(matches!(err, IngestError::UnknownFormat { ref path, .. } if *path == listed), "{err}");
 }

@@ -23,8 +23,10 @@ fn version(a: bool) -> Vec<common::Row> {
 const CHILD_ENV: &str = "COSTPILOT_LAKE_CRASH_DIR";
 
 /// Run as a child process by the crash test (with the failpoint set): starts a re-ingest that dies
-/// right before the manifest swap. Without the variable it does nothing.
+/// right before the manifest swap. Ignored so that a plain test run does not report it as a pass of
+/// its own; without the variable (`--include-ignored`) it does nothing.
 #[test]
+#[ignore = "the child process of a_crash_before_the_manifest_swap_leaves_the_old_unit, which runs it"]
 fn crash_child() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
     let lake = open_lake(std::path::Path::new(&dir)).unwrap();
@@ -44,7 +46,7 @@ async fn a_crash_before_the_manifest_swap_leaves_the_old_unit() {
     let before = hash_dir(dir.path());
 
     let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir.path())
         .env("COSTPILOT_FAILPOINT", "before-manifest-swap")
         .stdout(std::process::Stdio::null())

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use costpilot_model::money::parse_decimal;
 use sha2::{Digest, Sha256};
@@ -191,6 +193,81 @@ pub fn apply_shipped_rules(estate: &Path, lake: &Path) {
     ] {
         ok(lake, &["rules", "apply", kind, file.to_str().expect("UTF-8 path")]);
     }
+}
+
+/// What `make` returns, made once per test binary and `key` and shared by the binary's tests (they
+/// run as threads of one process), with a folder of its own that `make` fills.
+///
+/// The folder is `CARGO_TARGET_TMPDIR/<test binary>/<key>`, emptied before `make` runs, rather
+/// than a temporary folder: a static is never dropped, so a `TempDir` held by one would never be
+/// removed, and every run would leave its estates behind.
+pub fn shared<T: Send + Sync + 'static>(key: &str, make: impl FnOnce(&Path) -> T) -> &'static T {
+    type Cell = OnceLock<Box<dyn Any + Send + Sync>>;
+    static CELLS: Mutex<BTreeMap<String, &'static Cell>> = Mutex::new(BTreeMap::new());
+    // The map is locked only to find the key's cell, so that making one value (an estate) may
+    // ask for another (the lake of an estate asks for the estate).
+    let cell: &'static Cell = CELLS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key.to_string())
+        .or_insert_with(|| Box::leak(Box::default()));
+    let value = cell.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(env!("CARGO_CRATE_NAME")).join(key);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        Box::new(make(&dir))
+    });
+    value.downcast_ref().unwrap_or_else(|| panic!("{key} is shared as another type"))
+}
+
+/// The rules in force in the lake of a shared [`Estate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// None: the bill as ingested.
+    Bare,
+    /// The shipped tag and allocation rules and the estate's CMDB ([`apply_shipped_rules`]).
+    Shipped,
+}
+
+/// A generated estate whose bill is ingested into a lake, shared by the tests of one test binary.
+pub struct Estate {
+    /// The folder the generator wrote: the bill and its side files (`truth.json`, `cmdb.csv`, ...).
+    pub estate: PathBuf,
+    /// The data directory (`--data-dir`) the bill is ingested into.
+    pub lake: PathBuf,
+    /// A folder of this lake's for the files a test writes.
+    pub dir: PathBuf,
+}
+
+/// The estate the generator writes with `options` (`--accounts`, `--seed`, ...), its bill ingested
+/// into a lake with `rules` in force. The estate is generated once per test binary and `options`,
+/// the lake made once per `options` and `rules`: lakes with different rules share one estate.
+pub fn estate(options: &[&str], rules: Rules) -> &'static Estate {
+    let name: Vec<&str> = options
+        .iter()
+        .flat_map(|o| o.split(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let name = name.join("-");
+    let generated: &'static PathBuf = shared(&name, |dir| {
+        let out = dir.join("estate");
+        let mut args = vec!["generate", "--out", out.to_str().expect("UTF-8 path")];
+        args.extend(options);
+        ok(dir, &args);
+        out
+    });
+    let key = match rules {
+        Rules::Bare => format!("{name}-bare"),
+        Rules::Shipped => format!("{name}-shipped-rules"),
+    };
+    shared(&key, |dir| {
+        let lake = dir.join("lake");
+        ok(&lake, &["ingest", generated.join("cur").to_str().expect("UTF-8 path")]);
+        if rules == Rules::Shipped {
+            apply_shipped_rules(generated, &lake);
+        }
+        Estate { estate: generated.clone(), lake, dir: dir.to_path_buf() }
+    })
 }
 
 /// Generator options for 120 accounts over all of January 2025 and nine days of February (one

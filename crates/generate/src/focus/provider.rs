@@ -9,7 +9,7 @@
 use crate::catalog::{self, InstanceType, REGIONS};
 use crate::estate::{CommitmentKind, Estate, HOUR_MS, ResourceKind};
 use crate::lines::Product;
-use crate::rng::mix;
+use crate::rng::{fnv, mix};
 
 /// The cloud a FOCUS estate is dressed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -662,11 +662,6 @@ fn base32(mut h: u64, n: usize) -> String {
         h >>= 5;
     }
     out
-}
-
-/// FNV-1a of a text, to key hashes by names.
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A version-4-shaped GUID drawn from `h`.

@@ -19,7 +19,7 @@ use serde::ser::{SerializeMap, Serializer};
 use super::{create, finish, in_office_hours};
 use crate::error::GenerateError;
 use crate::estate::{Estate, HOUR_MS, Resource, ResourceKind};
-use crate::rng::{hash4, mix};
+use crate::rng::{fnv, hash4, mix};
 
 /// `aws ec2 describe-instances` output, inside the output folder.
 pub const INSTANCES_PATH: &str = "inventory/describe-instances.json";
@@ -266,10 +266,6 @@ fn instance<'a>(e: &'a Estate, r: usize, volumes: &[usize]) -> Instance<'a> {
         virtualization_type: "hvm",
         platform_details: "Linux/UNIX",
     }
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Instances in resource order, grouped into reservations: consecutive instances of one account
