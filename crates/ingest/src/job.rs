@@ -82,6 +82,15 @@ pub struct Duplicate {
     pub same_as: PathBuf,
 }
 
+/// A file under the paths given that the ingest did not read, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassedOver {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was not read, and what to do with it instead where something reads it.
+    pub reason: String,
+}
+
 /// What an ingest did (`costpilot ingest --format json` prints it).
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -100,6 +109,9 @@ pub struct Summary {
     pub nulled_by_reason: BTreeMap<String, u64>,
     /// Files not read because an earlier file had the same checksum.
     pub duplicates: Vec<Duplicate>,
+    /// Files under the paths given that are not bills (side files, manifests, older
+    /// deliveries), with why each was passed over.
+    pub passed_over: Vec<PassedOver>,
     /// Units the commit touched.
     pub units: usize,
     /// Units new to the lake.
@@ -140,7 +152,13 @@ pub fn ingest(
     progress: &dyn Progress,
 ) -> Result<Summary, JobError> {
     let started = Instant::now();
-    let files = crate::discover(paths, options.source)?;
+    let discovery = crate::discover_all(paths, options.source)?;
+    let passed_over: Vec<PassedOver> = discovery
+        .skipped
+        .iter()
+        .map(|s| PassedOver { path: s.path.clone(), reason: s.reason.to_string() })
+        .collect();
+    let files = discovery.files;
     if files.is_empty() {
         return Err(JobError::NoFiles(list(paths)));
     }
@@ -154,7 +172,7 @@ pub fn ingest(
     if !ingested.is_empty() {
         loop {
             let Some(sum) = checksums.next() else {
-                return Ok(unchanged_summary(started.elapsed()));
+                return Ok(unchanged_summary(started.elapsed(), passed_over));
             };
             let sum = sum?;
             let new = !ingested.contains(sum.as_str());
@@ -246,6 +264,7 @@ pub fn ingest(
         skipped_by_reason,
         nulled_by_reason,
         duplicates,
+        passed_over,
         units: commit.units.len(),
         units_added: count(Outcome::Added),
         units_replaced: count(Outcome::Replaced),
@@ -422,7 +441,7 @@ fn money(amounts: impl IntoIterator<Item = (String, i128)>) -> String {
     if text.is_empty() { "0".into() } else { text.join(", ") }
 }
 
-fn unchanged_summary(elapsed: Duration) -> Summary {
+fn unchanged_summary(elapsed: Duration, passed_over: Vec<PassedOver>) -> Summary {
     Summary {
         files: Vec::new(),
         rows_read: 0,
@@ -431,6 +450,7 @@ fn unchanged_summary(elapsed: Duration) -> Summary {
         skipped_by_reason: BTreeMap::new(),
         nulled_by_reason: BTreeMap::new(),
         duplicates: Vec::new(),
+        passed_over,
         units: 0,
         units_added: 0,
         units_replaced: 0,

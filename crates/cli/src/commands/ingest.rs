@@ -2,12 +2,13 @@
 //! [`costpilot_ingest::job`]), show its progress and summary, and rebuild the rollups if units
 //! changed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
 use costpilot_ingest::SourceKind;
-use costpilot_ingest::job::{self, DEFAULT_MAX_BAD_ROWS, Options, Summary};
+use costpilot_ingest::job::{self, DEFAULT_MAX_BAD_ROWS, Options, PassedOver, Summary};
 use costpilot_model::progress::{Counting, Progress};
 use costpilot_query::open_lake;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -119,6 +120,7 @@ fn report(summary: &Summary, format: Format) -> Result<()> {
     }
     if summary.unchanged {
         println!("unchanged: every file was already ingested with the same checksum");
+        print_passed_over(&summary.passed_over);
         return Ok(());
     }
     let billed = summary
@@ -158,6 +160,7 @@ fn report(summary: &Summary, format: Format) -> Result<()> {
             println!("  {n} × {reason}");
         }
     }
+    print_passed_over(&summary.passed_over);
     for duplicate in &summary.duplicates {
         println!(
             "not read: {} has the same content as {}",
@@ -166,4 +169,22 @@ fn report(summary: &Summary, format: Format) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Files passed over, a line per reason with the first of them (a real export folder holds many
+/// manifests and older deliveries; `--format json` lists every file).
+fn print_passed_over(passed_over: &[PassedOver]) {
+    let mut by_reason: BTreeMap<&str, Vec<&Path>> = BTreeMap::new();
+    for p in passed_over {
+        by_reason.entry(p.reason.as_str()).or_default().push(&p.path);
+    }
+    for (reason, paths) in by_reason {
+        match paths.as_slice() {
+            [one] => println!("not read: {}: {reason}", one.display()),
+            [first, ..] => {
+                println!("not read: {} files ({} and others): {reason}", paths.len(), first.display())
+            }
+            [] => {}
+        }
+    }
 }
