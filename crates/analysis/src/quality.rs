@@ -613,8 +613,9 @@ pub fn allocation(
             resource_id: o.resource_id.clone(),
             value: o.explain(resolver).dimensions.swap_remove(d).value,
             cost: match rules.metric {
-                Metric::EffectiveCost => o.effective,
                 Metric::BilledCost => o.billed,
+                // The rules refuse every other metric (`ALLOCATED_METRICS`).
+                _ => o.effective,
             },
         })
         .collect();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use costpilot_model::time::{format_micros, month_of};
 use serde::Serialize;
 
-use costpilot_lake::manifest::decimal_text;
+use costpilot_model::money::decimal_text;
 use costpilot_query::QueryError;
 use costpilot_query::columns::{amounts, counts, strings, times};
 use costpilot_query::session::{FOCUS_TABLE, LakeSession};

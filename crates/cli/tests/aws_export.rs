@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use costpilot_lake::manifest::decimal_text;
+use costpilot_model::money::decimal_text;
 
 const ROWS: u64 = 1564;
 

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use costpilot_lake::manifest::decimal_text;
+use costpilot_model::money::decimal_text;
 use serde_json::Value;
 
 const CATEGORIES: [&str; 5] = ["Usage", "Purchase", "Tax", "Credit", "Adjustment"];

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use costpilot_model::UnitKey;
-use costpilot_model::money::{format_units, parse_decimal};
+use costpilot_model::money::{decimal_text, parse_decimal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::LakeError;
@@ -250,16 +250,6 @@ impl Manifest {
     }
 }
 
-/// An exact decimal amount (units of 10^-15) as text: 15 places with trailing zeros trimmed, but
-/// at least two ("12.50", "0.000001").
-pub fn decimal_text(units: i128) -> String {
-    let full = format_units(units, 15);
-    let (int, frac) = full.split_once('.').unwrap_or((&full, ""));
-    let trimmed = frac.trim_end_matches('0');
-    let frac = if trimmed.len() < 2 { &frac[..2] } else { trimmed };
-    format!("{int}.{frac}")
-}
-
 /// Now, as the manifest writes times.
 pub(crate) fn now_text(now: DateTime<Utc>) -> String {
     now.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -268,18 +258,4 @@ pub(crate) fn now_text(now: DateTime<Utc>) -> String {
 /// Reads a time the manifest wrote.
 pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_text_is_exact_and_short() {
-        assert_eq!(decimal_text(12_500_000_000_000_000), "12.50");
-        assert_eq!(decimal_text(1_000_000_000), "0.000001");
-        assert_eq!(decimal_text(-1), "-0.000000000000001");
-        assert_eq!(decimal_text(0), "0.00");
-        assert_eq!(parse_decimal(&decimal_text(123_456_789_012_345_678)).unwrap(), 123_456_789_012_345_678);
-    }
 }

@@ -19,7 +19,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Utc};
-use costpilot_model::{COLUMNS, ColumnKind, TextValues, UnitKey, index_of, is_lake_type, lake_schema, names};
+use costpilot_model::money::decimal_text;
+use costpilot_model::{COLUMNS, TextValues, UnitKey, index_of, is_lake_type, lake_schema, names};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, RecordBatch, TimestampMicrosecondArray,
 };
@@ -38,7 +39,7 @@ use crate::chunk::{ChunkEncoder, ChunkKind};
 use crate::error::LakeError;
 use crate::layout;
 use crate::manifest::{
-    FileEntry, Manifest, PartEntry, RetiredFile, SourceRef, UnitEntry, decimal_text, now_text, parse_time,
+    FileEntry, Manifest, PartEntry, RetiredFile, SourceRef, UnitEntry, now_text, parse_time,
 };
 use crate::observe::{ObserveError, StagedPart, StagedParts, UnitObserver};
 use crate::split::SharedFilter;
@@ -114,27 +115,9 @@ impl WriteOptions {
     }
 }
 
-/// Dimensions that queries filter on and that hold few values per file, so min/max can prune row
-/// groups: the lake's units are (provider, billing account, period) and a file often holds one
-/// account's rows or one currency.
-const PRUNING_DIMENSIONS: [&str; 9] = [
-    names::PROVIDER_NAME,
-    names::SERVICE_PROVIDER_NAME,
-    names::BILLING_ACCOUNT_ID,
-    names::SUB_ACCOUNT_ID,
-    names::BILLING_CURRENCY,
-    names::SERVICE_CATEGORY,
-    names::SERVICE_NAME,
-    names::REGION_ID,
-    names::CHARGE_CATEGORY,
-];
-
-/// The columns whose column chunks carry min/max statistics: every timestamp (time-range filters
-/// prune on them) and [`PRUNING_DIMENSIONS`]. Amounts, ids, descriptions and the tag maps get
-/// none: nothing prunes on them in unsorted files, and computing min/max of the string columns
-/// was a fifth of the cost of encoding.
+/// The columns whose column chunks carry min/max statistics ([`costpilot_model::ColumnDef::prunes`]).
 fn statistics_columns() -> impl Iterator<Item = &'static str> {
-    COLUMNS.iter().filter(|c| c.kind == ColumnKind::DateTime).map(|c| c.name).chain(PRUNING_DIMENSIONS)
+    COLUMNS.iter().filter(|c| c.prunes).map(|c| c.name)
 }
 
 /// What a commit did to one unit.

@@ -14,10 +14,11 @@ pub mod format;
 pub mod money;
 pub mod progress;
 pub mod time;
+pub mod vocabulary;
 
 pub use focus::{
     COLUMNS, ColumnDef, ColumnKind, ColumnRole, FocusVersion, TextValues, UnitKey, column, index_of,
     is_lake_type, lake_schema, names, resolve_column_name, tags_type, text_dictionary_type, with_plain_text,
 };
-pub use money::{MONEY_PRECISION, MONEY_SCALE, Money, MoneyError, money_type};
+pub use money::{MONEY_PRECISION, MONEY_SCALE, MoneyError, money_type};
 pub use time::{TimeError, parse_timestamp_micros, timestamp_type};

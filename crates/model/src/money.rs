@@ -1,13 +1,10 @@
-//! Money: exact decimals with a currency.
+//! Money: exact decimals, parsed and formatted without floats.
 //!
 //! Costs are stored as `Decimal128(38, 15)`: fifteen decimals keep every digit real exports carry
 //! (the FOCUS sample has fifteen, CUR rounds to ten), and 23 integer digits leave room for any bill.
 //! Sums in SQL stay exact; nothing is ever `f32`.
 
-use std::fmt;
-
 use datafusion::arrow::datatypes::DataType;
-use serde::{Deserialize, Serialize};
 
 /// Total digits of a stored amount.
 pub const MONEY_PRECISION: u8 = 38;
@@ -123,36 +120,14 @@ pub fn format_units(units: i128, places: u32) -> String {
     }
 }
 
-/// An amount of money in one currency. Amounts in different currencies are never added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    /// The amount in units of 10^-15.
-    pub units: i128,
-    /// ISO 4217 code, e.g. "USD".
-    pub currency: String,
-}
-
-impl Money {
-    /// A money value from units of 10^-15 and a currency code.
-    pub fn new(units: i128, currency: impl Into<String>) -> Self {
-        Self { units, currency: currency.into() }
-    }
-
-    /// The amount as a float (for display and statistics only).
-    pub fn as_f64(&self) -> f64 {
-        to_f64(self.units)
-    }
-
-    /// The amount rounded to cents, as text: "1234.57".
-    pub fn cents(&self) -> String {
-        format_units(self.units, 2)
-    }
-}
-
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", format_units(self.units, 2), self.currency)
-    }
+/// An exact decimal amount (units of 10^-15) as text: 15 places with trailing zeros trimmed, but
+/// at least two ("12.50", "0.000001").
+pub fn decimal_text(units: i128) -> String {
+    let full = format_units(units, 15);
+    let (int, frac) = full.split_once('.').unwrap_or((&full, ""));
+    let trimmed = frac.trim_end_matches('0');
+    let frac = if trimmed.len() < 2 { &frac[..2] } else { trimmed };
+    format!("{int}.{frac}")
 }
 
 #[cfg(test)]
@@ -187,6 +162,14 @@ mod tests {
     fn formats_cents() {
         assert_eq!(format_units(1_234_565_000_000_000_000, 2), "1234.57");
         assert_eq!(format_units(-5_000_000_000_000, 2), "-0.01");
-        assert_eq!(Money::new(10 * SCALE_FACTOR, "EUR").to_string(), "10.00 EUR");
+    }
+
+    #[test]
+    fn decimal_text_is_exact_and_short() {
+        assert_eq!(decimal_text(12_500_000_000_000_000), "12.50");
+        assert_eq!(decimal_text(1_000_000_000), "0.000001");
+        assert_eq!(decimal_text(-1), "-0.000000000000001");
+        assert_eq!(decimal_text(0), "0.00");
+        assert_eq!(parse_decimal(&decimal_text(123_456_789_012_345_678)).unwrap(), 123_456_789_012_345_678);
     }
 }

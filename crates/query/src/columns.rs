@@ -7,7 +7,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type, Timestam
 use serde::Serializer;
 
 use crate::error::QueryError;
-use costpilot_lake::manifest::decimal_text;
+use costpilot_model::money::decimal_text;
 
 /// The same instant one calendar month later.
 pub fn next_month(micros: i64) -> i64 {

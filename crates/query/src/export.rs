@@ -45,7 +45,7 @@ use futures::StreamExt;
 
 use crate::error::QueryError;
 use costpilot_lake::layout;
-use costpilot_lake::manifest::decimal_text;
+use costpilot_model::money::decimal_text;
 
 /// The file formats an export can write, chosen by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

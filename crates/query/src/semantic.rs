@@ -53,6 +53,8 @@ use std::str::FromStr;
 
 use costpilot_model::names;
 use costpilot_model::time::{format_micros, parse_timestamp_micros};
+pub use costpilot_model::vocabulary::Metric;
+use costpilot_model::vocabulary::UnknownName;
 use costpilot_rules::tags::fold;
 use datafusion::arrow::array::AsArray;
 use serde::{Deserialize, Serialize, Serializer};
@@ -67,8 +69,6 @@ use crate::session::{FOCUS_TABLE, Hints, LakeSession};
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
 /// The largest page a request may ask for.
 pub const MAX_PAGE_SIZE: usize = 50_000;
-/// Valid names listed in an error, at most.
-const LISTED_NAMES: usize = 40;
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
@@ -88,97 +88,10 @@ fn invalid(message: impl Into<String>) -> SemanticError {
     SemanticError::Invalid(message.into())
 }
 
-/// What to add up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum Metric {
-    /// BilledCost: what the invoice charges.
-    BilledCost,
-    /// EffectiveCost: amortised, after discounts.
-    #[default]
-    EffectiveCost,
-    /// ListCost: at public list prices.
-    ListCost,
-    /// ContractedCost: at negotiated prices.
-    ContractedCost,
-    /// ConsumedQuantity, in each row's ConsumedUnit.
-    UsageQuantity,
-}
-
-impl Metric {
-    /// Every metric.
-    pub const ALL: [Metric; 5] = [
-        Metric::BilledCost,
-        Metric::EffectiveCost,
-        Metric::ListCost,
-        Metric::ContractedCost,
-        Metric::UsageQuantity,
-    ];
-
-    /// The name requests use (`effective_cost`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::BilledCost => "billed_cost",
-            Metric::EffectiveCost => "effective_cost",
-            Metric::ListCost => "list_cost",
-            Metric::ContractedCost => "contracted_cost",
-            Metric::UsageQuantity => "usage_quantity",
-        }
-    }
-
-    /// The `focus` column it adds up.
-    pub fn column(self) -> &'static str {
-        match self {
-            Metric::BilledCost => names::BILLED_COST,
-            Metric::EffectiveCost => names::EFFECTIVE_COST,
-            Metric::ListCost => names::LIST_COST,
-            Metric::ContractedCost => names::CONTRACTED_COST,
-            Metric::UsageQuantity => names::CONSUMED_QUANTITY,
-        }
-    }
-
-    /// The column converted into the reporting currency, for the metrics the FX view has.
-    fn reporting_column(self) -> Option<String> {
-        matches!(self, Metric::BilledCost | Metric::EffectiveCost)
-            .then(|| format!("x_{}InReportingCurrency", self.column()))
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Metric {
-    type Err = SemanticError;
-
-    /// Reads `effective_cost`, `EffectiveCost` or any case of either; `ConsumedQuantity` is
-    /// `usage_quantity`.
-    fn from_str(text: &str) -> Result<Metric, SemanticError> {
-        let squash = |s: &str| s.trim().to_lowercase().replace('_', "");
-        let given = squash(text);
-        if given == squash(names::CONSUMED_QUANTITY) {
-            return Ok(Metric::UsageQuantity);
-        }
-        Metric::ALL.into_iter().find(|m| squash(m.name()) == given).ok_or_else(|| {
-            let valid: Vec<String> = Metric::ALL.iter().map(|m| m.name().to_string()).collect();
-            unknown("metric", text.trim(), &valid)
-        })
-    }
-}
-
-impl TryFrom<String> for Metric {
-    type Error = SemanticError;
-    fn try_from(text: String) -> Result<Metric, SemanticError> {
-        text.parse()
-    }
-}
-
-impl From<Metric> for String {
-    fn from(m: Metric) -> String {
-        m.to_string()
-    }
+/// The column of `metric` converted into the reporting currency, for the metrics the FX view has.
+fn reporting_column(metric: Metric) -> Option<String> {
+    matches!(metric, Metric::BilledCost | Metric::EffectiveCost)
+        .then(|| format!("x_{}InReportingCurrency", metric.column()))
 }
 
 /// What to group or filter by.
@@ -871,7 +784,7 @@ fn measure(request: &Request, catalog: &Catalog) -> Result<(String, String), Sem
              converted into a reporting currency; ask per billing currency",
         ));
     }
-    match request.metric.reporting_column() {
+    match reporting_column(request.metric) {
         Some(column) => Ok((column, "x_ReportingCurrency".to_string())),
         None => Err(invalid(format!(
             "{} has no reporting-currency column; use billed_cost or effective_cost",
@@ -1240,19 +1153,11 @@ async fn run_with(
 
 /// The error for an unknown name: the closest valid one, if any is close, and the valid names.
 fn unknown(kind: &str, given: &str, valid: &[String]) -> SemanticError {
-    let lower = given.to_lowercase();
-    let closest = valid
-        .iter()
-        .map(|v| (strsim::jaro_winkler(&lower, &v.to_lowercase()), v))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let hint = closest.map(|(_, v)| format!(" did you mean '{v}'?")).unwrap_or_default();
-    let mut list = valid.iter().take(LISTED_NAMES).cloned().collect::<Vec<_>>().join(", ");
-    if valid.len() > LISTED_NAMES {
-        list.push_str(&format!(" and {} more", valid.len() - LISTED_NAMES));
+    invalid(UnknownName::new(kind, given, valid.to_vec()).to_string())
+}
+
+impl From<UnknownName> for SemanticError {
+    fn from(e: UnknownName) -> Self {
+        invalid(e.to_string())
     }
-    if valid.is_empty() {
-        list = "none in the lake".to_string();
-    }
-    invalid(format!("unknown {kind} '{given}';{hint} valid: {list}"))
 }

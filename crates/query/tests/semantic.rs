@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use common::{ingest, row, value_text};
 use costpilot_lake::Lake;
-use costpilot_lake::manifest::decimal_text;
+use costpilot_model::money::decimal_text;
 use costpilot_model::money::parse_decimal;
 use costpilot_model::parse_timestamp_micros;
 use costpilot_query::semantic::{

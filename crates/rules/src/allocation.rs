@@ -90,6 +90,7 @@ use crate::error::locate;
 use crate::error::{RulesError, parse_yaml};
 use costpilot_model::MONEY_SCALE;
 use costpilot_model::money::{MoneyError, format_units, from_f64, parse_decimal};
+pub use costpilot_model::vocabulary::Metric;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// The allocation rules file in `<data-dir>/rules/`.
@@ -124,15 +125,9 @@ fn default_dimension() -> String {
     DEFAULT_DIMENSION.to_string()
 }
 
-/// The cost column allocated; the caller sums it into [`CostRow::cost`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum Metric {
-    /// FOCUS EffectiveCost: amortised, after discounts.
-    #[default]
-    EffectiveCost,
-    /// FOCUS BilledCost: as invoiced.
-    BilledCost,
-}
+/// The metrics allocation splits (the cost column the caller sums into [`CostRow::cost`]): the
+/// amortised EffectiveCost (the default) or the invoiced BilledCost.
+pub const ALLOCATED_METRICS: [Metric; 2] = [Metric::EffectiveCost, Metric::BilledCost];
 
 /// A pool of shared cost: the rows it takes and how it is split.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -264,6 +259,13 @@ impl AllocationRules {
         };
         if self.version != 1 {
             return Err(at("version:", 1, format!("version must be 1, not {}", self.version)));
+        }
+        if !ALLOCATED_METRICS.contains(&self.metric) {
+            return Err(at(
+                "metric:",
+                1,
+                format!("metric must be EffectiveCost or BilledCost, not {}", self.metric),
+            ));
         }
         let mut names = BTreeSet::new();
         let mut from_line = 1;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use costpilot_analysis::invoice::{self, InvoiceLine};
-use costpilot_lake::manifest::decimal_text;
+use costpilot_model::money::decimal_text;
 use costpilot_model::money::format_units;
 use costpilot_query::{Scope, Sessions, open_lake};
 

@@ -173,10 +173,7 @@ async fn in_scope(lake: &costpilot_lake::Lake, scope: &Scope) -> Result<Info> {
         scoped: true,
         rows: units.iter().map(|u| u.rows).sum(),
         units,
-        billed_cost: totals
-            .into_iter()
-            .map(|(c, v)| (c, costpilot_lake::manifest::decimal_text(v)))
-            .collect(),
+        billed_cost: totals.into_iter().map(|(c, v)| (c, costpilot_model::money::decimal_text(v))).collect(),
     })
 }
 
