@@ -3,8 +3,8 @@
 //! [`ingest`] discovers the files under the paths given, checksums them, reads them, writes their
 //! rows through one [`Transaction`] and sums up what it did ([`Summary`]). Reading and writing run
 //! on two threads joined by a channel of one batch: one decodes and normalises batches, the other
-//! encodes Parquet, so both cores work and memory stays bounded (a 64K-row batch of the full CUR
-//! schema is about 90 MB in memory, so every queued batch counts).
+//! encodes Parquet, so both cores work and memory stays bounded (a batch of the full CUR schema
+//! takes tens of megabytes, so every queued batch counts).
 //!
 //! Any error aborts the transaction, which leaves the lake exactly as it was. So does a delivery
 //! that looks wrong as a whole: more bad rows in a unit than [`Options::max_bad_rows`] allows, or

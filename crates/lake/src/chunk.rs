@@ -3,7 +3,7 @@
 //!
 //! arrow-rs's writer dictionary-encodes a text column by hashing and comparing every value against
 //! the chunk's dictionary, and writes each Decimal128 value through a freshly allocated 16-byte
-//! buffer. Measured on a 1 M-row CUR ingest that was the largest share of its CPU. Most lake text
+//! buffer, which was the largest share of ingest CPU (see `bench/README.md`). Most lake text
 //! arrives as Arrow dictionaries (a batch's few distinct names, repeated), so [`ChunkEncoder`]
 //! maps a batch's dictionary into the chunk's once and then copies one index per row: hashing per
 //! distinct value, not per row. Plain `Utf8` input is interned value by value, and amounts by

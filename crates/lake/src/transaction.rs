@@ -50,9 +50,9 @@ pub const MAX_OPEN_FILES: usize = 32;
 
 /// Messages waiting for the writer thread, each one unit's pieces of a batch. The writer encodes
 /// on every core for most of a batch but alone at its end and at row-group boundaries; batches
-/// queued up ahead keep the stages before it busy through those moments. A lake batch of 32 Ki
-/// CUR rows takes about 45 MB, and a message keeps its whole batch alive, so three cost up to
-/// about 100 MB more than one (and save about 3 % of a 10 M-row ingest).
+/// queued up ahead keep the stages before it busy through those moments. A message keeps its whole
+/// batch alive, so each queued batch costs memory; three trade a little memory for a little speed
+/// (figures in `bench/README.md`).
 const CHANNEL_BATCHES: usize = 3;
 
 /// A batch whose units come in at most this many runs of consecutive rows is split into slices

@@ -5,7 +5,7 @@
 //! DataFusion evaluates such a `CASE` by filtering the batch, narrowed to the columns the whole
 //! expression reads, once for the rows where the condition holds and once for the rest, and then
 //! evaluating each branch on its part. When the condition reads the `Tags` map, both filters copy
-//! every tag of every row: 0.54 s of CPU at 10 M rows for a branch that is a plain column.
+//! every tag of every row, for a branch that is a plain column.
 //!
 //! When both branches are columns or constants, evaluating them on every row costs nothing and
 //! cannot fail, so [`CaseToZip`] (an optimizer rule) replaces the `CASE` with [`CaseZip`]: the

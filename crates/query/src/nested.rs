@@ -4,8 +4,8 @@
 //! costpilot and DuckDB reads one tag. DataFusion's built-ins answer it row by row: `map_extract`
 //! compares keys by slicing a one-element array per map entry, and `array_element` (what `[1]`
 //! becomes) copies each element through `MutableArrayData`; both first expand their constant
-//! argument to a full column. At 10 M rows with four to five tags each, that was 3.2 s of a 3.9 s
-//! query, five times the cost of decoding the column.
+//! argument to a full column. That was most of such a query, several times the cost of decoding
+//! the column (see `bench/README.md`).
 //!
 //! [`map_extract`] and [`array_element`] replace the built-ins under the same names and aliases
 //! ([`crate::fastpath`]); [`register`] also points the `[i]` syntax, which the SQL planner binds to the built-in

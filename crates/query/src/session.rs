@@ -111,9 +111,8 @@ impl std::fmt::Debug for LakeSession {
 /// DataFusion splits a scan into one byte range of the lake's files per partition, and equal
 /// bytes are not equal work: a range rich in `Tags` or decimal pages decodes slower, and with one
 /// partition per core the core that drew it finishes alone. Four smaller partitions per core let
-/// the runtime keep every core busy to the end: on 2 cores at 10 M rows, the plain-SQL suite ran
-/// 10 to 30 % faster than with one (the untagged share 1.01 s → 0.78 s; instance-hours 244 →
-/// 194 ms), and no query slower.
+/// the runtime keep every core busy to the end; no query of the benchmark suite got slower (figures
+/// in `bench/README.md`).
 const PARTITIONS_PER_CORE: usize = 4;
 const MAX_PARTITIONS: usize = 64;
 

@@ -1,5 +1,5 @@
 //! `costpilot rollups`: compute the missing or stale rollup parts, or say whether each rollup is
-//! fresh (see [`costpilot_lake::rollup`]).
+//! fresh (see [`costpilot_query::rollup`]).
 
 use std::path::Path;
 
