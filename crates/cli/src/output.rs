@@ -217,3 +217,37 @@ mod tests {
         assert_eq!(csv_field("@x"), "'@x");
     }
 }
+
+/// A long job's progress (see [`costpilot_model::progress`]) as a bar on the terminal: bytes with
+/// their rate, or items. Jobs too small to read a bar of (under 16 MiB, or a single item) show
+/// none, and neither does a job whose output is not a terminal.
+#[derive(Default)]
+pub struct Bar(std::sync::OnceLock<indicatif::ProgressBar>);
+
+impl costpilot_model::progress::Progress for Bar {
+    fn start(&self, what: &str, total: u64, counting: costpilot_model::progress::Counting) {
+        use costpilot_model::progress::Counting;
+        let (small, counter) = match counting {
+            Counting::Bytes => (total < 16 * 1024 * 1024, "{bytes}/{total_bytes} {bytes_per_sec}"),
+            Counting::Items => (total < 2, "{pos}/{len}"),
+        };
+        if small {
+            return;
+        }
+        let bar = progress_bar(true, &format!("{what} [{{bar:30}}] {counter} eta {{eta}}"));
+        bar.set_length(total);
+        let _ = self.0.set(bar);
+    }
+
+    fn set(&self, done: u64) {
+        if let Some(bar) = self.0.get() {
+            bar.set_position(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.0.get() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -4,16 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Result;
 use costpilot_ingest::SourceKind;
 use costpilot_ingest::job::{self, DEFAULT_MAX_BAD_ROWS, Options, PassedOver, Summary};
-use costpilot_model::progress::{Counting, Progress};
 use costpilot_query::open_lake;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::output::{Format, print_json, thousands};
+use crate::output::{Bar, Format, print_json, thousands};
 
 /// Arguments of `costpilot ingest`.
 #[derive(Debug, clap::Args)]
@@ -74,41 +71,6 @@ pub async fn run(data_dir: &Path, args: Args) -> Result<()> {
 pub fn ingest(data_dir: &Path, paths: &[PathBuf], options: &Options) -> Result<Summary> {
     let lake = open_lake(data_dir)?;
     Ok(job::ingest(&lake, paths, options, &Bar::default())?)
-}
-
-/// The ingest's progress as a bar of bytes read.
-#[derive(Default)]
-struct Bar(std::sync::OnceLock<ProgressBar>);
-
-impl Progress for Bar {
-    fn start(&self, what: &str, total: u64, _: Counting) {
-        // Small ingests finish before a bar would be readable.
-        if total < 16 * 1024 * 1024 {
-            return;
-        }
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(&format!(
-                "{{spinner}} {what} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}"
-            ))
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        let _ = self.0.set(bar);
-    }
-
-    fn set(&self, done: u64) {
-        if let Some(bar) = self.0.get() {
-            bar.set_position(done);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = self.0.get() {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 fn report(summary: &Summary, format: Format) -> Result<()> {

@@ -7,7 +7,7 @@ use anyhow::Result;
 use costpilot_query::open_lake;
 use costpilot_query::rollup::{self, RollupStatus};
 
-use crate::output::{Format, print_json, thousands};
+use crate::output::{Bar, Format, print_json, thousands};
 
 /// Subcommands of `costpilot rollups`.
 #[derive(Debug, clap::Subcommand)]
@@ -32,7 +32,7 @@ pub async fn run(data_dir: &Path, command: Command) -> Result<()> {
     let lake = open_lake(data_dir)?;
     match command {
         Command::Build { format } => {
-            let report = rollup::build(&lake).await?;
+            let report = rollup::build_with_progress(&lake, &Bar::default()).await?;
             if format == Format::Json {
                 return print_json(&serde_json::to_value(&report)?);
             }

@@ -63,9 +63,11 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
 use costpilot_model::names;
+use costpilot_model::progress::{Counting, Progress, Quiet};
 use costpilot_rules::{Resolver, TAGS_FILE};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::TableProvider;
@@ -519,6 +521,11 @@ pub struct BuildReport {
 /// meanwhile). Parts it replaces are retired like data files. Units are spread over one thread
 /// per core.
 pub async fn build(lake: &Lake) -> Result<BuildReport, QueryError> {
+    build_with_progress(lake, &Quiet).await
+}
+
+/// [`build`], telling `progress` how many of the units that need parts are done.
+pub async fn build_with_progress(lake: &Lake, progress: &dyn Progress) -> Result<BuildReport, QueryError> {
     let started = std::time::Instant::now();
     let lock = lake.lock()?;
     let data_dir = lake.data_dir();
@@ -542,23 +549,30 @@ pub async fn build(lake: &Lake) -> Result<BuildReport, QueryError> {
     let stem = format!("{}-{}-rollups", Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len()).max(1);
     let root = lake.root().to_path_buf();
+    progress.start("rollups", work.len() as u64, Counting::Items);
+    let done = AtomicU64::new(0);
     let results: Vec<Result<BuiltUnit, QueryError>> = std::thread::scope(|s| {
         let chunks: Vec<Vec<&(usize, Vec<Definition>)>> =
             (0..threads).map(|t| work.iter().skip(t).step_by(threads).collect()).collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
-                let (manifest, rules, root, stem) = (&manifest, &rules, &root, &stem);
+                let (manifest, rules, root, stem, done) = (&manifest, &rules, &root, &stem, &done);
                 s.spawn(move || {
                     chunk
                         .into_iter()
-                        .map(|(i, needed)| build_unit(root, manifest, *i, needed, rules, stem))
+                        .map(|(i, needed)| {
+                            let built = build_unit(root, manifest, *i, needed, rules, stem);
+                            progress.set(done.fetch_add(1, Ordering::Relaxed) + 1);
+                            built
+                        })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(panicked())])).collect()
     });
+    progress.finish();
     let mut built = Vec::new();
     let mut failure = None;
     for r in results {
