@@ -2,8 +2,8 @@
 //!
 //! The analyses costpilot answers with, each over a [`costpilot_query::LakeSession`]: the
 //! data-quality report and a resource's provenance ([`quality`]), shared-cost allocation to the
-//! cent ([`allocation`]), invoice reconciliation ([`invoice`]), unit cost against business metrics
-//! ([`unit_cost`]), the briefing ([`briefing`]), and the lake's units as a scoped reader sees them
+//! cent (`costpilot_rules::allocation`, fed by [`quality`]), invoice reconciliation ([`invoice`]), unit cost against business metrics
+//! ([`unit_cost`]), the briefing ([`briefing()`]), and the lake's units as a scoped reader sees them
 //! ([`units`]). They ask the semantic layer for their numbers and compute only what it cannot
 //! (a split, a ratio, a comparison).
 //!

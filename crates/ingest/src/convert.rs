@@ -64,16 +64,6 @@ impl<'a> Columns<'a> {
         self.raw.batch.num_rows()
     }
 
-    /// True when the batch has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The raw batch being read.
-    pub fn raw(&self) -> &RawBatch {
-        self.raw
-    }
-
     /// The named column as the file holds it, if present.
     pub fn get(&self, name: &str) -> Option<&ArrayRef> {
         self.index.get(&name.to_ascii_lowercase()).map(|&i| self.raw.batch.column(i))
@@ -85,11 +75,6 @@ impl<'a> Columns<'a> {
             .get(&name.to_ascii_lowercase())
             .map(|&i| self.raw.batch.schema().field(i).name().clone())
             .unwrap_or_else(|| name.to_string())
-    }
-
-    /// True when the batch has the named column.
-    pub fn has(&self, name: &str) -> bool {
-        self.index.contains_key(&name.to_ascii_lowercase())
     }
 
     /// Records that row `i` (0-based in the batch) has a bad value in `column`. The first fault of a
@@ -318,7 +303,7 @@ impl<'a> Columns<'a> {
     }
 
     /// Finishes the batch: assembles the lake columns given (by canonical name; absent ones are
-    /// null), checks their dates ([`crate::dates::check`]), then drops faulty rows. With `strict`, the first faulty or malformed row (by row
+    /// null), checks their dates (`check`), then drops faulty rows. With `strict`, the first faulty or malformed row (by row
     /// number) is returned as an error instead.
     pub fn finish(
         mut self,

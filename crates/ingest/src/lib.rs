@@ -6,7 +6,7 @@
 //! [`costpilot_model::with_plain_text`] where plain `Utf8` is wanted):
 //!
 //! - AWS CUR 2.0 (Data Exports) Parquet and CSV(.gz), and legacy CUR CSV(.gz) — [`cur`];
-//! - FOCUS 1.0–1.3 CSV(.gz) and Parquet from any provider — [`focus`].
+//! - FOCUS 1.0–1.3 CSV(.gz) and Parquet from any provider — `focus`.
 //!
 //! [`source::discover`] finds the files under the paths a user names, honours delivery manifests,
 //! and tells formats apart by their columns; [`source::discover_all`] also lists the files it
@@ -17,15 +17,15 @@
 //!
 
 pub mod business;
-pub mod convert;
+mod convert;
 pub mod cur;
-pub mod dates;
-pub mod error;
-pub mod focus;
+mod dates;
+mod error;
+mod focus;
 pub mod job;
 pub mod metrics;
 pub mod raw;
-pub mod report;
+mod report;
 pub mod source;
 pub mod tags;
 

@@ -1,8 +1,8 @@
 //! Raw readers: a file's rows as Arrow batches under the file's own column names, before any
 //! normalisation. CSV (plain or gzip) gives every column as text; Parquet keeps its own types.
 //!
-//! Normalisers ([`crate::cur`], [`crate::focus`]) turn these batches into the lake schema with the
-//! typed accessors of [`crate::convert`].
+//! Normalisers ([`crate::cur`], `focus`) turn these batches into the lake schema with the
+//! typed accessors of `convert`.
 
 use std::fs::File;
 use std::io::{BufReader, Read};

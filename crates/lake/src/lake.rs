@@ -137,7 +137,7 @@ impl Lake {
         Transaction::start(&self.root, self.retention, &self.write, observers, lock)
     }
 
-    /// This handle, whose transactions derive parts with `observers` (see [`crate::observe`]).
+    /// This handle, whose transactions derive parts with `observers` (see `observe`).
     pub fn with_observers(mut self, observers: Arc<dyn Observers>) -> Lake {
         self.observers = Some(observers);
         self

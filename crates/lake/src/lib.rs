@@ -54,7 +54,7 @@
 //!
 //! ## Derived parts
 //! A transaction can derive small files from the rows it writes (the semantic layer's rollups),
-//! committed beside each unit's data files and named in the manifest with it: see [`observe`].
+//! committed beside each unit's data files and named in the manifest with it: see `observe`.
 //! Storage itself knows nothing of what they hold.
 //!
 //! ## Test hook
@@ -62,13 +62,13 @@
 //! right before the manifest swap, to test crash safety.
 
 mod chunk;
-pub mod error;
+mod error;
 mod lake;
 pub mod layout;
 pub mod manifest;
-pub mod observe;
+mod observe;
 mod split;
-pub mod transaction;
+mod transaction;
 
 pub use error::LakeError;
 pub use lake::{DEFAULT_RETENTION, LOCK_WAIT, Lake, VacuumReport};

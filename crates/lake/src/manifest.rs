@@ -55,7 +55,7 @@ pub struct RetiredFile {
 
 /// A file derived from one unit's rows (a rollup's rows for the unit): a small Parquet file
 /// beside the unit's data files, written by the transaction that wrote the unit (see
-/// [`crate::observe`]) or by a later refresh ([`crate::Lake::replace_parts`]).
+/// `observe`) or by a later refresh ([`crate::Lake::replace_parts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartEntry {
     /// What it holds (a rollup's name).

@@ -167,7 +167,7 @@ pub struct CommitReport {
     pub units: Vec<UnitChange>,
     /// Retired files past the retention that the commit deleted.
     pub retired_deleted: usize,
-    /// Why the units it wrote got no derived parts, if they did not (see [`crate::observe`]).
+    /// Why the units it wrote got no derived parts, if they did not (see `observe`).
     pub parts_skipped: Option<String>,
 }
 
@@ -207,7 +207,7 @@ struct Writer {
     thread: JoinHandle<Result<Vec<StagedFile>, LakeError>>,
 }
 
-/// The thread of one observer of the units written (see [`crate::observe`]).
+/// The thread of one observer of the units written (see `observe`).
 struct ObserverWorker {
     /// Its input; `None` once closed, which starts the staging of its parts.
     tx: Option<SyncSender<Pieces>>,

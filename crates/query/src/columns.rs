@@ -22,25 +22,30 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Column `i` of `batch`, cast to `to`.
 pub fn column(batch: &RecordBatch, i: usize, to: &DataType) -> Result<ArrayRef, QueryError> {
     cast(batch.column(i), to).map_err(|e| QueryError::Query(format!("column {i}: {e}")))
 }
 
+/// Column `i` as text.
 pub fn strings(batch: &RecordBatch, i: usize) -> Result<Vec<Option<String>>, QueryError> {
     let a = column(batch, i, &DataType::Utf8)?;
     Ok(a.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
 }
 
+/// Column `i` as amounts in units of 10^-15.
 pub fn amounts(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i128>>, QueryError> {
     let a = column(batch, i, &money_type())?;
     Ok(a.as_primitive::<Decimal128Type>().iter().collect())
 }
 
+/// Column `i` as UTC microseconds.
 pub fn times(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i64>>, QueryError> {
     let a = column(batch, i, &timestamp_type())?;
     Ok(a.as_primitive::<TimestampMicrosecondType>().iter().collect())
 }
 
+/// Column `i` as counts (nulls and negatives as 0).
 pub fn counts(batch: &RecordBatch, i: usize) -> Result<Vec<u64>, QueryError> {
     let a = column(batch, i, &DataType::Int64)?;
     Ok(a.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0).max(0) as u64).collect())

@@ -7,7 +7,7 @@
 //! has no shifts, so hour, day and week are a remainder away and month, quarter and year need one
 //! calendar conversion per distinct day (consecutive rows share days, so one is cached).
 //!
-//! [`udf`] replaces the built-in under the same name and aliases ([`crate::fastpath`]). It handles arrays of
+//! [`udf`] replaces the built-in under the same name and aliases (`fastpath`). It handles arrays of
 //! timestamps whose zone is UTC (`UTC`, `Etc/UTC`, `Z`, `+00:00`, `+00`, `+0000`) with a constant
 //! granularity of hour or coarser; everything else (scalars, other zones, finer granularities,
 //! time types) goes to the built-in unchanged, so the function means exactly what DataFusion

@@ -3,7 +3,7 @@
 //! [`FastPath`] wraps a built-in scalar function under its own name, aliases, signature, types
 //! and column names, so a session that registers it means exactly what DataFusion documents. Each
 //! call goes to the fast function first; when it declines (returns `None`: a constant argument, a
-//! type it does not handle) the built-in answers. [`crate::datetrunc`] and [`crate::nested`] are
+//! type it does not handle) the built-in answers. `datetrunc` and `nested` are
 //! fast functions; their tests compare both answers.
 
 use std::fmt;

@@ -28,7 +28,7 @@ pub trait Sessions {
     fn session_scoped(&self, scope: &Scope) -> impl Future<Output = Result<LakeSession, QueryError>> + Send;
 
     /// A session over `scope` whose queries stay within `limits` (the other constructors read them
-    /// from the environment: see [`crate::limits`]).
+    /// from the environment: see `limits`).
     fn session_with_limits(
         &self,
         scope: &Scope,

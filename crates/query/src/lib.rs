@@ -10,16 +10,16 @@
 //! [`Sessions`] adds query sessions to the storage's [`costpilot_lake::Lake`] handle.
 //!
 //! ## SQL and the currency guard
-//! See [`LakeSession`] (table `focus`, names in any case unless quoted), [`compat`] (DuckDB's
+//! See [`LakeSession`] (table `focus`, names in any case unless quoted), `compat` (DuckDB's
 //! `strftime`, Trino's `date_format`, `date_diff` and `element_at`, `Tags->>'team'`; internal
-//! functions refused), [`limits`] (memory and time per query), [`guard`] (no sum
-//! across currencies), [`fx`] (reporting-currency columns from `fx.csv`) and [`datetrunc`]
-//! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic) and [`nested`]
-//! (`map_extract(Tags, 'team')[1]` without per-row array slices); [`optimize`] adds rules
+//! functions refused), `limits` (memory and time per query), `guard` (no sum
+//! across currencies), `fx` (reporting-currency columns from `fx.csv`) and `datetrunc`
+//! (`date_trunc` on the lake's UTC timestamps without time-zone arithmetic) and `nested`
+//! (`map_extract(Tags, 'team')[1]` without per-row array slices); `optimize` adds rules
 //! that evaluate `CASE WHEN c THEN column ELSE constant END` without filtering the batch
-//! ([`casezip`]) and shift timestamps by an interval once per run of equal values ([`timeshift`]).
+//! (`casezip`) and shift timestamps by an interval once per run of equal values (`timeshift`).
 //! [`dimensions`] makes each allocation dimension of the rules in force a column of the `focus`
-//! view, [`scope`] limits a session to what a caller may see, and [`business`] shows imported
+//! view, `scope` limits a session to what a caller may see, and [`business`] shows imported
 //! business metrics as a table.
 //!
 //! ## The semantic layer and its rollups
@@ -29,27 +29,27 @@
 //! allocation dimension) that a transaction derives beside each unit's data files.
 
 pub mod business;
-pub mod casezip;
+mod casezip;
 pub mod columns;
-pub mod compat;
-pub mod datetrunc;
+mod compat;
+mod datetrunc;
 pub mod dimensions;
-pub mod error;
+mod error;
 pub mod export;
-pub mod fastpath;
-pub mod fx;
-pub mod guard;
+mod fastpath;
+mod fx;
+mod guard;
 mod handle;
 mod identifiers;
 mod intern;
-pub mod limits;
-pub mod nested;
-pub mod optimize;
+mod limits;
+mod nested;
+mod optimize;
 pub mod rollup;
-pub mod scope;
+mod scope;
 pub mod semantic;
 pub mod session;
-pub mod timeshift;
+mod timeshift;
 
 pub use error::QueryError;
 pub use export::{ExportFormat, ExportReport, export_columns};

@@ -36,14 +36,14 @@ pub struct QueryLimits {
 }
 
 impl Default for QueryLimits {
-    /// Half the machine's memory and [`DEFAULT_TIMEOUT`].
+    /// Half the machine's memory and the default timeout.
     fn default() -> Self {
         QueryLimits { memory: share_of_memory(50.0), timeout: DEFAULT_TIMEOUT }
     }
 }
 
 impl QueryLimits {
-    /// The limits [`MEMORY_VAR`] and [`TIMEOUT_VAR`] set, defaults for those unset.
+    /// The limits `COSTPILOT_QUERY_MEMORY` and `COSTPILOT_QUERY_TIMEOUT` set, defaults for those unset.
     pub fn from_env() -> Result<QueryLimits, QueryError> {
         let mut limits = QueryLimits::default();
         if let Some(text) = std::env::var_os(MEMORY_VAR) {

@@ -8,7 +8,7 @@
 //! the column (see `bench/README.md`).
 //!
 //! [`map_extract`] and [`array_element`] replace the built-ins under the same names and aliases
-//! ([`crate::fastpath`]); [`register`] also points the `[i]` syntax, which the SQL planner binds to the built-in
+//! (`fastpath`); [`register`] also points the `[i]` syntax, which the SQL planner binds to the built-in
 //! `array_element` directly, at the fast one. Each handles arrays with a constant key or index by
 //! finding every row's element in place and gathering them with one `take`, and answers exactly
 //! as the built-in does:

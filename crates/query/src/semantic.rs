@@ -21,14 +21,14 @@
 //!
 //! ## Scope
 //! [`run`] takes a [`LakeSession`], and a session opened with a [`crate::Scope`] only ever sees the
-//! rows in scope (see [`crate::scope`]): the semantic layer cannot widen what a caller sees, and
+//! rows in scope (see `scope`): the semantic layer cannot widen what a caller sees, and
 //! the tag keys it validates against and the anchor of relative ranges ([`anchor`]) are those of
 //! the rows in scope too.
 //!
 //! ## Currency
 //! Every result is per billing currency: the compiled query always groups by BillingCurrency, so
 //! amounts of different currencies are never added, whatever the request groups by. With FX rates
-//! configured (see [`crate::fx`]), `reporting_currency` asks for BilledCost or EffectiveCost
+//! configured (see `fx`), `reporting_currency` asks for BilledCost or EffectiveCost
 //! converted into the reporting currency instead, which may be added. Every query goes through
 //! [`LakeSession::sql`], so the currency guard checks it as it checks any other query.
 //!

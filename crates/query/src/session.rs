@@ -2,11 +2,11 @@
 //!
 //! The table `focus` has every lake column over the snapshot's data files. Unquoted names resolve
 //! without regard to case (`SELECT sum(billedcost) FROM FOCUS`), quoted names exactly
-//! (see [`crate::identifiers`]); function names are case-insensitive (`SUM` and `sum`), and
-//! functions of DuckDB and Trino work (see [`crate::compat`]). Each query stays within the
-//! session's memory and time limits (see [`crate::limits`]). The lake columns are in the table `focus_lake`; `focus` is a view over it that adds one
+//! (see `identifiers`); function names are case-insensitive (`SUM` and `sum`), and
+//! functions of DuckDB and Trino work (see `compat`). Each query stays within the
+//! session's memory and time limits (see `limits`). The lake columns are in the table `focus_lake`; `focus` is a view over it that adds one
 //! column per allocation dimension of the tag rules in force (`x_team`, `x_business_unit`, ...: see
-//! [`crate::dimensions`]) and, when FX rates are configured (see [`crate::fx`]),
+//! [`crate::dimensions`]) and, when FX rates are configured (see `fx`),
 //! `x_ReportingCurrency`, `x_BilledCostInReportingCurrency` and `x_EffectiveCostInReportingCurrency`.
 //! Columns a query does not read are not computed.
 //!
@@ -116,8 +116,8 @@ impl std::fmt::Debug for LakeSession {
 const PARTITIONS_PER_CORE: usize = 4;
 const MAX_PARTITIONS: usize = 64;
 
-/// The configuration every lake session uses: [`PARTITIONS_PER_CORE`] partitions per core, names
-/// kept as written (user SQL finds them without regard to case: see [`crate::identifiers`]).
+/// The configuration every lake session uses: `PARTITIONS_PER_CORE` partitions per core, names
+/// kept as written (user SQL finds them without regard to case: see `identifiers`).
 pub fn session_config() -> SessionConfig {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let partitions = (cores * PARTITIONS_PER_CORE).min(MAX_PARTITIONS);
@@ -238,9 +238,9 @@ impl LakeSession {
     /// Runs one read-only SQL query (no DDL, DML or SET) with the currency guard applied: a query
     /// that would add amounts of different currencies fails with [`QueryError::CurrencyMix`].
     ///
-    /// Names resolve without regard to case unless quoted ([`crate::identifiers`]), functions of
+    /// Names resolve without regard to case unless quoted (`identifiers`), functions of
     /// other engines work or name their equivalent, internal functions are refused
-    /// ([`crate::compat`]), and the query stays within the session's [`QueryLimits`].
+    /// (`compat`), and the query stays within the session's [`QueryLimits`].
     pub async fn sql(&self, sql: &str) -> Result<QueryResult, QueryError> {
         self.sql_with(sql, Hints::default()).await
     }

@@ -3,7 +3,7 @@
 //! The rules that say who owns a cost row, and nothing else: tag rules (key aliases, value rules,
 //! virtual tags, account defaults; [`tags`]), the CMDB of accounts and resources ([`cmdb`]), the
 //! resolver that turns a row's account, resource, service, region, tags and cost categories into
-//! its allocation dimensions with an explanation ([`resolve`]), shared-cost allocation rules and
+//! its allocation dimensions with an explanation (`resolve`), shared-cost allocation rules and
 //! their to-the-cent split ([`allocation`]), suggested tag rules read off the data ([`suggest`]),
 //! and the store of the rules in force under `<data-dir>/rules/` ([`store`]).
 //!
@@ -13,8 +13,8 @@
 
 pub mod allocation;
 pub mod cmdb;
-pub mod error;
-pub mod resolve;
+mod error;
+mod resolve;
 pub mod store;
 pub mod suggest;
 pub mod tags;

@@ -285,7 +285,7 @@ fn empty_lake(data_dir: &Path, estate: &Path) -> Result<()> {
     std::fs::remove_dir_all(&root).with_context(|| root.display().to_string())
 }
 
-/// The Monday briefing ([`costpilot_analysis::briefing`]) as a section.
+/// The Monday briefing ([`costpilot_analysis::briefing()`]) as a section.
 async fn briefing_section(session: &LakeSession, args: &Args) -> Result<Section> {
     let briefing = costpilot_analysis::briefing(session, BriefingOptions { top: args.top }).await?;
     Ok(Section { json: serde_json::to_value(&briefing)?, text: briefing_text(&briefing) })

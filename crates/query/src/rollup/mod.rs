@@ -15,7 +15,7 @@
 //! A rollup is stored per unit: each unit of the manifest lists its parts
 //! ([`costpilot_lake::manifest::PartEntry`]), one small Parquet file per rollup beside the unit's data
 //! files, and a rollup's table is the union of its parts. A transaction computes the parts of the
-//! units it writes from the batches it already holds in memory ([`aggregate`], on a thread of its
+//! units it writes from the batches it already holds in memory (`aggregate.rs`, on a thread of its
 //! own, beside the Parquet encoding), and commits them in the same manifest swap as the data:
 //! ingest needs no second pass over the lake, a re-delivered unit recomputes only its own parts,
 //! and a reader's snapshot names exactly the parts that match its data files. Replaced parts are
@@ -53,7 +53,7 @@
 //! ## Scope
 //! Under a scope that does not allow everything, a session registers a rollup only if it has
 //! every column the scope's predicate needs (SubAccountId for accounts, `x_<dimension>` for
-//! dimensions), wrapped in a [`ScopedTable`] whose predicate reads the rollup's own columns; a
+//! dimensions), wrapped in a scoped table whose predicate reads the rollup's own columns; a
 //! rollup's `x_<dimension>` value is the one the scope's predicate computes for each of its rows,
 //! so the rollup's rows in scope are exactly the sums of the lake's rows in scope.
 
