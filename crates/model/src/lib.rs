@@ -8,6 +8,7 @@
 //! The lake stores exactly [`lake_schema`]. Readers in `costpilot-ingest` produce batches of that
 //! schema, the lake writes and queries them, and exports project them back to a FOCUS version.
 
+pub mod dimensions;
 pub mod durable;
 pub mod focus;
 pub mod format;

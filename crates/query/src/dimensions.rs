@@ -39,10 +39,8 @@ pub const DIMENSION_INPUTS: [&str; 8] = [
     names::X_COST_CATEGORIES,
 ];
 
-/// The `focus` column of a dimension.
-pub fn column_of(dimension: &str) -> String {
-    format!("x_{dimension}")
-}
+/// The `focus` column of an allocation dimension.
+pub use costpilot_model::dimensions::allocation_column as column_of;
 
 /// The SQL that selects every dimension column from a relation that has the lake columns, given
 /// the name the struct of [`DIMENSIONS_FUNCTION`] has in it.

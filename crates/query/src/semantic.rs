@@ -51,6 +51,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use costpilot_model::dimensions::{self, DIMENSIONS, DimensionDef};
 use costpilot_model::names;
 use costpilot_model::time::{format_micros, parse_timestamp_micros};
 pub use costpilot_model::vocabulary::Metric;
@@ -98,26 +99,9 @@ fn reporting_column(metric: Metric) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Dimension {
-    /// ProviderName (`provider`).
-    Provider,
-    /// BillingAccountId, shown with BillingAccountName (`billing_account`).
-    BillingAccount,
-    /// SubAccountId, shown with SubAccountName (`account`).
-    Account,
-    /// ServiceName (`service`).
-    Service,
-    /// ServiceCategory (`service_category`).
-    ServiceCategory,
-    /// RegionId (`region`).
-    Region,
-    /// ResourceId (`resource`).
-    Resource,
-    /// ChargeCategory (`charge_category`).
-    ChargeCategory,
-    /// BillingCurrency (`currency`).
-    Currency,
-    /// The instance type of compute usage, x_InstanceType (`instance_type`).
-    InstanceType,
+    /// A dimension every lake has, from the model's table
+    /// ([`costpilot_model::dimensions::DIMENSIONS`]: `provider`, `account`, `service`, ...).
+    Column(&'static DimensionDef),
     /// A tag by its canonical key (`tag:<key>`): an allocation dimension's column when the key is
     /// one, else the raw value of the key.
     Tag(String),
@@ -127,19 +111,40 @@ pub enum Dimension {
     Allocation(String),
 }
 
-/// The dimensions every lake has, by name.
-const BUILT_IN: [(&str, Dimension); 10] = [
-    ("provider", Dimension::Provider),
-    ("billing_account", Dimension::BillingAccount),
-    ("account", Dimension::Account),
-    ("service", Dimension::Service),
-    ("service_category", Dimension::ServiceCategory),
-    ("region", Dimension::Region),
-    ("resource", Dimension::Resource),
-    ("charge_category", Dimension::ChargeCategory),
-    ("currency", Dimension::Currency),
-    ("instance_type", Dimension::InstanceType),
-];
+impl Dimension {
+    /// ProviderName.
+    pub const PROVIDER: Dimension = Dimension::built_in("provider");
+    /// BillingAccountId, shown with BillingAccountName.
+    pub const BILLING_ACCOUNT: Dimension = Dimension::built_in("billing_account");
+    /// SubAccountId, shown with SubAccountName.
+    pub const ACCOUNT: Dimension = Dimension::built_in("account");
+    /// ServiceName.
+    pub const SERVICE: Dimension = Dimension::built_in("service");
+    /// ServiceCategory.
+    pub const SERVICE_CATEGORY: Dimension = Dimension::built_in("service_category");
+    /// RegionId.
+    pub const REGION: Dimension = Dimension::built_in("region");
+    /// ResourceId.
+    pub const RESOURCE: Dimension = Dimension::built_in("resource");
+    /// ChargeCategory.
+    pub const CHARGE_CATEGORY: Dimension = Dimension::built_in("charge_category");
+    /// BillingCurrency.
+    pub const CURRENCY: Dimension = Dimension::built_in("currency");
+    /// The instance type of compute usage, x_InstanceType.
+    pub const INSTANCE_TYPE: Dimension = Dimension::built_in("instance_type");
+
+    /// The dimension of the model's table named `name`; a name not in it fails to compile.
+    const fn built_in(name: &str) -> Dimension {
+        let mut i = 0;
+        while i < DIMENSIONS.len() {
+            if DIMENSIONS[i].name.eq_ignore_ascii_case(name) {
+                return Dimension::Column(&DIMENSIONS[i]);
+            }
+            i += 1;
+        }
+        panic!("not a dimension of the model's table")
+    }
+}
 
 const TAG_PREFIX: &str = "tag:";
 const COST_CATEGORY_PREFIX: &str = "cost_category:";
@@ -150,10 +155,7 @@ impl fmt::Display for Dimension {
             Dimension::Tag(key) => write!(f, "{TAG_PREFIX}{key}"),
             Dimension::CostCategory(name) => write!(f, "{COST_CATEGORY_PREFIX}{name}"),
             Dimension::Allocation(name) => f.write_str(name),
-            built_in => {
-                let name = BUILT_IN.iter().find(|(_, d)| d == built_in).map_or("", |(n, _)| n);
-                f.write_str(name)
-            }
+            Dimension::Column(def) => f.write_str(def.name),
         }
     }
 }
@@ -167,8 +169,8 @@ impl FromStr for Dimension {
     fn from_str(text: &str) -> Result<Dimension, SemanticError> {
         let text = text.trim();
         let lower = text.to_lowercase();
-        if let Some((_, d)) = BUILT_IN.iter().find(|(n, _)| *n == lower) {
-            return Ok(d.clone());
+        if let Some(def) = dimensions::find(&lower) {
+            return Ok(Dimension::Column(def));
         }
         let named = |prefix: &str| lower.starts_with(prefix).then(|| text[prefix.len()..].trim().to_string());
         let dimension = if let Some(key) = named(TAG_PREFIX) {
@@ -514,18 +516,7 @@ impl Catalog {
     fn column(&self, d: &Dimension) -> Result<(String, Option<&'static str>), SemanticError> {
         let plain = |c: &str| Ok((c.to_string(), None));
         match d {
-            Dimension::Provider => plain(names::PROVIDER_NAME),
-            Dimension::BillingAccount => {
-                Ok((names::BILLING_ACCOUNT_ID.to_string(), Some(names::BILLING_ACCOUNT_NAME)))
-            }
-            Dimension::Account => Ok((names::SUB_ACCOUNT_ID.to_string(), Some(names::SUB_ACCOUNT_NAME))),
-            Dimension::Service => plain(names::SERVICE_NAME),
-            Dimension::ServiceCategory => plain(names::SERVICE_CATEGORY),
-            Dimension::Region => plain(names::REGION_ID),
-            Dimension::Resource => plain(names::RESOURCE_ID),
-            Dimension::ChargeCategory => plain(names::CHARGE_CATEGORY),
-            Dimension::Currency => plain(names::BILLING_CURRENCY),
-            Dimension::InstanceType => plain(names::X_INSTANCE_TYPE),
+            Dimension::Column(def) => Ok((def.column.to_string(), def.label)),
             Dimension::Allocation(name) => match self.allocation(name) {
                 Some(dim) => Ok((ident(&column_of(dim)), None)),
                 None => Err(unknown("dimension", name, &self.dimension_names())),
@@ -582,7 +573,7 @@ impl Catalog {
 
     /// Every dimension name a request may use.
     fn dimension_names(&self) -> Vec<String> {
-        let mut out: Vec<String> = BUILT_IN.iter().map(|(n, _)| n.to_string()).collect();
+        let mut out: Vec<String> = DIMENSIONS.iter().map(|d| d.name.to_string()).collect();
         out.push(format!("{TAG_PREFIX}<key>"));
         out.push(format!("{COST_CATEGORY_PREFIX}<name>"));
         out.extend(self.dimensions.iter().filter(|d| !out.contains(d)).cloned().collect::<Vec<_>>());

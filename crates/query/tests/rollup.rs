@@ -255,7 +255,7 @@ async fn whole_weeks_of_a_range_read_the_week_rollup() {
     let lake = lake(dir.path());
     let session = lake.session().await.unwrap();
     let resource = |range: TimeRange, grain: Option<Grain>, compare: bool| Request {
-        group_by: vec![Dimension::Resource],
+        group_by: vec![Dimension::RESOURCE],
         range: Some(range),
         grain,
         compare,
@@ -299,7 +299,7 @@ async fn a_redelivered_unit_keeps_rollups_fresh_and_new_rules_stale_only_dimensi
     let lake = lake(dir.path());
     let units = lake.manifest().unwrap().units().len();
     let request =
-        Request { group_by: vec![Dimension::Service], grain: Some(Grain::Month), ..Request::default() };
+        Request { group_by: vec![Dimension::SERVICE], grain: Some(Grain::Month), ..Request::default() };
     let by_team = Request { group_by: vec!["team".parse().unwrap()], ..Request::default() };
     let before_session = lake.session().await.unwrap();
     let before = semantic::run(&before_session, &request).await.unwrap();
@@ -410,7 +410,7 @@ async fn a_new_rollup_is_built_alone_from_the_files() {
     assert_eq!(report.parts_built, units);
     let session = lake.session().await.unwrap();
     let by_resource_and_week =
-        Request { group_by: vec![Dimension::Resource], grain: Some(Grain::Week), ..Request::default() };
+        Request { group_by: vec![Dimension::RESOURCE], grain: Some(Grain::Week), ..Request::default() };
     assert_eq!(same(&session, &by_resource_and_week).await, "rollup:weekly_resources");
     let mut rng = Lcg(5);
     for _ in 0..40 {
@@ -423,20 +423,20 @@ async fn scopes_restrict_rollups_exactly_as_the_lake() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path());
     let requests = [
-        Request { group_by: vec![Dimension::Service], grain: Some(Grain::Day), ..Request::default() },
-        Request { group_by: vec![Dimension::Account], grain: Some(Grain::Hour), ..Request::default() },
+        Request { group_by: vec![Dimension::SERVICE], grain: Some(Grain::Day), ..Request::default() },
+        Request { group_by: vec![Dimension::ACCOUNT], grain: Some(Grain::Hour), ..Request::default() },
         // Grouped by every column of hourly_accounts' key: its rows skip the partial aggregate.
         Request {
-            group_by: vec![Dimension::Account, Dimension::Service],
+            group_by: vec![Dimension::ACCOUNT, Dimension::SERVICE],
             grain: Some(Grain::Hour),
             top: Some(3),
             ..Request::default()
         },
         Request { group_by: vec!["team".parse().unwrap()], grain: Some(Grain::Week), ..Request::default() },
-        Request { group_by: vec![Dimension::Region], top: Some(1), ..Request::default() },
-        Request { group_by: vec![Dimension::Resource], top: Some(2), ..Request::default() },
+        Request { group_by: vec![Dimension::REGION], top: Some(1), ..Request::default() },
+        Request { group_by: vec![Dimension::RESOURCE], top: Some(2), ..Request::default() },
         Request {
-            group_by: vec![Dimension::Resource],
+            group_by: vec![Dimension::RESOURCE],
             range: Some(TimeRange::new(at("2024-08-14"), at("2024-09-20")).unwrap()),
             ..Request::default()
         },

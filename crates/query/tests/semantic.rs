@@ -300,7 +300,7 @@ async fn amounts_of_different_currencies_are_never_added() {
     let billed = answer(&session, &Request { metric: Metric::BilledCost, ..Request::default() }).await;
     assert_eq!(lines(&billed), ["EUR 39.25", "USD 44.75"]);
     let euros =
-        Request { filters: vec![Filter::Equals(Dimension::Currency, "EUR".into())], ..by(&["service"]) };
+        Request { filters: vec![Filter::Equals(Dimension::CURRENCY, "EUR".into())], ..by(&["service"]) };
     assert_eq!(lines(&answer(&session, &euros).await), ["VM EUR 38.00", "Storage EUR 1.25"]);
 }
 
@@ -417,12 +417,12 @@ fn requests_read_and_write_json_with_names_and_dates() {
         Request {
             metric: Metric::BilledCost,
             group_by: vec![
-                Dimension::Service,
+                Dimension::SERVICE,
                 Dimension::Tag("env".into()),
                 Dimension::Allocation("team".into())
             ],
             filters: vec![
-                Filter::In(Dimension::Region, vec!["us-east-1".into(), "eu-west-1".into()]),
+                Filter::In(Dimension::REGION, vec!["us-east-1".into(), "eu-west-1".into()]),
                 Filter::Prefix(Dimension::Allocation("team".into()), "pay".into()),
             ],
             range: Some(TimeRange { start: at("2024-09-01"), end: at("2024-10-01") }),
@@ -439,4 +439,82 @@ fn requests_read_and_write_json_with_names_and_dates() {
     assert_eq!(serde_json::from_value::<Request>(written).unwrap(), request);
     let bad = serde_json::from_str::<Request>(r#"{"metric": "cost"}"#).unwrap_err().to_string();
     assert!(bad.starts_with("unknown metric 'cost'; valid: billed_cost"), "{bad}");
+}
+
+/// Every dimension of the model's table works by its entry alone: its name parses and prints back,
+/// it is listed among the valid names, grouping by it keeps every currency's total and gives
+/// each group the value of the entry's column (and of its label column where it has one), and
+/// filtering by each group's value gives that group's sum. A new entry is tested here too.
+#[tokio::test]
+async fn every_dimension_of_the_model_groups_and_filters_by_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = lake(dir.path()).session().await.unwrap();
+    let totals: BTreeMap<String, i128> = answer(&session, &Request::default())
+        .await
+        .rows
+        .iter()
+        .map(|r| (r.currency.clone(), r.value))
+        .collect();
+    let listed = error(semantic::run(&session, &by(&["no_such_dimension"])).await);
+    for def in costpilot_model::dimensions::DIMENSIONS {
+        let dimension: Dimension = def.name.parse().unwrap();
+        assert_eq!(dimension, Dimension::Column(def));
+        assert_eq!(dimension.to_string(), def.name);
+        assert!(listed.contains(def.name), "{} missing from: {listed}", def.name);
+
+        let grouped = answer(&session, &by(&[def.name])).await;
+        let mut sums: BTreeMap<String, i128> = BTreeMap::new();
+        for r in &grouped.rows {
+            *sums.entry(r.currency.clone()).or_default() += r.value;
+        }
+        assert_eq!(sums, totals, "grouped by {}", def.name);
+
+        let label = def.label.map_or("CAST(NULL AS VARCHAR)".to_string(), |l| format!("\"{l}\""));
+        let expected = plain(
+            &session,
+            &format!(
+                "SELECT \"{}\" AS g, {label} AS n, BillingCurrency AS c, sum(EffectiveCost) FROM focus GROUP BY 1, 2, 3",
+                def.column
+            ),
+        )
+        .await;
+        let mut got: Vec<String> = grouped
+            .rows
+            .iter()
+            .map(|r| {
+                let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".to_string());
+                format!(
+                    "{} {} {} {}",
+                    text(&r.groups[0]),
+                    text(&r.names[0]),
+                    r.currency,
+                    decimal_text(r.value)
+                )
+            })
+            .collect();
+        got.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(got, expected, "grouped by {}", def.name);
+
+        for r in grouped.rows.iter().filter(|r| r.groups[0].is_some()) {
+            let value = r.groups[0].clone().unwrap();
+            let filtered = answer(
+                &session,
+                &Request {
+                    filters: vec![Filter::Equals(dimension.clone(), value.clone())],
+                    ..Request::default()
+                },
+            )
+            .await;
+            let same: i128 = grouped
+                .rows
+                .iter()
+                .filter(|o| o.groups[0].as_deref() == Some(value.as_str()) && o.currency == r.currency)
+                .map(|o| o.value)
+                .sum();
+            let sum: i128 = filtered.rows.iter().filter(|o| o.currency == r.currency).map(|o| o.value).sum();
+            assert_eq!(sum, same, "{}={value}", def.name);
+        }
+    }
 }

@@ -58,8 +58,7 @@ use crate::error::{RulesError, locate, parse_yaml};
 pub const TAGS_FILE: &str = "tags.yaml";
 
 /// The dimensions a rules file resolves when it does not list its own.
-pub const DEFAULT_DIMENSIONS: [&str; 7] =
-    ["team", "business_unit", "cost_centre", "application", "environment", "owner", "criticality"];
+pub use costpilot_model::dimensions::DEFAULT_ALLOCATION_DIMENSIONS as DEFAULT_DIMENSIONS;
 
 /// The fields a virtual tag may read besides tags and dimensions.
 pub const VIRTUAL_FIELDS: [&str; 6] =

@@ -60,7 +60,7 @@ fn suite(tag: &str, anchor: Option<i64>) -> Result<Vec<(&'static str, Request)>>
         (
             "daily by account",
             Request {
-                group_by: vec![Dimension::Account],
+                group_by: vec![Dimension::ACCOUNT],
                 grain: Some(Grain::Day),
                 page: all,
                 ..Default::default()
@@ -69,7 +69,7 @@ fn suite(tag: &str, anchor: Option<i64>) -> Result<Vec<(&'static str, Request)>>
         (
             "monthly by service",
             Request {
-                group_by: vec![Dimension::Service],
+                group_by: vec![Dimension::SERVICE],
                 grain: Some(Grain::Month),
                 page: all,
                 ..Default::default()
@@ -78,7 +78,7 @@ fn suite(tag: &str, anchor: Option<i64>) -> Result<Vec<(&'static str, Request)>>
         (
             "top 50 resources, last 30 days",
             Request {
-                group_by: vec![Dimension::Resource],
+                group_by: vec![Dimension::RESOURCE],
                 range: last("30d")?,
                 top: Some(50),
                 page: all,
@@ -101,7 +101,7 @@ fn suite(tag: &str, anchor: Option<i64>) -> Result<Vec<(&'static str, Request)>>
         (
             "hourly by account x service, last 7 days (first page)",
             Request {
-                group_by: vec![Dimension::Account, Dimension::Service],
+                group_by: vec![Dimension::ACCOUNT, Dimension::SERVICE],
                 grain: Some(Grain::Hour),
                 range: last("7d")?,
                 page: page(1000),
@@ -111,7 +111,7 @@ fn suite(tag: &str, anchor: Option<i64>) -> Result<Vec<(&'static str, Request)>>
         (
             "month over month by region",
             Request {
-                group_by: vec![Dimension::Region],
+                group_by: vec![Dimension::REGION],
                 range: last("30d")?,
                 compare: true,
                 page: all,
@@ -122,7 +122,7 @@ fn suite(tag: &str, anchor: Option<i64>) -> Result<Vec<(&'static str, Request)>>
             "instance-hours by type",
             Request {
                 metric: Metric::UsageQuantity,
-                group_by: vec![Dimension::InstanceType],
+                group_by: vec![Dimension::INSTANCE_TYPE],
                 page: all,
                 ..Default::default()
             },

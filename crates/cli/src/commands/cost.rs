@@ -122,17 +122,14 @@ fn table(result: &CostResult, for_people: bool) -> Result<RecordBatch> {
     };
     for (i, d) in request.group_by.iter().enumerate() {
         // The currency column is always there; a currency dimension gets a name of its own.
-        let name = match d {
-            Dimension::Currency => "billing_currency".to_string(),
-            other => other.to_string(),
-        };
+        let name = if *d == Dimension::CURRENCY { "billing_currency".to_string() } else { d.to_string() };
         let label = |r: &semantic::CostRow| match r.other {
             true => Some("(other)".to_string()),
             false if for_people => Some(r.groups[i].clone().unwrap_or_else(|| "(none)".to_string())),
             false => r.groups[i].clone(),
         };
         text(name.clone(), rows.iter().map(label).collect());
-        if matches!(d, Dimension::Account | Dimension::BillingAccount) {
+        if matches!(d, Dimension::Column(def) if def.label.is_some()) {
             text(format!("{name}_name"), rows.iter().map(|r| r.names[i].clone()).collect());
         }
     }
