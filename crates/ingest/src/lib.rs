@@ -13,8 +13,12 @@
 //! passes over (a CMDB, metrics, manifests, ...) with the reason for each. [`open`] reads one file
 //! as a stream of lake batches and keeps a [`FileReport`] of rows read, kept and skipped (with
 //! reasons). Readers never write: the lake crate stores what they produce, so a failed read leaves
-//! stored data untouched.
+//! stored data untouched. [`business`] and [`metrics`] read business-metric and CloudWatch files.
 //!
+//! [`job::ingest`] is the ingest workflow (discovery, checksums, reading, one lake transaction,
+//! the checks of a delivery as a whole, the summary) that the command line and a server share.
+//!
+//! It may depend on `costpilot-model`, `costpilot-rules` and `costpilot-lake` (storage) only.
 
 pub mod business;
 mod convert;

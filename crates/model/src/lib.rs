@@ -7,6 +7,12 @@
 //!
 //! The lake stores exactly [`lake_schema`]. Readers in `costpilot-ingest` produce batches of that
 //! schema, the lake writes and queries them, and exports project them back to a FOCUS version.
+//!
+//! It also holds the vocabulary every block shares, each defined once: the dimensions costs are
+//! grouped by ([`dimensions`]), the metrics they are summed as ([`vocabulary`]), which columns
+//! prune ([`ColumnDef::prunes`]), how long jobs report progress ([`progress`]), durable file
+//! writes ([`durable`]) and how numbers are written ([`money`], [`format`]). It depends on no
+//! other costpilot crate.
 
 pub mod dimensions;
 pub mod durable;
