@@ -84,6 +84,17 @@ pub enum SemanticError {
     Lake(#[from] QueryError),
 }
 
+impl From<SemanticError> for QueryError {
+    /// For callers that report every failure as a [`QueryError`]: an invalid request becomes a
+    /// query error with the same message.
+    fn from(e: SemanticError) -> QueryError {
+        match e {
+            SemanticError::Invalid(message) => QueryError::Query(message),
+            SemanticError::Lake(e) => e,
+        }
+    }
+}
+
 fn invalid(message: impl Into<String>) -> SemanticError {
     SemanticError::Invalid(message.into())
 }
@@ -205,6 +216,9 @@ pub enum Dimension {
     Currency,
     /// The instance type of compute usage, x_InstanceType (`instance_type`).
     InstanceType,
+    /// The billing period a charge is invoiced in, BillingPeriodStart (`billing_period`); its
+    /// values are instants, and a filter on it compares instants (`billing_period=2025-01-01`).
+    BillingPeriod,
     /// A tag by its canonical key (`tag:<key>`): an allocation dimension's column when the key is
     /// one, else the raw value of the key.
     Tag(String),
@@ -215,7 +229,7 @@ pub enum Dimension {
 }
 
 /// The dimensions every lake has, by name.
-const BUILT_IN: [(&str, Dimension); 10] = [
+const BUILT_IN: [(&str, Dimension); 11] = [
     ("provider", Dimension::Provider),
     ("billing_account", Dimension::BillingAccount),
     ("account", Dimension::Account),
@@ -226,6 +240,7 @@ const BUILT_IN: [(&str, Dimension); 10] = [
     ("charge_category", Dimension::ChargeCategory),
     ("currency", Dimension::Currency),
     ("instance_type", Dimension::InstanceType),
+    ("billing_period", Dimension::BillingPeriod),
 ];
 
 const TAG_PREFIX: &str = "tag:";
@@ -613,6 +628,7 @@ impl Catalog {
             Dimension::ChargeCategory => plain(names::CHARGE_CATEGORY),
             Dimension::Currency => plain(names::BILLING_CURRENCY),
             Dimension::InstanceType => plain(names::X_INSTANCE_TYPE),
+            Dimension::BillingPeriod => plain(names::BILLING_PERIOD_START),
             Dimension::Allocation(name) => match self.allocation(name) {
                 Some(dim) => Ok((ident(&column_of(dim)), None)),
                 None => Err(unknown("dimension", name, &self.dimension_names())),
@@ -1148,6 +1164,23 @@ pub async fn run_raw(session: &LakeSession, request: &Request) -> Result<CostRes
     run_with(session, request, false).await
 }
 
+/// Every row of the answer to `request` (whose page is ignored), read in pages of
+/// [`MAX_PAGE_SIZE`] rows: for an analysis that needs the whole result rather than what a person
+/// reads. Nearly every result is one page; each further page runs the query again.
+pub async fn run_all(session: &LakeSession, request: &Request) -> Result<Vec<CostRow>, SemanticError> {
+    let mut rows = Vec::new();
+    let mut offset = 0;
+    loop {
+        let paged = Request { page: Some(Page { size: MAX_PAGE_SIZE, offset }), ..request.clone() };
+        let result = run(session, &paged).await?;
+        rows.extend(result.rows);
+        match result.next_offset {
+            Some(next) => offset = next as usize,
+            None => return Ok(rows),
+        }
+    }
+}
+
 async fn run_with(
     session: &LakeSession,
     request: &Request,
@@ -1255,4 +1288,50 @@ fn unknown(kind: &str, given: &str, valid: &[String]) -> SemanticError {
         list = "none in the lake".to_string();
     }
     invalid(format!("unknown {kind} '{given}';{hint} valid: {list}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollup(name: &str, grain: Grain, columns: &[&str]) -> RollupTable {
+        let mut columns: BTreeSet<String> = columns.iter().map(|c| c.to_string()).collect();
+        columns.extend(crate::rollup::MEASURES.iter().map(|m| m.to_string()));
+        columns.insert(names::CHARGE_PERIOD_START.to_string());
+        RollupTable { name: name.into(), table: format!("rollup_{name}"), grain, columns, rows: 10 }
+    }
+
+    #[test]
+    fn the_billing_period_groups_and_filters_by_billing_period_start() {
+        let d: Dimension = "billing_period".parse().unwrap();
+        assert_eq!(d, Dimension::BillingPeriod);
+        assert_eq!(d.to_string(), "billing_period");
+        let request = Request {
+            group_by: vec![Dimension::BillingPeriod, Dimension::Service],
+            filters: vec!["billing_period=2025-01-01T00:00:00Z,2025-02-01T00:00:00Z".parse().unwrap()],
+            ..Request::default()
+        };
+        let sql = compile(&request, &Catalog::default()).unwrap().sql;
+        assert!(sql.contains("BillingPeriodStart AS \"g0\""), "{sql}");
+        assert!(
+            sql.contains("BillingPeriodStart IN ('2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z')"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn no_rollup_has_the_billing_period_so_the_lake_answers() {
+        let catalog = Catalog::default();
+        let accounts = rollup("daily_accounts", Grain::Day, &[names::BILLING_CURRENCY, names::SERVICE_NAME]);
+        let rollups = [accounts];
+        let by_service = Request { group_by: vec![Dimension::Service], ..Request::default() };
+        assert_eq!(plan(&by_service, &catalog, &rollups).source(), "rollup:daily_accounts");
+        let by_period = Request { group_by: vec![Dimension::BillingPeriod], ..by_service.clone() };
+        assert_eq!(plan(&by_period, &catalog, &rollups).source(), RAW_SOURCE);
+        let filtered = Request {
+            filters: vec![Filter::Equals(Dimension::BillingPeriod, "2025-01-01T00:00:00Z".into())],
+            ..by_service
+        };
+        assert_eq!(plan(&filtered, &catalog, &rollups).source(), RAW_SOURCE);
+    }
 }
