@@ -16,16 +16,24 @@
 //! rows that date usage ([`costpilot_query::semantic::USAGE_REACH`]) of its currency reaches its
 //! BillingPeriodEnd.
 //!
-//! Every figure comes from SQL through [`LakeSession::sql`], so the currency guard checks every
-//! query; Rust only picks the periods to compare and orders the movers into up and down lists.
+//! The movers are semantic requests ([`costpilot_query::semantic`]: Σ EffectiveCost by the
+//! dimension and the billing period); the periods' totals are one typed query whose columns are
+//! read by name. Either way every figure comes from SQL through [`LakeSession::sql`], so the
+//! currency guard checks every query; Rust only picks the periods to compare and orders the
+//! movers into up and down lists.
+
+use std::collections::BTreeMap;
 
 use costpilot_model::time::{format_micros, month_of};
 use serde::Serialize;
 
 use costpilot_query::QueryError;
-use costpilot_query::columns::{amount, amounts, counts, literal, next_month, opt_amount, strings, times};
+
+use costpilot_query::columns::{
+    amount, amounts_named, counts_named, next_month, opt_amount, strings_named, times_named,
+};
 use costpilot_query::dimensions;
-use costpilot_query::semantic::USAGE_REACH;
+use costpilot_query::semantic::{self, Dimension, Filter, Metric, Request, USAGE_REACH};
 use costpilot_query::session::{FOCUS_TABLE, LakeSession};
 
 /// Movers listed per direction and dimension unless told otherwise.
@@ -192,7 +200,7 @@ pub struct Unallocated {
 
 /// Computes the briefing over the session's snapshot of the lake.
 pub async fn briefing(session: &LakeSession, options: BriefingOptions) -> Result<Briefing, QueryError> {
-    let owner = owner_column(session);
+    let owner = dimensions::column_of(&owner_dimension(session));
     let rows = period_rows(session, &owner).await?;
     // Per currency: its briefing and the latest ChargePeriodEnd of its usage.
     let mut currencies: Vec<(CurrencyBriefing, Option<i64>)> = Vec::new();
@@ -273,20 +281,24 @@ struct PeriodRow {
     usage_through: Option<i64>,
 }
 
-/// The `focus` column of the owner dimension.
-fn owner_column(session: &LakeSession) -> String {
+/// The owner dimension of the tag rules in force.
+fn owner_dimension(session: &LakeSession) -> String {
     let resolver = session.resolver();
-    dimensions::column_of(&resolver.dimensions()[resolver.owner_index()])
+    resolver.dimensions()[resolver.owner_index()].clone()
 }
 
 /// Σ EffectiveCost (all and without an owner) per currency and billing period, with the latest usage.
+///
+/// A typed query rather than semantic requests: it takes six figures of each period (two of them
+/// conditional on the row, one a count of invoiced rows) in one scan, where the semantic layer
+/// answers one metric per request, and would scan the lake once for each.
 async fn period_rows(session: &LakeSession, owner: &str) -> Result<Vec<PeriodRow>, QueryError> {
     let sql = format!(
-        "SELECT BillingCurrency, BillingPeriodStart, max(BillingPeriodEnd), \
-           sum(EffectiveCost), \
-           sum(CASE WHEN {owner} IS NULL THEN EffectiveCost ELSE 0 END), \
-           count(*), count(InvoiceId), \
-           max(CASE WHEN {USAGE_REACH} THEN ChargePeriodEnd END) \
+        "SELECT BillingCurrency AS currency, BillingPeriodStart AS period_start, max(BillingPeriodEnd) AS period_end, \
+           sum(EffectiveCost) AS effective, \
+           sum(CASE WHEN {owner} IS NULL THEN EffectiveCost ELSE 0 END) AS unallocated, \
+           count(*) AS row_count, count(InvoiceId) AS invoiced, \
+           max(CASE WHEN {USAGE_REACH} THEN ChargePeriodEnd END) AS usage_through \
          FROM {FOCUS_TABLE} \
          WHERE BillingCurrency IS NOT NULL AND BillingPeriodStart IS NOT NULL \
          GROUP BY BillingCurrency, BillingPeriodStart \
@@ -295,14 +307,14 @@ async fn period_rows(session: &LakeSession, owner: &str) -> Result<Vec<PeriodRow
     let result = session.sql(&sql).await?;
     let mut out = Vec::new();
     for batch in &result.batches {
-        let currency = strings(batch, 0)?;
-        let start = times(batch, 1)?;
-        let end = times(batch, 2)?;
-        let effective = amounts(batch, 3)?;
-        let unallocated = amounts(batch, 4)?;
-        let rows = counts(batch, 5)?;
-        let invoiced = counts(batch, 6)?;
-        let usage = times(batch, 7)?;
+        let currency = strings_named(batch, "currency")?;
+        let start = times_named(batch, "period_start")?;
+        let end = times_named(batch, "period_end")?;
+        let effective = amounts_named(batch, "effective")?;
+        let unallocated = amounts_named(batch, "unallocated")?;
+        let rows = counts_named(batch, "row_count")?;
+        let invoiced = counts_named(batch, "invoiced")?;
+        let usage = times_named(batch, "usage_through")?;
         for i in 0..batch.num_rows() {
             let (Some(currency), Some(start)) = (currency[i].clone(), start[i]) else { continue };
             // A period without BillingPeriodEnd is taken to last one calendar month.
@@ -326,7 +338,9 @@ async fn period_rows(session: &LakeSession, owner: &str) -> Result<Vec<PeriodRow
     Ok(out)
 }
 
-/// The top movers of `currency` by service, account and owner between two periods.
+/// The top movers of `currency` by service, account and owner between two periods: per
+/// dimension, one semantic request for Σ EffectiveCost by the dimension and the billing period,
+/// over the two periods of the currency.
 async fn movers(
     session: &LakeSession,
     currency: &str,
@@ -334,46 +348,47 @@ async fn movers(
     previous: &PeriodTotal,
     top: usize,
 ) -> Result<Movers, QueryError> {
-    let dims = [
-        ("ServiceName".to_string(), "CAST(NULL AS VARCHAR)"),
-        ("SubAccountId".to_string(), "max(SubAccountName)"),
-        (owner_column(session), "CAST(NULL AS VARCHAR)"),
-    ];
-    let mut lists = Vec::with_capacity(dims.len());
-    for (key, name) in &dims {
-        let sql = format!(
-            "SELECT grp, name, current, previous, current - previous AS change FROM ( \
-               SELECT {key} AS grp, {name} AS name, \
-                 coalesce(sum(CASE WHEN BillingPeriodStart = {cur} THEN EffectiveCost END), 0) AS current, \
-                 coalesce(sum(CASE WHEN BillingPeriodStart = {prev} THEN EffectiveCost END), 0) AS previous \
-               FROM {FOCUS_TABLE} \
-               WHERE BillingCurrency = {currency} AND BillingPeriodStart IN ({cur}, {prev}) \
-               GROUP BY BillingCurrency, {key}) \
-             ORDER BY change DESC, grp",
-            cur = literal(&current.start),
-            prev = literal(&previous.start),
-            currency = literal(currency),
-        );
-        let result = session.sql(&sql).await?;
-        let mut all = Vec::new();
-        for batch in &result.batches {
-            let key = strings(batch, 0)?;
-            let name = strings(batch, 1)?;
-            let cur = amounts(batch, 2)?;
-            let prev = amounts(batch, 3)?;
-            let change = amounts(batch, 4)?;
-            for i in 0..batch.num_rows() {
-                let (cur, prev, change) = (cur[i].unwrap_or(0), prev[i].unwrap_or(0), change[i].unwrap_or(0));
-                all.push(Mover {
-                    key: key[i].clone(),
-                    name: name[i].clone(),
-                    effective_cost: cur,
-                    previous_effective_cost: prev,
-                    change,
-                    change_percent: percent(change, prev),
-                });
+    let owner = owner_dimension(session);
+    let mut lists = Vec::with_capacity(3);
+    for dimension in [Dimension::SERVICE, Dimension::ACCOUNT, Dimension::Allocation(owner)] {
+        let request = Request {
+            metric: Metric::EffectiveCost,
+            group_by: vec![dimension, Dimension::BILLING_PERIOD],
+            filters: vec![
+                Filter::Equals(Dimension::CURRENCY, currency.to_string()),
+                Filter::In(Dimension::BILLING_PERIOD, vec![current.start.clone(), previous.start.clone()]),
+            ],
+            ..Request::default()
+        };
+        let (current_start, previous_start) = (parse_time(&current.start), parse_time(&previous.start));
+        // Per group: its name and Σ EffectiveCost in the current and the previous period.
+        let mut groups: BTreeMap<Option<String>, (Option<String>, i128, i128)> = BTreeMap::new();
+        for row in semantic::run_all(session, &request).await? {
+            let group = groups.entry(row.groups[0].clone()).or_default();
+            // The name of the group is the greatest over both periods, as one `max` over them.
+            group.0 = group.0.take().max(row.names[0].clone());
+            let period = row.groups[1].as_deref().map(parse_time);
+            if period == Some(current_start) {
+                group.1 += row.value;
+            } else if period == Some(previous_start) {
+                group.2 += row.value;
             }
         }
+        let mut all: Vec<Mover> = groups
+            .into_iter()
+            .map(|(key, (name, cur, prev))| Mover {
+                key,
+                name,
+                effective_cost: cur,
+                previous_effective_cost: prev,
+                change: cur - prev,
+                change_percent: percent(cur - prev, prev),
+            })
+            .collect();
+        // Largest change first, then by group with the group without a value last.
+        all.sort_by(|a, b| {
+            b.change.cmp(&a.change).then(a.key.is_none().cmp(&b.key.is_none())).then(a.key.cmp(&b.key))
+        });
         let down: Vec<Mover> = all.iter().rev().filter(|m| m.change < 0).take(top).cloned().collect();
         let up: Vec<Mover> = all.into_iter().filter(|m| m.change > 0).take(top).collect();
         lists.push(MoverLists { up, down });

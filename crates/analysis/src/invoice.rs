@@ -18,6 +18,9 @@
 //!
 //! Every figure comes from one SQL query through [`LakeSession::sql`]: the currency guard checks it
 //! and the session's scope applies, so a scoped caller sees the invoice lines of its own rows only.
+//! It is a typed query, its columns read by name, rather than semantic requests: a line takes the
+//! row count, the latest BillingPeriodEnd and six sums of BilledCost from one scan, where the
+//! semantic layer answers one metric per request and would scan the lake once for each.
 
 use std::collections::BTreeSet;
 
@@ -25,7 +28,7 @@ use costpilot_model::time::{format_micros, month_of};
 use serde::Serialize;
 
 use costpilot_query::QueryError;
-use costpilot_query::columns::{amount, amounts, counts, next_month, strings, times};
+use costpilot_query::columns::{amount, amounts_named, counts_named, next_month, strings_named, times_named};
 use costpilot_query::session::{FOCUS_TABLE, LakeSession};
 
 /// Whether an invoice line is what the provider invoiced.
@@ -102,10 +105,13 @@ pub struct InvoiceLine {
 /// The invoice lines of the session's rows, by period, provider, billing account, currency and
 /// invoice id (rows without one last).
 pub async fn invoices(session: &LakeSession) -> Result<Vec<InvoiceLine>, QueryError> {
-    let by_category = |c: &str| format!("sum(CASE WHEN ChargeCategory = '{c}' THEN BilledCost ELSE 0 END)");
+    let by_category =
+        |c: &str| format!("sum(CASE WHEN ChargeCategory = '{c}' THEN BilledCost ELSE 0 END) AS \"{c}\"");
     let sql = format!(
-        "SELECT BillingPeriodStart, max(BillingPeriodEnd), ProviderName, BillingAccountId, \
-           max(BillingAccountName), BillingCurrency, InvoiceId, count(*), sum(BilledCost), {}, {}, {}, {}, {} \
+        "SELECT BillingPeriodStart AS period_start, max(BillingPeriodEnd) AS period_end, \
+           ProviderName AS provider, BillingAccountId AS account, max(BillingAccountName) AS account_name, \
+           BillingCurrency AS currency, InvoiceId AS invoice, count(*) AS row_count, \
+           sum(BilledCost) AS billed, {}, {}, {}, {}, {} \
          FROM {FOCUS_TABLE} \
          GROUP BY BillingPeriodStart, ProviderName, BillingAccountId, BillingCurrency, InvoiceId \
          ORDER BY BillingPeriodStart, ProviderName, BillingAccountId, BillingCurrency, InvoiceId NULLS LAST",
@@ -121,15 +127,18 @@ pub async fn invoices(session: &LakeSession) -> Result<Vec<InvoiceLine>, QueryEr
     // Units (period start, provider, billing account) that are not final.
     let mut estimated = BTreeSet::new();
     for batch in &result.batches {
-        let start = times(batch, 0)?;
-        let end = times(batch, 1)?;
-        let provider = strings(batch, 2)?;
-        let account = strings(batch, 3)?;
-        let account_name = strings(batch, 4)?;
-        let currency = strings(batch, 5)?;
-        let invoice = strings(batch, 6)?;
-        let rows = counts(batch, 7)?;
-        let sums: Vec<Vec<Option<i128>>> = (8..14).map(|i| amounts(batch, i)).collect::<Result<_, _>>()?;
+        let start = times_named(batch, "period_start")?;
+        let end = times_named(batch, "period_end")?;
+        let provider = strings_named(batch, "provider")?;
+        let account = strings_named(batch, "account")?;
+        let account_name = strings_named(batch, "account_name")?;
+        let currency = strings_named(batch, "currency")?;
+        let invoice = strings_named(batch, "invoice")?;
+        let rows = counts_named(batch, "row_count")?;
+        let sums: Vec<Vec<Option<i128>>> = ["billed", "Usage", "Purchase", "Tax", "Credit", "Adjustment"]
+            .into_iter()
+            .map(|c| amounts_named(batch, c))
+            .collect::<Result<_, _>>()?;
         for i in 0..batch.num_rows() {
             let start = start[i].unwrap_or_default();
             let end = end[i].unwrap_or_else(|| next_month(start));

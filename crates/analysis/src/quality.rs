@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::DataType;
 use serde::Serialize;
 
 use costpilot_query::QueryError;
-use costpilot_query::columns::{amount, amounts, counts, literal, strings, times};
+use costpilot_query::columns::{amount, amounts_named, counts_named, literal, strings_named, times_named};
 use costpilot_query::session::{FOCUS_LAKE_TABLE, LakeSession};
 use costpilot_rules::allocation::{Allocation, AllocationRules, CostRow, Metric, allocate};
 use costpilot_rules::suggest::TagObservation;
@@ -83,6 +83,10 @@ impl Observation {
 }
 
 /// The lake's rows grouped by everything the rules read; `filter` is an extra SQL condition.
+///
+/// A typed query, its columns read by name, rather than a semantic request: it groups by whole tag
+/// and cost-category maps so that the resolver sees each distinct set of a row's fields once,
+/// which is the input of the rules rather than a cost figure the semantic layer reports.
 pub async fn observations(
     session: &LakeSession,
     filter: Option<&str>,
@@ -90,7 +94,8 @@ pub async fn observations(
     let filter = filter.map(|f| format!("AND ({f})")).unwrap_or_default();
     let sql = format!(
         "SELECT BillingPeriodStart, BillingCurrency, SubAccountId, SubAccountName, ResourceId, ServiceName, \
-           RegionId, ChargeCategory, Tags, x_CostCategories, count(*), sum(EffectiveCost), sum(BilledCost) \
+           RegionId, ChargeCategory, Tags, x_CostCategories, count(*) AS row_count, \
+           sum(EffectiveCost) AS effective, sum(BilledCost) AS billed \
          FROM {FOCUS_LAKE_TABLE} WHERE BillingCurrency IS NOT NULL {filter} \
          GROUP BY BillingPeriodStart, BillingCurrency, SubAccountId, SubAccountName, ResourceId, ServiceName, \
            RegionId, ChargeCategory, Tags, x_CostCategories"
@@ -98,13 +103,24 @@ pub async fn observations(
     let result = session.sql(&sql).await?;
     let mut out = Vec::new();
     for batch in &result.batches {
-        let period = times(batch, 0)?;
-        let text: Vec<Vec<Option<String>>> = (1..8).map(|i| strings(batch, i)).collect::<Result<_, _>>()?;
-        let tags = map_entries(batch, 8)?;
-        let cats = map_entries(batch, 9)?;
-        let rows = counts(batch, 10)?;
-        let effective = amounts(batch, 11)?;
-        let billed = amounts(batch, 12)?;
+        let period = times_named(batch, "BillingPeriodStart")?;
+        let text: Vec<Vec<Option<String>>> = [
+            "BillingCurrency",
+            "SubAccountId",
+            "SubAccountName",
+            "ResourceId",
+            "ServiceName",
+            "RegionId",
+            "ChargeCategory",
+        ]
+        .into_iter()
+        .map(|c| strings_named(batch, c))
+        .collect::<Result<_, _>>()?;
+        let tags = map_entries(batch, "Tags")?;
+        let cats = map_entries(batch, "x_CostCategories")?;
+        let rows = counts_named(batch, "row_count")?;
+        let effective = amounts_named(batch, "effective")?;
+        let billed = amounts_named(batch, "billed")?;
         for i in 0..batch.num_rows() {
             let t = |c: usize| text[c][i].clone().unwrap_or_default();
             out.push(Observation {
@@ -132,12 +148,15 @@ pub async fn observations(
     Ok(out)
 }
 
-fn map_entries(batch: &RecordBatch, i: usize) -> Result<Vec<Vec<(String, String)>>, QueryError> {
-    let col = batch.column(i);
+/// The entries of the map column called `name`, per row.
+fn map_entries(batch: &RecordBatch, name: &str) -> Result<Vec<Vec<(String, String)>>, QueryError> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| QueryError::Query(format!("the result has no column '{name}'")))?;
     let Some(map) = col.as_any().downcast_ref::<MapArray>() else {
         return Ok(vec![Vec::new(); batch.num_rows()]);
     };
-    let err = |e: datafusion::arrow::error::ArrowError| QueryError::Query(format!("column {i}: {e}"));
+    let err = |e: datafusion::arrow::error::ArrowError| QueryError::Query(format!("column '{name}': {e}"));
     let keys = cast(map.keys(), &DataType::Utf8).map_err(err)?;
     let values = cast(map.values(), &DataType::Utf8).map_err(err)?;
     let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());

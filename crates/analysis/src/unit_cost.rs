@@ -1,15 +1,17 @@
 //! Unit cost: EffectiveCost divided by a volume of a business metric (see
 //! [`costpilot_query::business`]).
 //!
-//! [`unit_cost`] joins Σ EffectiveCost by time bucket, allocation dimensions and currency with Σ
-//! of a metric by the same bucket and dimensions (the metric's dimension columns carry the names
-//! of the rules' dimensions), and shows both inputs beside the quotient.
+//! [`unit_cost`] joins Σ EffectiveCost by time bucket, allocation dimensions and currency (a
+//! semantic request, which a rollup of the dimensions answers when one is fresh) with Σ of a
+//! metric by the same bucket and dimensions (the metric's dimension columns carry the names of the
+//! rules' dimensions), and shows both inputs beside the quotient.
 
 use costpilot_query::QueryError;
 use costpilot_query::business::BUSINESS_TABLE;
-use costpilot_query::columns::{amount, amounts, literal, opt_amount, strings, times};
-use costpilot_query::dimensions::column_of;
-use costpilot_query::semantic::{Grain, TimeRange};
+use std::collections::HashMap;
+
+use costpilot_query::columns::{amount, amounts_named, literal, opt_amount, strings_named, times_named};
+use costpilot_query::semantic::{self, Dimension, Grain, Metric, Request, TimeRange};
 use costpilot_query::session::LakeSession;
 use serde::Serialize;
 
@@ -51,11 +53,12 @@ pub async fn unit_cost(
         )));
     }
     if session.context().table_exist(BUSINESS_TABLE)? {
-        let known = session.sql(&format!("SELECT DISTINCT name FROM {BUSINESS_TABLE} ORDER BY 1")).await?;
+        let known =
+            session.sql(&format!("SELECT DISTINCT name AS metric FROM {BUSINESS_TABLE} ORDER BY 1")).await?;
         let names: Vec<String> = known
             .batches
             .iter()
-            .map(|b| strings(b, 0))
+            .map(|b| strings_named(b, "metric"))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .flatten()
@@ -72,70 +75,76 @@ pub async fn unit_cost(
             "no business metrics imported; import some with: costpilot metrics import FILE".into(),
         ));
     }
-    let time = |column: &str| {
-        let mut w = Vec::new();
-        if let Some(r) = range {
-            w.push(format!("{column} >= to_timestamp_micros({})", r.start));
-            w.push(format!("{column} < to_timestamp_micros({})", r.end));
-        }
-        w
+    let cost = Request {
+        metric: Metric::EffectiveCost,
+        group_by: by.iter().map(|d| Dimension::Allocation(d.clone())).collect(),
+        range,
+        grain: Some(grain),
+        ..Request::default()
     };
-    let g = grain.name();
-    let cost_dims: Vec<String> =
-        by.iter().enumerate().map(|(i, d)| format!("{} AS d{i}", column_of(d))).collect();
-    let metric_dims: Vec<String> =
-        by.iter().enumerate().map(|(i, d)| format!("dimensions['{d}'] AS d{i}")).collect();
-    let keys: Vec<String> = (0..by.len()).map(|i| format!("d{i}")).collect();
-    let on: Vec<String> = std::iter::once("c.b = m.b".to_string())
-        .chain(keys.iter().map(|k| format!("c.{k} = m.{k}")))
-        .collect();
-    let select_keys = |prefix: &str| keys.iter().map(|k| format!(", {prefix}{k}")).collect::<String>();
-    let mut cost_where = time("ChargePeriodStart");
-    cost_where.extend(by.iter().map(|d| format!("{} IS NOT NULL", column_of(d))));
-    let mut metric_where = time("timestamp");
-    metric_where.push(format!("name = {}", literal(metric)));
-    let sql = format!(
-        "SELECT c.b, c.c, c.cost, m.v{ck} FROM \
-           (SELECT date_trunc('{g}', ChargePeriodStart) AS b{cd}, BillingCurrency AS c, sum(EffectiveCost) AS cost \
-            FROM focus {cw} GROUP BY 1{cg}, BillingCurrency) c \
-         JOIN (SELECT date_trunc('{g}', timestamp) AS b{md}, sum(value) AS v FROM {BUSINESS_TABLE} {mw} GROUP BY 1{mg}) m \
-           ON {on} \
-         ORDER BY c.b{ck}, c.c",
-        ck = select_keys("c."),
-        cd = cost_dims.iter().map(|d| format!(", {d}")).collect::<String>(),
-        md = metric_dims.iter().map(|d| format!(", {d}")).collect::<String>(),
-        cg = keys.iter().map(|k| format!(", {k}")).collect::<String>(),
-        mg = keys.iter().map(|k| format!(", {k}")).collect::<String>(),
-        cw = where_clause(&cost_where),
-        mw = where_clause(&metric_where),
-        on = on.join(" AND "),
-    );
-    let result = session.sql(&sql).await?;
+    let volumes = volumes(session, metric, by, grain, range).await?;
     let mut out = Vec::new();
-    for batch in &result.batches {
-        let bucket = times(batch, 0)?;
-        let currency = strings(batch, 1)?;
-        let cost = amounts(batch, 2)?;
-        let volume = amounts(batch, 3)?;
-        let dims: Vec<Vec<Option<String>>> =
-            (0..by.len()).map(|i| strings(batch, 4 + i)).collect::<Result<_, _>>()?;
-        for r in 0..batch.num_rows() {
-            let (c, v) = (cost[r].unwrap_or(0), volume[r].unwrap_or(0));
-            out.push(UnitCost {
-                bucket: bucket[r].map(costpilot_model::time::format_micros).unwrap_or_default(),
-                dimensions: dims.iter().map(|d| d[r].clone()).collect(),
-                currency: currency[r].clone().unwrap_or_default(),
-                effective_cost: c,
-                volume: v,
-                unit_cost: divide(c, v),
-            });
-        }
+    for row in semantic::run_all(session, &cost).await? {
+        // A unit cost needs both sides: a cost without a bucket, a dimension's value or a volume
+        // of the same bucket and values has none.
+        let (Some(bucket), Some(dimensions)) =
+            (row.bucket, row.groups.iter().cloned().collect::<Option<Vec<String>>>())
+        else {
+            continue;
+        };
+        let Some(volume) = volumes.get(&(bucket, dimensions.clone())) else { continue };
+        let volume = volume.unwrap_or(0);
+        out.push(UnitCost {
+            bucket: costpilot_model::time::format_micros(bucket),
+            dimensions: dimensions.into_iter().map(Some).collect(),
+            currency: row.currency,
+            effective_cost: row.value,
+            volume,
+            unit_cost: divide(row.value, volume),
+        });
     }
+    out.sort_by(|a, b| (&a.bucket, &a.dimensions, &a.currency).cmp(&(&b.bucket, &b.dimensions, &b.currency)));
     Ok(out)
 }
 
-fn where_clause(parts: &[String]) -> String {
-    if parts.is_empty() { String::new() } else { format!("WHERE {}", parts.join(" AND ")) }
+/// Σ of `metric` by bucket of `grain` and the values of the dimensions `by` (in that order), in
+/// `range` when given: a typed query over the business metrics, read by name, as the semantic
+/// layer answers for the lake's costs and not for the volumes imported beside them.
+async fn volumes(
+    session: &LakeSession,
+    metric: &str,
+    by: &[String],
+    grain: Grain,
+    range: Option<TimeRange>,
+) -> Result<HashMap<(i64, Vec<String>), Option<i128>>, QueryError> {
+    let mut filters = vec![format!("name = {}", literal(metric))];
+    if let Some(r) = range {
+        filters.push(format!("timestamp >= to_timestamp_micros({})", r.start));
+        filters.push(format!("timestamp < to_timestamp_micros({})", r.end));
+    }
+    let dims: String =
+        by.iter().enumerate().map(|(i, d)| format!(", dimensions[{}] AS d{i}", literal(d))).collect();
+    let keys: String = (0..by.len()).map(|i| format!(", d{i}")).collect();
+    let sql = format!(
+        "SELECT date_trunc('{grain}', timestamp) AS bucket{dims}, sum(value) AS volume \
+         FROM {BUSINESS_TABLE} WHERE {} GROUP BY bucket{keys}",
+        filters.join(" AND ")
+    );
+    let result = session.sql(&sql).await?;
+    let mut out = HashMap::new();
+    for batch in &result.batches {
+        let bucket = times_named(batch, "bucket")?;
+        let volume = amounts_named(batch, "volume")?;
+        let dims: Vec<Vec<Option<String>>> =
+            (0..by.len()).map(|i| strings_named(batch, &format!("d{i}"))).collect::<Result<_, _>>()?;
+        for r in 0..batch.num_rows() {
+            let values: Option<Vec<String>> = dims.iter().map(|d| d[r].clone()).collect();
+            if let (Some(bucket), Some(values)) = (bucket[r], values) {
+                out.insert((bucket, values), volume[r]);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `cost / volume` in units of 10^-15, rounded half away from zero; exact while the numbers fit.

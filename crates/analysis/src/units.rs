@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use costpilot_model::money::decimal_text;
 use costpilot_query::QueryError;
-use costpilot_query::columns::{amounts, counts, strings, times};
+use costpilot_query::columns::{amounts_named, counts_named, strings_named, times_named};
 use costpilot_query::session::{FOCUS_TABLE, LakeSession};
 
 /// One unit's rows in the session's view.
@@ -47,11 +47,13 @@ struct Seen {
 
 /// The units the session's rows belong to, sorted by provider, billing account and period, with
 /// the figures of those rows only. One query through [`LakeSession::sql`], so the
-/// scope and the currency guard apply.
+/// scope and the currency guard apply; a typed query with its columns read by name rather than
+/// semantic requests, which would scan the lake once for each of its four figures.
 pub async fn units(session: &LakeSession) -> Result<Vec<UnitView>, QueryError> {
     let sql = format!(
-        "SELECT ProviderName, BillingAccountId, BillingPeriodStart, BillingCurrency, count(*), \
-           sum(BilledCost), max(ChargePeriodEnd), count(InvoiceId) \
+        "SELECT ProviderName AS provider, BillingAccountId AS account, BillingPeriodStart AS period_start, \
+           BillingCurrency AS currency, count(*) AS row_count, sum(BilledCost) AS billed, \
+           max(ChargePeriodEnd) AS period_end, count(InvoiceId) AS invoiced \
          FROM {FOCUS_TABLE} GROUP BY 1, 2, 3, 4"
     );
     let result = session.sql(&sql).await?;
@@ -59,14 +61,14 @@ pub async fn units(session: &LakeSession) -> Result<Vec<UnitView>, QueryError> {
     // are summed exactly in units of 10^-15 before they become text.
     let mut found: BTreeMap<(String, String, String), Seen> = BTreeMap::new();
     for batch in &result.batches {
-        let provider = strings(batch, 0)?;
-        let account = strings(batch, 1)?;
-        let start = times(batch, 2)?;
-        let currency = strings(batch, 3)?;
-        let rows = counts(batch, 4)?;
-        let cost = amounts(batch, 5)?;
-        let end = times(batch, 6)?;
-        let invoiced = counts(batch, 7)?;
+        let provider = strings_named(batch, "provider")?;
+        let account = strings_named(batch, "account")?;
+        let start = times_named(batch, "period_start")?;
+        let currency = strings_named(batch, "currency")?;
+        let rows = counts_named(batch, "row_count")?;
+        let cost = amounts_named(batch, "billed")?;
+        let end = times_named(batch, "period_end")?;
+        let invoiced = counts_named(batch, "invoiced")?;
         for i in 0..batch.num_rows() {
             let key = (
                 provider[i].clone().unwrap_or_default(),

@@ -152,7 +152,7 @@ fn a_misspelt_dimension_is_refused_with_the_closest_name() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "error: unknown dimension 'servce'; did you mean 'service'? valid: provider, billing_account, account, \
-         service, service_category, region, resource, charge_category, currency, instance_type, tag:<key>, cost_category:<name>, \
+         service, service_category, region, resource, charge_category, currency, instance_type, billing_period, tag:<key>, cost_category:<name>, \
          team, business_unit, cost_centre, application, environment, owner, criticality\n"
     );
 }

@@ -1,7 +1,8 @@
 //! The dimension vocabulary: every column costs are grouped and filtered by, in one table.
 //!
 //! [`DIMENSIONS`] lists the dimensions every lake has: the name requests, filters and reports use,
-//! the `focus` column holding the value and, where one exists, the column naming it for people.
+//! the `focus` column holding the value and, where one exists, the column naming it for people. A
+//! time column (the billing period) groups by its instants, and a filter on it compares instants.
 //! The semantic layer reads its dimensions from this table, so a new dimension is one entry here:
 //! its name parses, compiles to its column, lists among the valid names and groups any request.
 //! Allocation dimensions (team, business unit, ...) come from the tag rules in force and are
@@ -36,6 +37,7 @@ pub const DIMENSIONS: &[DimensionDef] = &[
     def("charge_category", names::CHARGE_CATEGORY, None),
     def("currency", names::BILLING_CURRENCY, None),
     def("instance_type", names::X_INSTANCE_TYPE, None),
+    def("billing_period", names::BILLING_PERIOD_START, None),
 ];
 
 /// The dimension named `name` (exactly, lower case), if every lake has it.
@@ -65,7 +67,7 @@ mod tests {
             assert_eq!(find(d.name), Some(d));
             for column in std::iter::once(d.column).chain(d.label) {
                 let def = COLUMNS.iter().find(|c| c.name == column).expect("a lake column");
-                assert_eq!(def.role, ColumnRole::Dimension, "{column}");
+                assert!(matches!(def.role, ColumnRole::Dimension | ColumnRole::Time), "{column}");
             }
         }
         assert!(DIMENSIONS.iter().all(|d| !DEFAULT_ALLOCATION_DIMENSIONS.contains(&d.name)));

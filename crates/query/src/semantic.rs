@@ -85,6 +85,17 @@ pub enum SemanticError {
     Lake(#[from] QueryError),
 }
 
+impl From<SemanticError> for QueryError {
+    /// For callers that report every failure as a [`QueryError`]: an invalid request becomes a
+    /// query error with the same message.
+    fn from(e: SemanticError) -> QueryError {
+        match e {
+            SemanticError::Invalid(message) => QueryError::Query(message),
+            SemanticError::Lake(e) => e,
+        }
+    }
+}
+
 fn invalid(message: impl Into<String>) -> SemanticError {
     SemanticError::Invalid(message.into())
 }
@@ -132,6 +143,9 @@ impl Dimension {
     pub const CURRENCY: Dimension = Dimension::built_in("currency");
     /// The instance type of compute usage, x_InstanceType.
     pub const INSTANCE_TYPE: Dimension = Dimension::built_in("instance_type");
+    /// The billing period a charge is invoiced in, BillingPeriodStart; its values are instants,
+    /// and a filter on it compares instants (`billing_period=2025-01-01`).
+    pub const BILLING_PERIOD: Dimension = Dimension::built_in("billing_period");
 
     /// The dimension of the model's table named `name`; a name not in it fails to compile.
     const fn built_in(name: &str) -> Dimension {
@@ -1052,6 +1066,23 @@ pub async fn run_raw(session: &LakeSession, request: &Request) -> Result<CostRes
     run_with(session, request, false).await
 }
 
+/// Every row of the answer to `request` (whose page is ignored), read in pages of
+/// [`MAX_PAGE_SIZE`] rows: for an analysis that needs the whole result rather than what a person
+/// reads. Nearly every result is one page; each further page runs the query again.
+pub async fn run_all(session: &LakeSession, request: &Request) -> Result<Vec<CostRow>, SemanticError> {
+    let mut rows = Vec::new();
+    let mut offset = 0;
+    loop {
+        let paged = Request { page: Some(Page { size: MAX_PAGE_SIZE, offset }), ..request.clone() };
+        let result = run(session, &paged).await?;
+        rows.extend(result.rows);
+        match result.next_offset {
+            Some(next) => offset = next as usize,
+            None => return Ok(rows),
+        }
+    }
+}
+
 async fn run_with(
     session: &LakeSession,
     request: &Request,
@@ -1150,5 +1181,51 @@ fn unknown(kind: &str, given: &str, valid: &[String]) -> SemanticError {
 impl From<UnknownName> for SemanticError {
     fn from(e: UnknownName) -> Self {
         invalid(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollup(name: &str, grain: Grain, columns: &[&str]) -> RollupTable {
+        let mut columns: BTreeSet<String> = columns.iter().map(|c| c.to_string()).collect();
+        columns.extend(crate::rollup::MEASURES.iter().map(|m| m.to_string()));
+        columns.insert(names::CHARGE_PERIOD_START.to_string());
+        RollupTable { name: name.into(), table: format!("rollup_{name}"), grain, columns, rows: 10 }
+    }
+
+    #[test]
+    fn the_billing_period_groups_and_filters_by_billing_period_start() {
+        let d: Dimension = "billing_period".parse().unwrap();
+        assert_eq!(d, Dimension::BILLING_PERIOD);
+        assert_eq!(d.to_string(), "billing_period");
+        let request = Request {
+            group_by: vec![Dimension::BILLING_PERIOD, Dimension::SERVICE],
+            filters: vec!["billing_period=2025-01-01T00:00:00Z,2025-02-01T00:00:00Z".parse().unwrap()],
+            ..Request::default()
+        };
+        let sql = compile(&request, &Catalog::default()).unwrap().sql;
+        assert!(sql.contains("BillingPeriodStart AS \"g0\""), "{sql}");
+        assert!(
+            sql.contains("BillingPeriodStart IN ('2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z')"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn no_rollup_has_the_billing_period_so_the_lake_answers() {
+        let catalog = Catalog::default();
+        let accounts = rollup("daily_accounts", Grain::Day, &[names::BILLING_CURRENCY, names::SERVICE_NAME]);
+        let rollups = [accounts];
+        let by_service = Request { group_by: vec![Dimension::SERVICE], ..Request::default() };
+        assert_eq!(plan(&by_service, &catalog, &rollups).source(), "rollup:daily_accounts");
+        let by_period = Request { group_by: vec![Dimension::BILLING_PERIOD], ..by_service.clone() };
+        assert_eq!(plan(&by_period, &catalog, &rollups).source(), RAW_SOURCE);
+        let filtered = Request {
+            filters: vec![Filter::Equals(Dimension::BILLING_PERIOD, "2025-01-01T00:00:00Z".into())],
+            ..by_service
+        };
+        assert_eq!(plan(&filtered, &catalog, &rollups).source(), RAW_SOURCE);
     }
 }

@@ -259,7 +259,7 @@ async fn unknown_names_list_the_valid_ones_and_the_closest() {
     assert_eq!(
         error(semantic::run(&session, &by(&["servce"])).await),
         "unknown dimension 'servce'; did you mean 'service'? valid: provider, billing_account, account, \
-         service, service_category, region, resource, charge_category, currency, instance_type, tag:<key>, \
+         service, service_category, region, resource, charge_category, currency, instance_type, billing_period, tag:<key>, \
          cost_category:<name>, team, business_unit, cost_centre, application, environment, owner, criticality"
     );
     assert_eq!(
@@ -270,7 +270,7 @@ async fn unknown_names_list_the_valid_ones_and_the_closest() {
     assert_eq!(
         error(semantic::run(&session, &by(&["zzz"])).await),
         "unknown dimension 'zzz'; valid: provider, billing_account, account, service, service_category, \
-         region, resource, charge_category, currency, instance_type, tag:<key>, cost_category:<name>, team, business_unit, \
+         region, resource, charge_category, currency, instance_type, billing_period, tag:<key>, cost_category:<name>, team, business_unit, \
          cost_centre, application, environment, owner, criticality"
     );
     assert_eq!(

@@ -22,8 +22,9 @@ use crate::output::{Format, print_batches, print_json};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Dimensions to group by, comma-separated: provider, billing_account, account, service,
-    /// service_category, region, resource, charge_category, currency, instance_type, `tag:<key>`,
-    /// `cost_category:<name>`, or an allocation dimension of the rules (team, business_unit, ...).
+    /// service_category, region, resource, charge_category, currency, instance_type, billing_period,
+    /// `tag:<key>`, `cost_category:<name>`, or an allocation dimension of the rules (team,
+    /// business_unit, ...).
     #[arg(long, value_delimiter = ',', value_name = "DIMENSIONS")]
     by: Vec<String>,
     /// What to add up: billed_cost, effective_cost, list_cost, contracted_cost or usage_quantity
