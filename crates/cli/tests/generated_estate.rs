@@ -353,3 +353,46 @@ fn a_remediation_replay_changes_only_what_it_touches() {
     );
     assert!(!out.exists());
 }
+
+/// The estate's whole folder ingests like its `cur/` folder alone: the same units and BilledCost,
+/// and the summary names each side file it passed over with what reads it instead.
+#[test]
+fn the_estate_folder_ingests_its_bill_and_lists_the_side_files_it_passes_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = generate(dir.path(), "estate", &[]);
+    let root = json(&dir.path().join("root"), &["ingest", out.to_str().unwrap()]);
+    let cur = json(&dir.path().join("cur"), &["ingest", out.join("cur").to_str().unwrap()]);
+    for key in ["rows_kept", "units", "billed_cost_by_currency"] {
+        assert_eq!(root[key], cur[key], "{key}");
+    }
+    let passed_over: Vec<(String, String)> = root["passed_over"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let path = Path::new(p["path"].as_str().unwrap());
+            let name = path.strip_prefix(&out).unwrap().to_string_lossy().into_owned();
+            (name, p["reason"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let reason = |name: &str| {
+        passed_over
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or_else(|| panic!("{name} not among the files passed over: {passed_over:?}"))
+    };
+    assert_eq!(reason("cmdb.csv"), "a CMDB export: put it in force with `costpilot rules apply cmdb <file>`");
+    assert_eq!(
+        reason("business-metrics.csv"),
+        "business metrics: import them with `costpilot metrics import <file>`"
+    );
+    assert!(passed_over.iter().all(|(n, _)| !n.starts_with("cur/costpilot-demo/data/")), "{passed_over:?}");
+    assert!(
+        cur["passed_over"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| !p["path"].as_str().unwrap().ends_with(".parquet"))
+    );
+}

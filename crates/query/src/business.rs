@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use costpilot_ingest::business::{self, Point};
+use costpilot_lake::LakeError;
 use costpilot_lake::layout::{create_dir_durable, write_atomic};
 use datafusion::parquet::arrow::ArrowWriter;
 use serde::Serialize;
@@ -52,16 +53,16 @@ pub fn import(data_dir: &Path, source: &Path) -> Result<Imported, QueryError> {
     let mut metrics = Vec::new();
     for name in names {
         if name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(QueryError::Input {
+            return Err(LakeError::Input {
                 path: source.to_path_buf(),
                 message: format!("metric name '{name}': use no '/', '\\' or leading '.'"),
-            });
+            }
+            .into());
         }
         let mine: Vec<Point> = points.iter().filter(|p| p.name == name).cloned().collect();
         let mut bytes = Vec::new();
-        let parquet = |e: datafusion::parquet::errors::ParquetError| QueryError::Parquet {
-            path: dir.join(name),
-            message: e.to_string(),
+        let parquet = |e: datafusion::parquet::errors::ParquetError| {
+            QueryError::from(LakeError::Parquet { path: dir.join(name), message: e.to_string() })
         };
         let mut writer = ArrowWriter::try_new(&mut bytes, business::schema(), None).map_err(parquet)?;
         writer.write(&business::to_batch(&mine)).map_err(parquet)?;

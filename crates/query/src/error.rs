@@ -21,22 +21,6 @@ pub enum QueryError {
         #[source]
         source: std::io::Error,
     },
-    /// An input file (business metrics) cannot be read.
-    #[error("{path}: {message}")]
-    Input {
-        /// The source file the batch came from.
-        path: PathBuf,
-        /// What is wrong (names the row and column where it applies).
-        message: String,
-    },
-    /// Writing or reading a Parquet data file failed.
-    #[error("{path}: {message}")]
-    Parquet {
-        /// The data file.
-        path: PathBuf,
-        /// The Parquet or Arrow error.
-        message: String,
-    },
     /// The FX configuration (fx.csv / fx.toml) is invalid.
     #[error("{path}: {message}")]
     Fx {

@@ -88,9 +88,9 @@ use crate::error::QueryError;
 use crate::scope::{Scope, ScopeKey, ScopedTable};
 use crate::semantic::Grain;
 use crate::session::parquet_table;
-use costpilot_lake::Lake;
 use costpilot_lake::layout;
 use costpilot_lake::manifest::{Manifest, PartEntry};
+use costpilot_lake::{Lake, LakeError};
 use costpilot_lake::{ObserveError, Observers, StagedPart, StagedParts, UnitObserver};
 use costpilot_rules::store::{self, CMDB_FILE};
 
@@ -646,7 +646,7 @@ fn build_unit(
             .map_err(|e| read_error(&path, e))?;
         for batch in reader {
             let batch =
-                batch.map_err(|e| QueryError::Parquet { path: path.clone(), message: e.to_string() })?;
+                batch.map_err(|e| LakeError::Parquet { path: path.clone(), message: e.to_string() })?;
             rows += batch.num_rows() as u64;
             aggregator.add(0, &batch)?;
         }
@@ -673,7 +673,7 @@ fn remove_parts(dir: &Path, stem: &str, definitions: &[Definition]) {
 }
 
 fn read_error(path: &Path, e: datafusion::parquet::errors::ParquetError) -> QueryError {
-    QueryError::Parquet { path: path.to_path_buf(), message: e.to_string() }
+    LakeError::Parquet { path: path.to_path_buf(), message: e.to_string() }.into()
 }
 
 /// A rollup a session registered as a table.
