@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 pub use costpilot_model::format::thousands;
-use costpilot_model::money::format_units;
+use costpilot_model::money::scaled_text;
 use costpilot_query::export::{csv_safe_batch, csv_safe_cell};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Schema, SchemaRef};
@@ -136,32 +136,11 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 }
 
 fn exact_decimals(batch: &RecordBatch) -> Result<RecordBatch> {
-    map_decimals(batch, |v, scale| decimal_text(v, scale, false))
+    map_decimals(batch, |v, scale| scaled_text(v, scale, false))
 }
 
 fn trim_decimals(batch: &RecordBatch) -> Result<RecordBatch> {
-    map_decimals(batch, |v, scale| decimal_text(v, scale, true))
-}
-
-/// Decimal text of an unscaled value. Exact; `trim` drops trailing fractional zeros.
-fn decimal_text(value: i128, scale: i8, trim: bool) -> String {
-    let text = if scale >= 0 && scale as i32 <= costpilot_model::MONEY_SCALE as i32 {
-        let units = value * 10i128.pow((costpilot_model::MONEY_SCALE - scale) as u32);
-        format_units(units, scale as u32)
-    } else {
-        // Scales beyond the model's: print the digits with the point placed by hand.
-        let neg = value < 0;
-        let digits = value.unsigned_abs().to_string();
-        let s = scale.max(0) as usize;
-        let padded = format!("{digits:0>width$}", width = s + 1);
-        let (i, f) = padded.split_at(padded.len() - s);
-        format!("{}{i}.{f}", if neg { "-" } else { "" })
-    };
-    if trim && text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
+    map_decimals(batch, |v, scale| scaled_text(v, scale, true))
 }
 
 fn map_decimals(batch: &RecordBatch, f: impl Fn(i128, i8) -> String) -> Result<RecordBatch> {
@@ -188,11 +167,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decimals_print_exactly_or_trimmed() {
-        assert_eq!(decimal_text(1_500_000_000_000_000, 15, false), "1.500000000000000");
-        assert_eq!(decimal_text(1_500_000_000_000_000, 15, true), "1.5");
-        assert_eq!(decimal_text(-25, 2, true), "-0.25");
-        assert_eq!(decimal_text(12_345, 20, false), "0.00000000000000012345");
+    fn thousands_are_grouped() {
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(12), "12");
     }

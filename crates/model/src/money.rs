@@ -130,6 +130,28 @@ pub fn decimal_text(units: i128) -> String {
     format!("{int}.{frac}")
 }
 
+/// A Decimal128 value of any `scale` as exact text (the digits placed by hand beyond the model's
+/// 15 places); `trim` drops trailing zeros and a bare point.
+pub fn scaled_text(value: i128, scale: i8, trim: bool) -> String {
+    let text = if scale >= 0 && scale as i32 <= MONEY_SCALE as i32 {
+        let units = value * 10i128.pow((MONEY_SCALE - scale) as u32);
+        format_units(units, scale as u32)
+    } else {
+        // Scales beyond the model's: print the digits with the point placed by hand.
+        let neg = value < 0;
+        let digits = value.unsigned_abs().to_string();
+        let s = scale.max(0) as usize;
+        let padded = format!("{digits:0>width$}", width = s + 1);
+        let (i, f) = padded.split_at(padded.len() - s);
+        format!("{}{i}.{f}", if neg { "-" } else { "" })
+    };
+    if trim && text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +193,13 @@ mod tests {
         assert_eq!(decimal_text(-1), "-0.000000000000001");
         assert_eq!(decimal_text(0), "0.00");
         assert_eq!(parse_decimal(&decimal_text(123_456_789_012_345_678)).unwrap(), 123_456_789_012_345_678);
+    }
+
+    #[test]
+    fn values_of_any_scale_print_exactly_or_trimmed() {
+        assert_eq!(scaled_text(1_500_000_000_000_000, 15, false), "1.500000000000000");
+        assert_eq!(scaled_text(1_500_000_000_000_000, 15, true), "1.5");
+        assert_eq!(scaled_text(-25, 2, true), "-0.25");
+        assert_eq!(scaled_text(12_345, 20, false), "0.00000000000000012345");
     }
 }
