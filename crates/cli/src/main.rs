@@ -1,8 +1,10 @@
 //! # costpilot
 //!
 //! The `costpilot` command-line tool. It is deliberately thin: argument parsing, progress bars and
-//! output formatting live here; the work is done by the library crates (`costpilot-ingest` reads
-//! bills, `costpilot-lake` stores and queries them).
+//! output formatting live here; the work is done by the library crates it may all depend on
+//! (`costpilot-ingest` reads bills, `costpilot-lake` stores them, `costpilot-query` answers,
+//! `costpilot-analysis` explains; see `docs/architecture.md`). `costpilot demo` is the one command
+//! that strings several library calls together, as a guided tour of them.
 
 mod commands;
 mod output;

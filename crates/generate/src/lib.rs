@@ -13,6 +13,9 @@
 //!
 //! The same options give byte-identical output. Memory stays bounded: lines are made one hour at a
 //! time and written one row group at a time.
+//!
+//! It depends only on `costpilot-model`: the estates it writes are input files, read back through
+//! `costpilot-ingest` like any real bill.
 
 pub mod catalog;
 pub mod cur;
