@@ -11,7 +11,7 @@
 //! It also holds the vocabulary every block shares, each defined once: the dimensions costs are
 //! grouped by ([`dimensions`]), the metrics they are summed as ([`vocabulary`]), which columns
 //! prune ([`ColumnDef::prunes`]), how long jobs report progress ([`progress`]), durable file
-//! writes ([`durable`]) and how numbers are written ([`money`], [`format`]). It depends on no
+//! writes ([`durable`]) and how numbers are written ([`money`], [`format`](mod@format)). It depends on no
 //! other costpilot crate.
 
 pub mod dimensions;
