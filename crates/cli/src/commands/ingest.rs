@@ -74,11 +74,11 @@ pub fn ingest(data_dir: &Path, paths: &[PathBuf], options: &Options) -> Result<S
 }
 
 fn report(summary: &Summary, format: Format) -> Result<()> {
-    if format == Format::Json {
-        return print_json(summary);
-    }
     if let Some(why) = &summary.parts_skipped {
         eprintln!("warning: the ingest computed no rollup parts ({why}); computing them from the lake");
+    }
+    if format == Format::Json {
+        return print_json(summary);
     }
     if summary.unchanged {
         println!("unchanged: every file was already ingested with the same checksum");
