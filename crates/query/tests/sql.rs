@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ingest, row, rows, scalar, value_text};
+use common::{ingest, ingest_eur_payer, row, rows, scalar, value_text};
 use costpilot_lake::Lake;
 use costpilot_query::{LakeSession, QueryError, Sessions, open_lake};
 
@@ -18,14 +18,7 @@ fn mixed_lake(dir: &std::path::Path) -> Lake {
             row("AWS", "222", "2024-09", "USD", "3.00").day(3).service("Amazon EC2"),
         ],
     );
-    ingest(
-        &lake,
-        "azure.csv",
-        &[
-            row("Microsoft", "ea-1", "2024-09", "EUR", "20.00").day(1).service("Virtual Machines"),
-            row("Microsoft", "ea-1", "2024-09", "EUR", "1.25").day(15).service("Storage"),
-        ],
-    );
+    ingest_eur_payer(&lake);
     lake
 }
 

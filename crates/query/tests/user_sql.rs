@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{ingest, row, rows, run_python};
+use common::{ingest, ingest_eur_payer, row, rows, run_python};
 use costpilot_lake::Lake;
 use costpilot_model::FocusVersion;
 use costpilot_query::{LakeSession, Scope, Sessions, open_lake};
@@ -29,14 +29,7 @@ fn lake(dir: &std::path::Path) -> Lake {
             row("AWS", "222", "2024-09", "USD", "3.00").day(17).service("Amazon EC2"),
         ],
     );
-    ingest(
-        &lake,
-        "azure.csv",
-        &[
-            row("Microsoft", "ea-1", "2024-09", "EUR", "20.00").day(1).service("Virtual Machines"),
-            row("Microsoft", "ea-1", "2024-09", "EUR", "1.25").day(15).service("Storage"),
-        ],
-    );
+    ingest_eur_payer(&lake);
     lake
 }
 

@@ -191,6 +191,19 @@ pub fn value_text(array: &ArrayRef, row: usize) -> String {
     datafusion::arrow::util::display::array_value_to_string(array, row).unwrap()
 }
 
+/// The EUR payer the SQL tests share: 20.00 (Virtual Machines, day 1) and 1.25 (Storage, day 15)
+/// on billing account ea-1 in September 2024, from `azure.csv`.
+pub fn ingest_eur_payer(lake: &Lake) {
+    ingest(
+        lake,
+        "azure.csv",
+        &[
+            row("Microsoft", "ea-1", "2024-09", "EUR", "20.00").day(1).service("Virtual Machines"),
+            row("Microsoft", "ea-1", "2024-09", "EUR", "1.25").day(15).service("Storage"),
+        ],
+    );
+}
+
 /// A digest of every path, kind and file content under `dir`: equal digests, identical folders.
 pub fn hash_dir(dir: &Path) -> String {
     fn walk(base: &Path, dir: &Path, hasher: &mut Sha256) {
